@@ -141,7 +141,7 @@ function parseEntries(
     if (name === "__metadata__") continue;
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) fail(`entry "${name}" is not an object`);
     const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-    if (typeof dtype !== "string" || !(dtype in DTYPE_BYTES)) fail(`entry "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
+    if (typeof dtype !== "string" || !Object.hasOwn(DTYPE_BYTES, dtype)) fail(`entry "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(`entry "${name}" has an invalid shape ${JSON.stringify(shape)}`);
     }
@@ -219,10 +219,14 @@ export interface TensorToWrite {
 
 /** Write a safetensors file atomically (temporary file, then rename), one tensor at a time. */
 export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata: Record<string, string> = {}): void {
-  const header: Record<string, unknown> = {};
+  // No prototype, so that a tensor named "__proto__" becomes a key instead of vanishing into a setter.
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {
+    // A repeated name would leave the first tensor's bytes unreferenced and misplace every later tensor.
+    if (t.name === "__metadata__") throw new Error(`"__metadata__" is reserved and cannot name a tensor`);
+    if (Object.hasOwn(header, t.name)) throw new Error(`tensor name "${t.name}" is used twice`);
     const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;

@@ -1,0 +1,126 @@
+// The UNet's attention blocks: diffusers' Transformer2DModel / BasicTransformerBlock, and FateZero's
+// SpatioTemporalTransformerBlock when frames are present (sparse-causal self-attention over selected
+// frames, then temporal attention after the feed-forward, pitfalls 14-16). Every spatial attention
+// exposes its probabilities to an `AttentionHook`, the seam where the FateZero engine fuses attention.
+import { attention } from "../onnx/attention";
+import type { Graph } from "../onnx/graph";
+import { conv2d, gelu, groupNorm, layerNorm, linear, sliceAxis } from "../onnx/layers";
+import { framesToSequences, gatherFrames, sequencesToFrames, type FrameContext, type FrameSelector } from "./frameLayout";
+
+/** Where an attention layer sits in the UNet. */
+export interface AttentionSite {
+  /** Module path, e.g. "down_blocks.1.attentions.0.transformer_blocks.0.attn2". */
+  path: string;
+  kind: "self" | "cross";
+  place: "down" | "mid" | "up";
+  /** Resolution level: 0 is the full latent size, each level halves it. */
+  level: number;
+  heads: number;
+  /** Frame selectors of the keys (empty: the frame itself). */
+  selectors: FrameSelector[];
+}
+
+/** Sees (and may replace) the probabilities [N, heads, Lq, Lk] of one attention layer. */
+export type AttentionHook = (site: AttentionSite, probs: string) => string;
+
+/** Video settings of one transformer block. */
+export interface VideoOptions {
+  ctx: FrameContext;
+  /** Key frames of the self-attention; [] keeps plain per-frame attention (below least_sc_channel). */
+  selectors: FrameSelector[];
+}
+
+/** Options of one Transformer2DModel. */
+export interface TransformerOptions {
+  channels: number;
+  heads: number;
+  crossDim: number;
+  groups: number;
+  linearProjection: boolean;
+  /** Text embeddings, one row per folded batch entry: [N, 77, crossDim]. */
+  context: string;
+  place: AttentionSite["place"];
+  level: number;
+  video?: VideoOptions;
+  onAttention?: AttentionHook;
+}
+
+/** Transformer2DModel: GroupNorm → proj_in → one transformer block → proj_out, plus the residual. */
+export function transformer2d(g: Graph, x: string, prefix: string, o: TransformerOptions): string {
+  const C = o.channels;
+  return g.scoped(prefix, () => {
+    const shape = g.op("Shape", [x]);
+    const normed = groupNorm(g, x, `${prefix}.norm`, C, o.groups, 1e-6);
+    const toSeq = (v: string) => g.op("Transpose", [g.op("Reshape", [v, g.constInt64([0, C, -1])])], { perm: [0, 2, 1] }); // [N, HW, C]
+    const fromSeq = (v: string) => g.op("Reshape", [g.op("Transpose", [v], { perm: [0, 2, 1] }), shape]); // [N, C, H, W]
+    let h = o.linearProjection ? linear(g, toSeq(normed), `${prefix}.proj_in`, C, C) : toSeq(conv2d(g, normed, `${prefix}.proj_in`, C, C, 1));
+    h = transformerBlock(g, h, `${prefix}.transformer_blocks.0`, o);
+    const out = o.linearProjection ? fromSeq(linear(g, h, `${prefix}.proj_out`, C, C)) : conv2d(g, fromSeq(h), `${prefix}.proj_out`, C, C, 1);
+    return g.op("Add", [out, x]);
+  });
+}
+
+function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOptions): string {
+  const C = o.channels;
+  const headDim = C / o.heads;
+  const site = (kind: AttentionSite["kind"], selectors: FrameSelector[]): AttentionSite => ({
+    path: `${prefix}.attn${kind === "self" ? 1 : 2}`,
+    kind,
+    place: o.place,
+    level: o.level,
+    heads: o.heads,
+    selectors,
+  });
+  const hook = (s: AttentionSite) => (o.onAttention ? (p: string) => o.onAttention!(s, p) : undefined);
+
+  // 1. Self-attention; with frames, keys and values come from the selected frames.
+  const selectors = o.video?.selectors ?? [];
+  let h = layerNorm(g, x, `${prefix}.norm1`, C, 1e-5);
+  const q1 = linear(g, h, `${prefix}.attn1.to_q`, C, C, false);
+  let k1 = linear(g, h, `${prefix}.attn1.to_k`, C, C, false);
+  let v1 = linear(g, h, `${prefix}.attn1.to_v`, C, C, false);
+  if (o.video && selectors.length > 0) {
+    k1 = gatherFrames(g, k1, o.video.ctx, selectors, C);
+    v1 = gatherFrames(g, v1, o.video.ctx, selectors, C);
+  }
+  const a1 = attention(g, q1, k1, v1, o.heads, headDim, { onProbs: hook(site("self", selectors)) });
+  x = g.op("Add", [x, linear(g, a1, `${prefix}.attn1.to_out.0`, C, C)]);
+
+  // 2. Cross-attention on the text embeddings.
+  h = layerNorm(g, x, `${prefix}.norm2`, C, 1e-5);
+  const q2 = linear(g, h, `${prefix}.attn2.to_q`, C, C, false);
+  const k2 = linear(g, o.context, `${prefix}.attn2.to_k`, o.crossDim, C, false);
+  const v2 = linear(g, o.context, `${prefix}.attn2.to_v`, o.crossDim, C, false);
+  const a2 = attention(g, q2, k2, v2, o.heads, headDim, { onProbs: hook(site("cross", selectors)) });
+  x = g.op("Add", [x, linear(g, a2, `${prefix}.attn2.to_out.0`, C, C)]);
+
+  // 3. GEGLU feed-forward.
+  h = layerNorm(g, x, `${prefix}.norm3`, C, 1e-5);
+  const proj = linear(g, h, `${prefix}.ff.net.0.proj`, C, 8 * C); // [N, L, 2·4C]
+  const gated = g.op("Mul", [sliceAxis(g, proj, 2, 0, 4 * C), gelu(g, sliceAxis(g, proj, 2, 4 * C, 8 * C))]);
+  x = g.op("Add", [x, linear(g, gated, `${prefix}.ff.net.2`, 4 * C, C)]);
+
+  // 4. Temporal attention after the feed-forward (video only).
+  return o.video ? temporalAttention(g, x, prefix, o.video.ctx, C, o.heads) : x;
+}
+
+/**
+ * FateZero's temporal attention: LayerNorm, then self-attention over the frames at each spatial
+ * position, added to the input. A checkpoint without `attn_temporal` weights gets none (an exact
+ * identity) unless only its output bias is supplied — FateZero's zero-weight inflation adds exactly
+ * that bias (pitfall 17), which is how its outputs are reproduced.
+ */
+function temporalAttention(g: Graph, x: string, prefix: string, ctx: FrameContext, C: number, heads: number): string {
+  const p = `${prefix}.attn_temporal`;
+  if (!g.weights.has(`${p}.to_q.weight`)) {
+    return g.weights.has(`${p}.to_out.0.bias`) ? g.op("Add", [x, g.weight(`${p}.to_out.0.bias`, [C])]) : x;
+  }
+  const L = g.op("Slice", [g.op("Shape", [x]), g.constInt64([1]), g.constInt64([2])]);
+  const seq = framesToSequences(g, x, ctx, C); // [(B·L), F, C]
+  const h = layerNorm(g, seq, `${prefix}.norm_temporal`, C, 1e-5);
+  const q = linear(g, h, `${p}.to_q`, C, C, false);
+  const k = linear(g, h, `${p}.to_k`, C, C, false);
+  const v = linear(g, h, `${p}.to_v`, C, C, false);
+  const out = g.op("Add", [seq, linear(g, attention(g, q, k, v, heads, C / heads), `${p}.to_out.0`, C, C)]);
+  return sequencesToFrames(g, out, ctx, L, C);
+}

@@ -1,0 +1,41 @@
+// Multi-head attention written out as MatMul → Softmax → MatMul, so that the attention probabilities
+// are a named value in the graph: the FateZero engine reads and fuses them there (DESIGN §2).
+import type { Graph } from "./graph";
+
+/** Rewrites or records attention probabilities [N, H, Lq, Lk]; returns the probabilities to use. */
+export type ProbsHook = (probs: string) => string;
+
+/** [N, L, H·d] → [N, H, L, d]. */
+export function splitHeads(g: Graph, x: string, heads: number, headDim: number): string {
+  const r = g.op("Reshape", [x, g.constInt64([0, 0, heads, headDim])]); // [N, L, H, d]
+  return g.op("Transpose", [r], { perm: [0, 2, 1, 3] });
+}
+
+/** [N, H, L, d] → [N, L, H·d]. */
+export function mergeHeads(g: Graph, x: string, heads: number, headDim: number): string {
+  const t = g.op("Transpose", [x], { perm: [0, 2, 1, 3] }); // [N, L, H, d]
+  return g.op("Reshape", [t, g.constInt64([0, 0, heads * headDim])]);
+}
+
+/**
+ * softmax(q·kᵀ·scale + mask)·v for q [N, Lq, C] and k, v [N, Lk, C], split into `heads` heads.
+ * `mask` is added to the scores before the softmax; `onProbs` sees the probabilities [N, H, Lq, Lk].
+ */
+export function attention(
+  g: Graph,
+  q: string,
+  k: string,
+  v: string,
+  heads: number,
+  headDim: number,
+  options: { mask?: string; onProbs?: ProbsHook } = {},
+): string {
+  const qh = splitHeads(g, q, heads, headDim); // [N, H, Lq, d]
+  const kT = g.op("Transpose", [g.op("Reshape", [k, g.constInt64([0, 0, heads, headDim])])], { perm: [0, 2, 3, 1] }); // [N, H, d, Lk]
+  const vh = splitHeads(g, v, heads, headDim); // [N, H, Lk, d]
+  let scores = g.op("Mul", [g.op("MatMul", [qh, kT]), g.constFloat([1 / Math.sqrt(headDim)], [])]); // [N, H, Lq, Lk]
+  if (options.mask) scores = g.op("Add", [scores, options.mask]);
+  let probs = g.op("Softmax", [scores], { axis: -1 });
+  if (options.onProbs) probs = options.onProbs(probs);
+  return mergeHeads(g, g.op("MatMul", [probs, vh]), heads, headDim); // [N, Lq, C]
+}
