@@ -23,6 +23,8 @@ export interface VideoUnetOptions {
 export interface UnetGraphOptions {
   /** Present for the inflated video UNet: input [B, 4, F, h, w]; absent for the image UNet [B, 4, h, w]. */
   video?: VideoUnetOptions;
+  /** Build for this latent size [h, w] (lets attention hooks know each layer's query count). */
+  latentSize?: [number, number];
   onAttention?: AttentionHook;
 }
 
@@ -72,6 +74,7 @@ export function buildUnetGraph(c: UnetConfig, weights: WeightSource, options: Un
     context,
     place,
     level,
+    size: options.latentSize && [options.latentSize[0] >> level, options.latentSize[1] >> level],
     video: ctx && video ? { ctx, selectors: channels >= video.leastScChannel ? video.selectors : [] } : undefined,
     onAttention: options.onAttention,
   });

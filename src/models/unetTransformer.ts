@@ -15,13 +15,17 @@ export interface AttentionSite {
   place: "down" | "mid" | "up";
   /** Resolution level: 0 is the full latent size, each level halves it. */
   level: number;
+  /** Spatial size of the layer's queries per frame, when the graph is built for a fixed latent size. */
+  size?: [number, number];
   heads: number;
   /** Frame selectors of the keys (empty: the frame itself). */
   selectors: FrameSelector[];
+  /** The clip's frame count, int64 [1], in the video UNet (probabilities are [(B·F), heads, Lq, Lk]). */
+  frames?: string;
 }
 
-/** Sees (and may replace) the probabilities [N, heads, Lq, Lk] of one attention layer. */
-export type AttentionHook = (site: AttentionSite, probs: string) => string;
+/** Sees (and may replace, adding nodes to `g`) the probabilities [N, heads, Lq, Lk] of one attention layer. */
+export type AttentionHook = (site: AttentionSite, probs: string, g: Graph) => string;
 
 /** Video settings of one transformer block. */
 export interface VideoOptions {
@@ -41,6 +45,7 @@ export interface TransformerOptions {
   context: string;
   place: AttentionSite["place"];
   level: number;
+  size?: [number, number];
   video?: VideoOptions;
   onAttention?: AttentionHook;
 }
@@ -68,10 +73,12 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
     kind,
     place: o.place,
     level: o.level,
+    size: o.size,
     heads: o.heads,
     selectors,
+    frames: o.video?.ctx.frames,
   });
-  const hook = (s: AttentionSite) => (o.onAttention ? (p: string) => o.onAttention!(s, p) : undefined);
+  const hook = (s: AttentionSite) => (o.onAttention ? (p: string) => o.onAttention!(s, p, g) : undefined);
 
   // 1. Self-attention; with frames, keys and values come from the selected frames.
   const selectors = o.video?.selectors ?? [];

@@ -1,0 +1,187 @@
+// FateZero's own YAML edit configs (config/{teaser,style,attribute,shape,low_resource_teaser}/*.yaml of
+// the official repository) → typed options, with the official loader's semantics
+// (test_fatezero.py, P2pSampleLogger, ImageSequenceDataset, from_2d_model). Training (Tune-A-Video)
+// configs are recognised and refused: this tool edits; a tuned checkpoint is passed as the model.
+import * as fs from "node:fs";
+import type { FrameSelector } from "../models/frameLayout";
+import { DEFAULT_EDIT_LOOP, DEFAULT_P2P, type EditLoopOptions, type EditSpec } from "../pipeline/editOptions";
+import { BOOLEAN, NUMBER, STRING, intAtLeast, show, ConfigTree, type KeyPath } from "./configTree";
+import { readModelConfig } from "./modelConfig";
+import { readP2pEntry } from "./p2pConfig";
+import { ConfigError } from "./yamlDocument";
+
+/** Which frames of which video, as FateZero's ImageSequenceDataset samples them. */
+export interface DatasetOptions {
+  path?: string;
+  /** The inversion prompt. */
+  prompt: string;
+  nSampleFrame: number;
+  samplingRate: number;
+  /** Window stride of FateZero's tuning sampler; editing uses the first window. */
+  stride?: number;
+  startSampleFrame: number;
+  /** Pixels cropped from each side before resizing. */
+  offset: { left: number; right: number; top: number; bottom: number };
+  /** Square side the frames are resized and center-cropped to (FateZero's default is 512). */
+  imageSize?: number;
+}
+
+/** A FateZero edit config, resolved and validated. */
+export interface FatezeroConfig {
+  /** The file (or name) it was read from. */
+  source: string;
+  pretrainedModelPath?: string;
+  dataset: DatasetOptions;
+  /** One per editing prompt; FateZero runs them all, index 0 usually being the reconstruction. */
+  edits: EditSpec[];
+  loop: EditLoopOptions & { steps: number };
+  model: { selectors: FrameSelector[]; leastScChannel: number; lora?: number };
+  seed: number;
+  sampleSeeds: number[];
+  /** Things that load but probably do not do what the author meant (FateZero accepts them silently). */
+  warnings: string[];
+}
+
+/** Keys only a training config has (FateZero's tune/ configs, Tune-A-Video's own). */
+const TRAINING_KEYS = [
+  "trainer_pipeline_config",
+  "learning_rate",
+  "max_train_steps",
+  "train_dataset",
+  "train_data",
+  "trainable_modules",
+  "train_temporal_conv",
+  "checkpointing_steps",
+  "validation_steps",
+  "gradient_checkpointing",
+];
+
+/** Read and validate a FateZero edit config file. */
+export function loadFatezeroConfig(yamlPath: string): FatezeroConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(yamlPath, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${yamlPath}: cannot read the config: ${(e as Error).message}`);
+  }
+  return parseFatezeroConfig(text, yamlPath);
+}
+
+/** Parse and validate the text of a FateZero edit config; `sourceName` names it in errors. */
+export function parseFatezeroConfig(text: string, sourceName: string): FatezeroConfig {
+  const tree = ConfigTree.parse(text, sourceName);
+  if (tree.keys([]).length === 0) tree.fail([], "the config is empty");
+  refuseTraining(tree);
+  const warnings: string[] = [];
+  const warn = (message: string) => warnings.push(message);
+  const dataset = readDataset(tree, ["dataset_config"]);
+  const { edits, loop } = readEditing(tree, ["editing_config"], dataset, warn);
+  const seed = tree.optional(["seed"], intAtLeast(0)) ?? 0;
+  const seedsPath = ["editing_config", "sample_seeds"];
+  // Sample seeds only name FateZero's outputs here: DDIM with eta = 0 from inverted latents draws no noise.
+  const sampleSeeds = tree.isAbsent(seedsPath) ? [0] : tree.items(seedsPath).map((p) => tree.read(p, intAtLeast(0)));
+  const config: FatezeroConfig = { source: sourceName, dataset, edits, loop, model: readModelConfig(tree, ["model_config"]), seed, sampleSeeds, warnings };
+  const model = tree.optional(["pretrained_model_path"], STRING);
+  if (model !== undefined) config.pretrainedModelPath = model;
+  return config;
+}
+
+function refuseTraining(tree: ConfigTree): void {
+  const found = TRAINING_KEYS.filter((k) => tree.get([k]) !== undefined);
+  if (tree.get(["dataset_config", "class_data_root"]) !== undefined) found.push("dataset_config.class_data_root");
+  if (found.length === 0) return;
+  throw new ConfigError(
+    `${tree.sourceName}: this is a training (Tune-A-Video) config (it has ${found.join(", ")}). ` +
+      "fatezero edits videos and does not train: tune with FateZero's train_tune_a_video.py, then pass the tuned " +
+      "checkpoint folder as the model (--model <folder>) together with an editing config.",
+  );
+}
+
+function readDataset(tree: ConfigTree, path: KeyPath): DatasetOptions {
+  if (tree.isAbsent(path)) tree.fail(path, "is required (the video and its prompt)");
+  tree.keys(path);
+  const at = (key: string): KeyPath => [...path, key];
+  const crop = tree.optional(at("crop"), STRING);
+  // FateZero's alternative is a random crop, which would make the edit depend on the run.
+  if (crop !== undefined && crop !== "center") tree.fail(at("crop"), `only "center" is supported, got ${show(crop)}`);
+  const offset = { left: 0, right: 0, top: 0, bottom: 0 };
+  for (const key of tree.keys(at("offset"))) {
+    if (!(key in offset)) tree.fail([...at("offset"), key], "unknown offset key; known keys: left, right, top, bottom");
+    offset[key as keyof typeof offset] = tree.read([...at("offset"), key], intAtLeast(0));
+  }
+  const dataset: DatasetOptions = {
+    prompt: tree.read(at("prompt"), STRING),
+    nSampleFrame: tree.optional(at("n_sample_frame"), intAtLeast(1)) ?? 8,
+    samplingRate: tree.optional(at("sampling_rate"), intAtLeast(1)) ?? 1,
+    startSampleFrame: tree.optional(at("start_sample_frame"), intAtLeast(0)) ?? 0,
+    offset,
+  };
+  const videoPath = tree.optional(at("path"), STRING);
+  if (videoPath !== undefined) dataset.path = videoPath;
+  const stride = tree.optional(at("stride"), intAtLeast(-1));
+  if (stride !== undefined && stride > 0) dataset.stride = stride;
+  const imageSize = tree.optional(at("image_size"), intAtLeast(8));
+  if (imageSize !== undefined) dataset.imageSize = imageSize;
+  return dataset;
+}
+
+function readEditing(
+  tree: ConfigTree,
+  path: KeyPath,
+  dataset: DatasetOptions,
+  warn: (message: string) => void,
+): { edits: EditSpec[]; loop: FatezeroConfig["loop"] } {
+  if (tree.isAbsent(path)) tree.fail(path, "is required (the editing prompts and their p2p_config)");
+  tree.keys(path);
+  const at = (key: string): KeyPath => [...path, key];
+  if (tree.optional(at("use_invertion_latents"), BOOLEAN) === false) {
+    tree.fail(at("use_invertion_latents"), "false (editing from random noise) is not supported: fatezero always edits from the DDIM-inverted latents");
+  }
+  const prompts = tree.items(at("editing_prompts")).map((p) => tree.read(p, STRING));
+  if (prompts.length === 0) tree.fail(at("editing_prompts"), "needs at least one prompt");
+  const clip = tree.optional(at("clip_length"), intAtLeast(1));
+  if (clip !== undefined && clip !== dataset.nSampleFrame) {
+    tree.fail(at("clip_length"), `${clip} differs from dataset_config.n_sample_frame ${dataset.nSampleFrame} (FateZero folds the frames by clip_length)`);
+  }
+  // P2pSampleLogger's defaults: inversion attention on, prompt-to-prompt off, guidance 7.
+  const inversionAttention = tree.optional(at("use_inversion_attention"), BOOLEAN) ?? true;
+  const p2pEdit = tree.optional(at("prompt2prompt_edit"), BOOLEAN) ?? false;
+  const guidance = tree.optional(at("guidance_scale"), NUMBER);
+  if (guidance === undefined) warn(`${tree.sourceName}: editing_config.guidance_scale is absent: FateZero's default 7 applies (not 7.5)`);
+  const loop = {
+    guidanceScale: guidance ?? 7,
+    attention: !p2pEdit ? ("none" as const) : inversionAttention ? ("inversion" as const) : ("reconstruction" as const),
+    controlQueryLimit: DEFAULT_EDIT_LOOP.controlQueryLimit,
+    steps: tree.read(at("num_inference_steps"), intAtLeast(1)),
+  };
+  const sourcePrompt = tree.optional(at("source_prompt"), STRING) ?? prompts[0];
+  const p2pPath = at("p2p_config");
+  if (!p2pEdit && !tree.isAbsent(p2pPath)) {
+    warn(`${tree.sourceName}: editing_config.p2p_config is ignored: prompt2prompt_edit is not true, so FateZero edits without attention control`);
+  }
+  const entries = readP2pEntries(tree, p2pPath, prompts, p2pEdit);
+  const edits = prompts.map((prompt, i) => ({
+    prompt,
+    sourcePrompt,
+    p2p: entries.has(i) ? readP2pEntry(tree, [...p2pPath, entries.get(i)!], inversionAttention, warn) : { ...DEFAULT_P2P },
+  }));
+  return { edits, loop };
+}
+
+/** The p2p_config key of each prompt index; every index must name a prompt, and with prompt2prompt_edit every prompt needs one. */
+function readP2pEntries(tree: ConfigTree, path: KeyPath, prompts: string[], required: boolean): Map<number, string> {
+  if (required && tree.isAbsent(path)) tree.fail(path, "is required when prompt2prompt_edit is true (one entry per editing prompt: 0, 1, …)");
+  const entries = new Map<number, string>();
+  for (const key of tree.keys(path)) {
+    if (!/^\d+$/.test(key)) tree.fail([...path, key], "p2p_config keys are editing-prompt indices (0, 1, …)");
+    const index = Number(key);
+    if (index >= prompts.length) tree.fail([...path, key], `there is no editing prompt ${index} (editing_prompts has ${prompts.length})`);
+    entries.set(index, key);
+  }
+  if (required) {
+    prompts.forEach((prompt, i) => {
+      if (!entries.has(i)) tree.fail(path, `no entry for editing prompt ${i} (${show(prompt)})`);
+    });
+  }
+  return entries;
+}

@@ -1,0 +1,53 @@
+// What a DDIM inversion leaves behind for editing and for the notebook viewers: the latents of every
+// step and small head-averaged source cross-attention maps (DESIGN §2: maps are never stored per head
+// or per layer at full size; the edit replays the source branch instead).
+
+/** Everything that determines an inversion's result; two requests with equal keys share a cache entry. */
+export interface InversionKey {
+  /** Identity of the model: hash of the configs and weight files (see `modelIdentity`). */
+  model: string;
+  /** sha256 of the input frames u8 [F, H, W, 3]. */
+  frames: string;
+  frameCount: number;
+  height: number;
+  width: number;
+  /** The inversion (dataset) prompt. */
+  prompt: string;
+  steps: number;
+  /** UNet inflation: sparse-causal frame selectors, least_sc_channel, unet subfolder. */
+  unet: { selectors: (number | string)[]; leastScChannel: number; subfolder: string };
+  /** How z0 was drawn from the posterior: its mean, a seeded sample, or a given eps (by hash). */
+  posterior: { mode: "mean" } | { mode: "sample"; seed: number } | { mode: "eps"; hash: string };
+  /** Largest per-frame query length of the stored cross-attention layers (FateZero: 32²). */
+  queryLimit: number;
+  /** Hash of tensors injected into the UNet (FateZero's random temporal biases), when any. */
+  injected?: string;
+}
+
+/** A group of cross-attention layers averaged together: one place and resolution level. */
+export interface MapGroup {
+  place: "down" | "mid" | "up";
+  level: number;
+  /** Latent-space size of the layer: queries = height · width. */
+  height: number;
+  width: number;
+  /** Number of layers and total heads averaged into the group's maps. */
+  layers: number;
+  heads: number;
+}
+
+/** The result of one inversion. */
+export interface InversionRecord {
+  key: InversionKey;
+  /** Latents z_0 … z_N, each [4, F, h, w] (the video UNet's layout without the batch axis). */
+  latents: Float32Array[];
+  /** Token columns stored per map: positions 0 … tokens−1 (SOT … EOT of the prompt). */
+  tokens: number;
+  /** Per inversion step, the cross-attention maps averaged over all heads of FateZero's five mask layers
+   * (down_cross[2:4] + up_cross[:3] among stored layers): [F, h·w, tokens]. Absent when those layers
+   * do not exist (see mapLayers.ts). Their token columns are all 77: blend words index the editing source
+   * prompt, whose positions can lie beyond the inversion prompt's end (pitfall 13). */
+  maskMaps?: { height: number; width: number; heads: number; tokens: number; steps: Float32Array[] };
+  /** Per group, per inversion step, head- and layer-averaged maps [F, h·w, tokens] for the viewer. */
+  groups: { group: MapGroup; steps: Float32Array[] }[];
+}

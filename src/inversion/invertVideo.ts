@@ -1,0 +1,164 @@
+// DDIM inversion of a clip (clean → noise) with the source prompt, conditional branch only, keeping
+// every latent and the head-averaged source cross-attention maps (FateZero's
+// `prepare_latents_ddim_inverted` / `ddim_clean2noisy_loop`, pitfalls 1-3).
+import * as crypto from "node:crypto";
+import * as ort from "onnxruntime-node";
+import { parseSelectors, type FrameSelector } from "../models/frameLayout";
+import { buildUnetGraph } from "../models/unet";
+import type { AttentionSite } from "../models/unetTransformer";
+import { DType } from "../onnx/graph";
+import { openSession } from "../onnx/session";
+import { CheckpointWeights } from "../onnx/weightSource";
+import { encodePrompts, type FateZeroModel } from "../pipeline/loadModel";
+import { framesToTensor } from "../video/frameTensor";
+import type { InversionCache } from "./inversionCache";
+import type { InversionKey, InversionRecord } from "./inversionRecord";
+import { keepTokens, mapGroups, maskLayerPicks, resizeMapsNearest, type StoredLayer } from "./mapLayers";
+import { encodeLatents, type PosteriorChoice } from "./encodeLatents";
+
+/** What to invert and how. */
+export interface InversionRequest {
+  /** RGB frames u8 [F, H, W, 3]. */
+  frames: Uint8Array;
+  frameCount: number;
+  height: number;
+  width: number;
+  prompt: string;
+  steps: number;
+  selectors?: FrameSelector[];
+  leastScChannel?: number;
+  posterior?: PosteriorChoice;
+  /** Largest per-frame query count of stored (and later controlled) layers; FateZero: 32². */
+  queryLimit?: number;
+  /** Tensors injected into the UNet (FateZero's random temporal biases, for reproducing its outputs). */
+  injected?: ReadonlyMap<string, Float32Array>;
+}
+
+/** Progress, cancellation, caching and raw per-layer maps. */
+export interface InversionOptions {
+  cache?: InversionCache;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  /** Receives, per step, every stored layer's head-averaged map [F, h·w, 77] (bypasses the cache). */
+  onLayerMaps?: (step: number, layers: { site: AttentionSite; maps: Float32Array }[]) => void;
+}
+
+/** The cache key of a request. */
+export function inversionKey(model: FateZeroModel, r: InversionRequest): InversionKey {
+  const posterior = r.posterior ?? { mode: "mean" };
+  return {
+    model: model.identity,
+    frames: crypto.createHash("sha256").update(r.frames).digest("hex"),
+    frameCount: r.frameCount,
+    height: r.height,
+    width: r.width,
+    prompt: r.prompt,
+    steps: r.steps,
+    unet: { selectors: r.selectors ?? [-1, "first"], leastScChannel: r.leastScChannel ?? 0, subfolder: model.unetSubfolder },
+    posterior:
+      posterior.mode === "eps"
+        ? { mode: "eps", hash: crypto.createHash("sha256").update(new Uint8Array(posterior.eps.buffer, posterior.eps.byteOffset, posterior.eps.byteLength)).digest("hex") }
+        : posterior,
+    queryLimit: r.queryLimit ?? 32 * 32,
+    ...(r.injected && r.injected.size > 0 ? { injected: injectedHash(r.injected) } : {}),
+  };
+}
+
+function injectedHash(injected: ReadonlyMap<string, Float32Array>): string {
+  const h = crypto.createHash("sha256");
+  for (const [k, v] of [...injected].sort(([a], [b]) => a.localeCompare(b))) h.update(k).update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  return h.digest("hex");
+}
+
+/** Invert a clip, or load the matching inversion from the cache. */
+export async function invertVideo(model: FateZeroModel, r: InversionRequest, options: InversionOptions = {}): Promise<InversionRecord> {
+  const key = inversionKey(model, r);
+  if (options.cache && !options.onLayerMaps) {
+    const cached = options.cache.load(key);
+    if (cached) return cached;
+  }
+  const { frameCount: F, height: H, width: W } = r;
+  if (H % 64 || W % 64) throw new Error(`inversion: frame size ${W}×${H} must be a multiple of 64`);
+  const h = H / 8;
+  const w = W / 8;
+  const queryLimit = key.queryLimit;
+  const selectors = parseSelectors(key.unet.selectors);
+
+  // 1. z0 from the VAE posterior, in the video UNet's layout [4, F, h, w].
+  const z0 = await encodeLatents(model, framesToTensor(r.frames, F, H, W), [F, 3, H, W], r.posterior ?? { mode: "mean" });
+
+  // 2. The video UNet, with head-averaged cross-attention maps of the stored layers as extra outputs.
+  const source = new CheckpointWeights("unet", model.folder.unet.weights, r.injected);
+  const stored: (StoredLayer & { output: string })[] = [];
+  const graph = buildUnetGraph(model.unetConfig, source, {
+    video: { selectors, leastScChannel: key.unet.leastScChannel },
+    latentSize: [h, w],
+    onAttention: (site, probs) => {
+      const [lh, lw] = site.size!;
+      if (site.kind === "cross" && lh * lw <= queryLimit) stored.push({ site, height: lh, width: lw, output: probs });
+      return probs;
+    },
+  });
+  stored.forEach((l, i) => graph.output(`xattn_${i}`, graph.op("ReduceMean", [l.output], { axes: [1], keepdims: 0 }), DType.float)); // [F, h·w, 77]
+  const session = await openSession(graph, source.linkedFiles(), model.sessionOptions);
+
+  // 3. DDIM inversion: step k evaluates the UNet at timesteps[N−1−k] on z_k (pitfall 2).
+  const scheduler = model.scheduler();
+  scheduler.setTimesteps(r.steps);
+  const timesteps = scheduler.inversionTimesteps();
+  const context = await encodePrompts(model, [r.prompt]); // [1, 77, D]
+  const tokens = Math.min(77, model.tokenizer.tokenize(r.prompt).length);
+  const picks = maskLayerPicks(stored);
+  const maskSize = picks.reduce<[number, number]>((best, l) => (l.height * l.width > best[0] * best[1] ? [l.height, l.width] : best), [0, 0]);
+  const groups = mapGroups(stored);
+  const record: InversionRecord = {
+    key,
+    latents: [z0],
+    tokens,
+    groups: groups.map((g) => ({ group: g.group, steps: [] })),
+    ...(picks.length > 0
+      ? { maskMaps: { height: maskSize[0], width: maskSize[1], heads: picks.reduce((a, l) => a + l.site.heads, 0), tokens: 77, steps: [] } }
+      : {}),
+  };
+  let z = z0;
+  for (let k = 0; k < r.steps; k++) {
+    if (options.signal?.aborted) throw new Error("inversion cancelled");
+    const t = timesteps[k];
+    const out = await session.run({
+      sample: new ort.Tensor("float32", z, [1, 4, F, h, w]),
+      timestep: new ort.Tensor("float32", Float32Array.of(t), [1]),
+      encoder_hidden_states: new ort.Tensor("float32", context, [1, 77, context.length / 77]),
+    });
+    const maps = stored.map((_, i) => out[`xattn_${i}`].data as Float32Array);
+    options.onLayerMaps?.(k, stored.map((l, i) => ({ site: l.site, maps: maps[i] })));
+    if (record.maskMaps) record.maskMaps.steps.push(combineMaskMaps(picks, stored, maps, F, maskSize));
+    groups.forEach((g, gi) => record.groups[gi].steps.push(averageGroup(g.members.map((i) => maps[i]), F * g.group.height * g.group.width, tokens)));
+    z = scheduler.invertStep(out.noise_pred.data as Float32Array, t, z);
+    record.latents.push(z);
+    options.onProgress?.(k + 1, r.steps);
+  }
+  if (options.cache) options.cache.save(record);
+  return record;
+}
+
+/** Mean over all heads of the mask layers: head-averaged maps weighted by their head counts. */
+function combineMaskMaps(picks: StoredLayer[], stored: StoredLayer[], maps: Float32Array[], F: number, size: [number, number]): Float32Array {
+  const heads = picks.reduce((a, l) => a + l.site.heads, 0);
+  const out = new Float32Array(F * size[0] * size[1] * 77); // [F, H·W, 77]
+  for (const l of picks) {
+    const m = resizeMapsNearest(maps[stored.indexOf(l)], F, l.height, l.width, size[0], size[1], 77);
+    const weight = l.site.heads / heads;
+    for (let i = 0; i < out.length; i++) out[i] += m[i] * weight;
+  }
+  return out;
+}
+
+/** Mean of same-sized layer maps, keeping `tokens` columns: [F·L, T]. */
+function averageGroup(members: Float32Array[], rows: number, tokens: number): Float32Array {
+  const out = new Float32Array(rows * tokens); // [F·L, T]
+  for (const m of members) {
+    const kept = keepTokens(m, rows, tokens);
+    for (let i = 0; i < out.length; i++) out[i] += kept[i] / members.length;
+  }
+  return out;
+}

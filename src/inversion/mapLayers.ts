@@ -1,0 +1,62 @@
+// Which cross-attention maps an inversion keeps, and how they are combined. FateZero stores the layers
+// whose per-frame query count is at most 32² and builds its blend mask from five of them, picked by
+// position in the stored lists: down_cross[2:4] + up_cross[:3] (pitfall 10). FateZero requires those to
+// share one resolution (it crashes otherwise); where they do not, each map is resized (nearest) to the
+// largest of them first — the same result wherever FateZero works, and a defined one elsewhere.
+import type { AttentionSite } from "../models/unetTransformer";
+import type { MapGroup } from "./inversionRecord";
+
+/** A stored cross-attention layer and the index of its head-averaged map output. */
+export interface StoredLayer {
+  site: AttentionSite;
+  height: number;
+  width: number;
+}
+
+/** FateZero's mask layers among the stored ones (by list position per place). */
+export function maskLayerPicks(stored: StoredLayer[]): StoredLayer[] {
+  const down = stored.filter((l) => l.site.place === "down");
+  const up = stored.filter((l) => l.site.place === "up");
+  return [...down.slice(2, 4), ...up.slice(0, 3)];
+}
+
+/** Group stored layers by place and level, in first-seen order. */
+export function mapGroups(stored: StoredLayer[]): { group: MapGroup; members: number[] }[] {
+  const groups: { group: MapGroup; members: number[] }[] = [];
+  stored.forEach((l, i) => {
+    let g = groups.find((x) => x.group.place === l.site.place && x.group.level === l.site.level);
+    if (!g) {
+      g = { group: { place: l.site.place, level: l.site.level, height: l.height, width: l.width, layers: 0, heads: 0 }, members: [] };
+      groups.push(g);
+    }
+    g.group.layers++;
+    g.group.heads += l.site.heads;
+    g.members.push(i);
+  });
+  return groups;
+}
+
+/** Nearest-neighbour resize of maps [F, h·w, T] to [F, H·W, T] (torch's `interpolate` index rule). */
+export function resizeMapsNearest(maps: Float32Array, frames: number, h: number, w: number, H: number, W: number, tokens: number): Float32Array {
+  if (h === H && w === W) return maps;
+  const out = new Float32Array(frames * H * W * tokens); // [F, H·W, T]
+  for (let f = 0; f < frames; f++) {
+    for (let y = 0; y < H; y++) {
+      const sy = Math.min(h - 1, Math.floor((y * h) / H));
+      for (let x = 0; x < W; x++) {
+        const sx = Math.min(w - 1, Math.floor((x * w) / W));
+        const from = ((f * h + sy) * w + sx) * tokens;
+        out.set(maps.subarray(from, from + tokens), ((f * H + y) * W + x) * tokens);
+      }
+    }
+  }
+  return out;
+}
+
+/** Keep the first `tokens` columns of maps [F·L, 77]. */
+export function keepTokens(maps: Float32Array, rows: number, tokens: number): Float32Array {
+  if (tokens === 77) return maps;
+  const out = new Float32Array(rows * tokens); // [F·L, T]
+  for (let r = 0; r < rows; r++) out.set(maps.subarray(r * 77, r * 77 + tokens), r * tokens);
+  return out;
+}
