@@ -2,6 +2,9 @@
 // engine; pipeline items are reported (not silently passed) until the engine computes them.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Fixture } from "../src/reference/fixture";
+import { FixtureModels } from "../src/reference/fixtureModels";
+import { planItem } from "../src/reference/referenceItems";
 import { runReference, type ReferenceLine } from "../src/reference/runReference";
 import { FIXTURE, tempDir } from "./sharedData";
 
@@ -20,10 +23,20 @@ test("components of the public fixture match: tokenizer, text encoder, VAE, sche
   assert.ok(lines.filter((l) => l.ok === null).every((l) => /^input: /.test(l.reason ?? "")));
 });
 
-test("pipeline items not computed yet are failures with a reason, never passes", async () => {
+test("an unknown tensor name is reported as failed with a reason, never passed", async () => {
   const lines: ReferenceLine[] = [];
-  await runReference(FIXTURE, (l) => lines.push(l), { cacheDir, only: /^style\.edit1\.latents$/ });
-  assert.equal(lines.length, 1);
-  assert.equal(lines[0].ok, false);
-  assert.match(lines[0].reason ?? "", /not computed yet/);
+  const fx = new Fixture(FIXTURE);
+  const plan = planItem("unknown.tensor", fx, new FixtureModels(fx.modelDir, cacheDir));
+  assert.equal(plan.kind, "missing");
+  assert.equal(lines.length, 0);
+});
+
+test("pipeline runs of the public fixture match: inversion latents and maps, controllers, edits, masks, frames", async () => {
+  const lines: ReferenceLine[] = [];
+  const counts = await runReference(FIXTURE, (l) => lines.push(l), { cacheDir, only: /^(style|shape)\./ });
+  for (const l of lines.filter((x) => x.ok !== null)) assert.equal(l.ok, true, `${l.name}: ${JSON.stringify(l)}`);
+  assert.equal(counts.failed, 0);
+  for (const n of ["style.inversion.latents", "style.edit1.latents", "style.edit1.frames_u8", "shape.edit1.attention_blend_mask.res10", "shape.edit1.controller.replace_mapper", "shape.nofusion.latents_final"]) {
+    assert.ok(lines.some((l) => l.name === n && l.ok === true), `${n} computed and within tolerance`);
+  }
 });

@@ -3,10 +3,9 @@
 // (test_fatezero.py, P2pSampleLogger, ImageSequenceDataset, from_2d_model). Training (Tune-A-Video)
 // configs are recognised and refused: this tool edits; a tuned checkpoint is passed as the model.
 import * as fs from "node:fs";
-import type { FrameSelector } from "../models/frameLayout";
 import { DEFAULT_EDIT_LOOP, DEFAULT_P2P, type EditLoopOptions, type EditSpec } from "../pipeline/editOptions";
 import { BOOLEAN, NUMBER, STRING, intAtLeast, show, ConfigTree, type KeyPath } from "./configTree";
-import { readModelConfig } from "./modelConfig";
+import { readModelConfig, type ModelOptions } from "./modelConfig";
 import { readP2pEntry } from "./p2pConfig";
 import { ConfigError } from "./yamlDocument";
 
@@ -35,7 +34,7 @@ export interface FatezeroConfig {
   /** One per editing prompt; FateZero runs them all, index 0 usually being the reconstruction. */
   edits: EditSpec[];
   loop: EditLoopOptions & { steps: number };
-  model: { selectors: FrameSelector[]; leastScChannel: number; lora?: number };
+  model: ModelOptions;
   seed: number;
   sampleSeeds: number[];
   /** Things that load but probably do not do what the author meant (FateZero accepts them silently). */
@@ -184,4 +183,18 @@ function readP2pEntries(tree: ConfigTree, path: KeyPath, prompts: string[], requ
     });
   }
   return entries;
+}
+
+/** A config for the flag form (no YAML): FateZero's defaults around one source prompt. */
+export function defaultFatezeroConfig(sourcePrompt: string): FatezeroConfig {
+  return {
+    source: "command line",
+    dataset: { prompt: sourcePrompt, nSampleFrame: 8, samplingRate: 1, startSampleFrame: 0, offset: { left: 0, right: 0, top: 0, bottom: 0 } },
+    edits: [{ prompt: sourcePrompt, sourcePrompt, p2p: { ...DEFAULT_P2P } }],
+    loop: { ...DEFAULT_EDIT_LOOP, steps: 50 },
+    model: { selectors: [-1, "first"], leastScChannel: 0 },
+    seed: 0,
+    sampleSeeds: [0],
+    warnings: [],
+  };
 }

@@ -59,6 +59,18 @@ export class Fixture {
     return this.refs.entry(name).shape;
   }
 
+  /**
+   * The random temporal-attention biases FateZero's inflation gave UNet variant `variant`
+   * (`unet3d.<variant>.init.*`), except those the checkpoint itself holds (a tuned UNet's own weights
+   * replace the initial values when FateZero loads it).
+   */
+  temporalBiases(variant: string, inCheckpoint: (name: string) => boolean): Map<string, Float32Array> {
+    const prefix = `unet3d.${variant}.init.`;
+    const out = new Map<string, Float32Array>();
+    for (const n of this.names()) if (n.startsWith(prefix) && !inCheckpoint(n.slice(prefix.length))) out.set(n.slice(prefix.length), this.readFloat32(n));
+    return out;
+  }
+
   /** A value in refs.json by dotted path, or undefined. */
   get(pathSpec: string): unknown {
     let v: unknown = this.info;

@@ -8,6 +8,7 @@ import { Vae } from "../models/vae";
 import type { FrameSelector } from "../models/frameLayout";
 import { DdimScheduler } from "../scheduler/ddim";
 import { ClipTokenizer } from "../tokenizer/clipTokenizer";
+import type { WeightSet } from "../models/weightSet";
 
 /** Lazily opened components of one model folder. */
 export class FixtureModels {
@@ -53,6 +54,11 @@ export class FixtureModels {
     const v = this.model().vae;
     this.vae ??= Vae.load(vaeConfig(v.config), v.weights, { cacheDir: this.cacheDir });
     return this.vae;
+  }
+
+  /** The UNet weights in `subfolder` (default "unet"). */
+  unetWeights(subfolder?: string): WeightSet {
+    return (subfolder ? openModelFolder(this.modelDir, { unetSubfolder: subfolder }) : this.model()).unet.weights;
   }
 
   /** A UNet session: 2D when `video` is absent; `subfolder` picks e.g. unet_tuned. */

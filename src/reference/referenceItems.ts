@@ -6,6 +6,7 @@ import { parseSelectors } from "../models/frameLayout";
 import { framesToTensor } from "../video/frameTensor";
 import type { Fixture } from "./fixture";
 import type { FixtureModels } from "./fixtureModels";
+import { computeRun, type RunResults } from "./pipelineRun";
 
 /** What to do with one reference tensor. */
 export type ItemPlan =
@@ -20,12 +21,37 @@ const INPUT_PATTERNS: [RegExp, string][] = [
   [/^unet3d\.[^.]+\.init\./, "random temporal-attention bias of FateZero's inflation, injected as an input"],
 ];
 
+/** Pipeline runs are computed once and shared by all their tensors. */
+const runs = new WeakMap<Fixture, Map<string, Promise<RunResults>>>();
+
+function runResults(fx: Fixture, run: string, cacheDir: string | undefined): Promise<RunResults> {
+  let perFixture = runs.get(fx);
+  if (!perFixture) runs.set(fx, (perFixture = new Map()));
+  let r = perFixture.get(run);
+  if (!r) {
+    r = computeRun(fx, run, cacheDir);
+    perFixture.set(run, r);
+  }
+  return r;
+}
+
 /** The plan for one reference tensor. */
 export function planItem(name: string, fx: Fixture, models: FixtureModels): ItemPlan {
   for (const [pattern, reason] of INPUT_PATTERNS) if (pattern.test(name)) return { kind: "input", reason };
   const run = computeFor(name, fx, models);
   if (run) return { kind: "compute", run };
-  return { kind: "missing", reason: "not computed yet: FateZero pipeline item (inversion, attention store, controllers, edits)" };
+  const pipelineRun = /^([^.]+)\./.exec(name)?.[1];
+  if (pipelineRun && fx.get(`runs.${pipelineRun}`)) {
+    return {
+      kind: "compute",
+      run: async () => {
+        const got = (await runResults(fx, pipelineRun, models.cacheDir)).get(name);
+        if (!got) throw new Error(`the ${pipelineRun} run does not produce this tensor`);
+        return got;
+      },
+    };
+  }
+  return { kind: "missing", reason: "no computation is known for this tensor name" };
 }
 
 function computeFor(name: string, fx: Fixture, m: FixtureModels): (() => Promise<ArrayLike<number>>) | undefined {
@@ -72,10 +98,10 @@ async function unetItem(name: string, variant: string | undefined, fx: Fixture, 
   const spec = fx.get(`unet.unet3d_variants.${variant}`) as { model_config?: Record<string, unknown>; unet_folder?: string } | undefined;
   if (!spec) throw new Error(`refs.json has no unet.unet3d_variants.${variant}`);
   const cfg = spec.model_config ?? {};
-  const prefix = `unet3d.${variant}.init.`;
-  const injected = new Map(fx.names().filter((n) => n.startsWith(prefix)).map((n) => [n.slice(prefix.length), fx.readFloat32(n)]));
+  const subfolder = spec.unet_folder && spec.unet_folder !== "unet" ? spec.unet_folder : undefined;
+  const injected = fx.temporalBiases(variant, (n) => m.unetWeights(subfolder).has(n));
   const unet = await m.unet({
-    subfolder: spec.unet_folder && spec.unet_folder !== "unet" ? spec.unet_folder : undefined,
+    subfolder,
     video: {
       selectors: parseSelectors(cfg.SparseCausalAttention_index ?? [-1, "first"]),
       leastScChannel: Number(cfg.least_sc_channel ?? 0),

@@ -53,6 +53,15 @@ export const VIDEO_EXTENSIONS = [".mp4", ".webm", ".gif", ".mov", ".mkv", ".avi"
 /** The frame rate given to a folder of frames: FateZero saves its results at 10 fps. */
 export const FOLDER_FPS = 10;
 
+/** Which source frames to take: count (negative = all), rate, first frame, clip window and its stride. */
+export interface Sampling {
+  n: number;
+  rate: number;
+  start: number;
+  clip: number;
+  stride: number;
+}
+
 /** One decoded RGB frame, u8 [h, w, 3]. */
 interface RawFrame {
   data: Buffer;
@@ -77,7 +86,7 @@ export async function readVideo(source: string, options: VideoReadOptions): Prom
   }
   if (options.stride !== undefined && !Number.isInteger(options.stride)) throw new Error(`stride must be an integer, got ${options.stride}`);
   const offset = checkOffset(options.offset ?? {});
-  const sampling = { n: options.nSampleFrame, rate, start, clip, stride: options.stride ?? -1 };
+  const sampling: Sampling = { n: options.nSampleFrame, rate, start, clip, stride: options.stride ?? -1 };
 
   let stat: fs.Stats;
   try {
@@ -101,16 +110,12 @@ export async function readVideo(source: string, options: VideoReadOptions): Prom
 }
 
 /** Frame indices taken from a source of `total` frames (FateZero's get_frame_indices), or a clear error. */
-export function sampleIndices(
-  total: number,
-  s: { n: number; rate: number; start: number; clip: number; stride: number },
-  source: string,
-): number[] {
-  const n = s.n > 0 ? s.n : Math.max(0, Math.floor((total - s.start - 1) / s.rate) + 1);
-  const span = (n - 1) * s.rate + 1;
+export function sampleIndices(total: number, s: Sampling, source: string): number[] {
   // FateZero: stride ≤ 0 means one window per video (stride = n_images + 1).
   const stride = s.stride > 0 ? s.stride : total + 1;
   const first = s.start + stride * s.clip;
+  const n = s.n > 0 ? s.n : Math.max(0, Math.floor((total - first - 1) / s.rate) + 1);
+  const span = (n - 1) * s.rate + 1;
   if (n <= 0 || first + span > total) {
     const want = s.n > 0 ? `${s.n} frames were` : "all frames were";
     throw new Error(
@@ -186,8 +191,13 @@ export function listFrameFiles(dir: string): string[] {
     .sort((a, b) => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-async function readFolder(dir: string, s: Parameters<typeof sampleIndices>[1]): Promise<Decoded> {
-  const files = listFrameFiles(dir);
+async function readFolder(dir: string, s: Sampling): Promise<Decoded> {
+  let files: string[];
+  try {
+    files = listFrameFiles(dir);
+  } catch (e) {
+    throw new Error(`cannot list folder ${dir}: ${(e as Error).message}`);
+  }
   if (files.length === 0) throw new Error(`folder ${dir} contains no images (${IMAGE_EXTENSIONS.join(", ")})`);
   const indices = sampleIndices(files.length, s, dir);
   const frames = await Promise.all(indices.map((i) => readImage(path.join(dir, files[i]))));
@@ -205,31 +215,42 @@ async function readImage(file: string): Promise<RawFrame> {
   }
 }
 
-async function readVideoFile(file: string, s: Parameters<typeof sampleIndices>[1]): Promise<Decoded> {
+async function readVideoFile(file: string, s: Sampling): Promise<Decoded> {
   const ext = path.extname(file).toLowerCase();
   if (!VIDEO_EXTENSIONS.includes(ext)) {
     throw new Error(
       `${file} is neither a folder of frames nor a video file (${VIDEO_EXTENSIONS.join(", ")}); got "${ext || "no extension"}"`,
     );
   }
-  // With a fixed count and a known window start, decoding stops after the last needed frame; otherwise (all
-  // frames, or a later clip whose stride depends on the frame count) it runs to the end.
-  const knownStart = s.clip === 0 || s.stride > 0;
-  const needed = s.n > 0 && knownStart ? s.start + (s.clip > 0 ? s.stride * s.clip : 0) + (s.n - 1) * s.rate + 1 : undefined;
-  const all = await decodeVideo(file, needed);
-  const indices = sampleIndices(all.frames.length, s, file);
-  return { frames: indices.map((i) => all.frames[i]), fps: all.fps };
+  // The window start is known unless a later clip's stride defaults to the frame count (then it is past the
+  // end, and sampleIndices reports it). With a fixed count, decoding stops after the last needed frame.
+  const first = s.clip === 0 ? s.start : s.stride > 0 ? s.start + s.stride * s.clip : Number.POSITIVE_INFINITY;
+  const needed = s.n > 0 && Number.isFinite(first) ? first + (s.n - 1) * s.rate + 1 : undefined;
+  // Only the sampled frames are kept, so a long video read at a sampling rate does not fill the memory.
+  const keep = (i: number): boolean => i >= first && (i - first) % s.rate === 0;
+  const decoded = await decodeVideo(file, needed, keep);
+  const indices = sampleIndices(decoded.total, s, file);
+  return { frames: indices.map((i) => decoded.kept.get(i) as RawFrame), fps: decoded.fps };
 }
 
 /**
- * Decode up to `maxFrames` frames to RGB with fluent-ffmpeg, as a stream of PPM images piped into memory.
+ * Decode up to `maxFrames` frames to RGB with fluent-ffmpeg, as a stream of PPM images piped into memory;
+ * returns the frames for which `keep(index)` holds, the number decoded and the frame rate.
  * PPM rather than rawvideo: each frame carries its own size, so nothing depends on parsing ffmpeg's log
  * (which rotation metadata or odd sample aspect ratios would make wrong).
  */
-function decodeVideo(file: string, maxFrames: number | undefined): Promise<Decoded> {
-  return new Promise<Decoded>((resolve, reject) => {
-    const frames: RawFrame[] = [];
-    const parser = new PpmStreamParser((f) => frames.push(f));
+function decodeVideo(
+  file: string,
+  maxFrames: number | undefined,
+  keep: (index: number) => boolean,
+): Promise<{ kept: Map<number, RawFrame>; total: number; fps: number }> {
+  return new Promise((resolve, reject) => {
+    const kept = new Map<number, RawFrame>();
+    let total = 0;
+    const parser = new PpmStreamParser((f) => {
+      if (keep(total)) kept.set(total, f);
+      total++;
+    });
     let fps = FOLDER_FPS;
     let parseError: Error | undefined;
     let ended = 0;
@@ -237,7 +258,7 @@ function decodeVideo(file: string, maxFrames: number | undefined): Promise<Decod
       if (++ended < 2) return;
       if (parseError) reject(new Error(`cannot decode video ${file}: ${parseError.message}`));
       else if (parser.pending()) reject(new Error(`cannot decode video ${file}: the decoder's output ended inside a frame`));
-      else resolve({ frames, fps });
+      else resolve({ kept, total, fps });
     };
     const out = new PassThrough();
     out.on("data", (chunk: Buffer) => {

@@ -1,0 +1,188 @@
+// What an edit run will do, resolved from a FateZero config, command-line overrides and the UNet's
+// shape, before anything heavy runs: `fatezero edit --dry-run` prints it (as text or as JSON). Pure: it
+// reads no files, so a plan can be made for a video or model that is not on this machine.
+import type { FrameSelector } from "../models/frameLayout";
+import { DEFAULT_P2P, type AttentionSourceMode, type EditSpec } from "../pipeline/editOptions";
+import { attentionLayers, type AttentionLayer, type UnetShape } from "./attentionLayers";
+import type { FatezeroConfig } from "./fatezeroConfig";
+import { crossStepRanges, selfStepRange, type StepRange } from "./stepWindows";
+
+export { formatEditPlan } from "./planText";
+
+/** Command-line values that replace the config's. */
+export interface PlanOverrides {
+  video?: string;
+  model?: string;
+  /** Frame side, or [height, width]. */
+  size?: number | [number, number];
+  frames?: number;
+  steps?: number;
+  /** Source prompt: the inversion prompt and every edit's controller source. */
+  source?: string;
+  /** Target prompt: makes a two-edit plan, [reconstruction of the source, edit to the target]. */
+  target?: string;
+  /** Source-prompt words whose attention forms the blend mask (applied to the non-reconstruction edits). */
+  blendWords?: string[];
+  /** Blend-mask threshold (applied to the non-reconstruction edits). */
+  threshold?: number;
+  out?: string;
+}
+
+/** A word of a prompt and whether FateZero's exact `split(' ')` match finds it there (if not, it has no effect). */
+export interface PlannedWord {
+  word: string;
+  inPrompt: boolean;
+}
+
+/** One edit of the plan. */
+export interface PlannedEdit {
+  index: number;
+  prompt: string;
+  sourcePrompt: string;
+  /** The prompt equals its source: FateZero's reconstruction run. */
+  reconstruction: boolean;
+  /** Replace needs is_replace_controller and equal `split(' ')` word counts; otherwise FateZero silently refines. */
+  controller: "replace" | "refine";
+  wordCounts: { source: number; target: number };
+  reweight: (PlannedWord & { value: number })[];
+  cross: { steps: StepRange; words: (PlannedWord & { steps: StepRange })[] };
+  self: { steps: StepRange };
+  /** Null without blend words. Only source words form the attention-blend mask. */
+  blend: { sourceWords: PlannedWord[]; targetWords: string[]; threshold: number; latentThreshold: number; selfAttention: boolean; latents: boolean } | null;
+  /** The options the run uses. */
+  spec: EditSpec;
+}
+
+/** Everything an edit run is going to do. */
+export interface EditPlan {
+  config: string;
+  model: string;
+  video: string;
+  out: string | null;
+  /** Source frame indices used (FateZero's first sampling window). */
+  frames: number[];
+  /** [height, width] in pixels, and of the latent (pixels / 8). */
+  size: [number, number];
+  latentSize: [number, number];
+  steps: number;
+  guidanceScale: number;
+  attention: AttentionSourceMode;
+  controlQueryLimit: number;
+  seed: number;
+  sampleSeeds: number[];
+  inversionPrompt: string;
+  unet: { selectors: FrameSelector[]; leastScChannel: number; lora: number | null };
+  edits: PlannedEdit[];
+  layers: AttentionLayer[];
+  warnings: string[];
+}
+
+/** Resolve a config plus overrides into a plan for a UNet of the given shape. */
+export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, unet: UnetShape): EditPlan {
+  const video = overrides.video ?? cfg.dataset.path;
+  if (video === undefined) throw new Error(`${cfg.source}: no video: give --video or dataset_config.path`);
+  const model = overrides.model ?? cfg.pretrainedModelPath;
+  if (model === undefined) throw new Error(`${cfg.source}: no model: give --model (a diffusers folder, or "tiny") or pretrained_model_path`);
+  const frameCount = positiveInt("frames", overrides.frames) ?? cfg.dataset.nSampleFrame;
+  const steps = positiveInt("steps", overrides.steps) ?? cfg.loop.steps;
+  const size = resolveSize(cfg, overrides.size, unet.blockOutChannels.length);
+  const latentSize: [number, number] = [size[0] / 8, size[1] / 8];
+  const inversionPrompt = overrides.source ?? cfg.dataset.prompt;
+  const specs = applyOverrides(cfg.edits, overrides);
+  return {
+    config: cfg.source,
+    model,
+    video,
+    out: overrides.out ?? null,
+    frames: Array.from({ length: frameCount }, (_, i) => cfg.dataset.startSampleFrame + i * cfg.dataset.samplingRate),
+    size,
+    latentSize,
+    steps,
+    guidanceScale: cfg.loop.guidanceScale,
+    attention: cfg.loop.attention,
+    controlQueryLimit: cfg.loop.controlQueryLimit,
+    seed: cfg.seed,
+    sampleSeeds: [...cfg.sampleSeeds],
+    inversionPrompt,
+    unet: { selectors: [...cfg.model.selectors], leastScChannel: cfg.model.leastScChannel, lora: cfg.model.lora ?? null },
+    edits: specs.map((spec, index) => planEdit(spec, index, steps)),
+    layers: attentionLayers(unet, latentSize, cfg.model, cfg.loop.controlQueryLimit),
+    warnings: [...cfg.warnings],
+  };
+}
+
+function positiveInt(name: string, v: number | undefined): number | undefined {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new Error(`--${name}: expected a positive integer, got ${v}`);
+  return v;
+}
+
+/** [H, W] from the override, the dataset's image_size or FateZero's 512; the UNet needs multiples of 8·2^(levels−1). */
+function resolveSize(cfg: FatezeroConfig, size: PlanOverrides["size"], levels: number): [number, number] {
+  const unit = 8 << (levels - 1);
+  const [hw, origin] = size !== undefined ? [typeof size === "number" ? [size, size] : size, "--size"] : [[cfg.dataset.imageSize ?? 512, cfg.dataset.imageSize ?? 512], `${cfg.source}: dataset_config.image_size`];
+  if (hw.length !== 2 || !hw.every((v) => Number.isInteger(v) && v >= unit && v % unit === 0)) {
+    throw new Error(`${origin}: ${hw.join("×")} is not a multiple of ${unit} (the 1/8 latent is halved ${levels - 1} times)`);
+  }
+  return [hw[0], hw[1]];
+}
+
+/** The edits with the prompt and blend overrides applied (see PlanOverrides). */
+function applyOverrides(edits: EditSpec[], o: PlanOverrides): EditSpec[] {
+  let specs = edits.map((e) => ({ ...e, p2p: { ...e.p2p } }));
+  if (o.source !== undefined) {
+    const source = o.source;
+    specs = specs.map((e) => ({ ...e, prompt: e.prompt === e.sourcePrompt ? source : e.prompt, sourcePrompt: source }));
+  }
+  if (o.target !== undefined) {
+    const source = specs[0].sourcePrompt;
+    specs = [
+      { prompt: source, sourcePrompt: source, p2p: specs[0].p2p },
+      { prompt: o.target, sourcePrompt: source, p2p: specs[1]?.p2p ?? { ...DEFAULT_P2P } },
+    ];
+  }
+  if (o.blendWords === undefined && o.threshold === undefined) return specs;
+  if (o.threshold !== undefined && !Number.isFinite(o.threshold)) throw new Error(`--threshold: expected a number, got ${o.threshold}`);
+  if (o.blendWords !== undefined && (o.blendWords.length === 0 || o.blendWords.some((w) => w === ""))) throw new Error("--blend-words: expected one or more words");
+  const edited = specs.some((e) => e.prompt !== e.sourcePrompt);
+  for (const e of specs) {
+    if (edited && e.prompt === e.sourcePrompt) continue;
+    if (o.blendWords !== undefined) {
+      e.p2p.blendWords = [[...o.blendWords], []];
+      e.p2p.blendSelfAttention = true;
+    }
+    if (o.threshold !== undefined) e.p2p.blendTh = [o.threshold, o.threshold];
+  }
+  return specs;
+}
+
+function planEdit(spec: EditSpec, index: number, steps: number): PlannedEdit {
+  const { p2p } = spec;
+  const sourceWords = spec.sourcePrompt.split(" ");
+  const targetWords = spec.prompt.split(" ");
+  const inSource = (word: string) => sourceWords.includes(word);
+  const inTarget = (word: string) => targetWords.includes(word);
+  const cross = crossStepRanges(p2p.crossReplaceSteps, steps);
+  const eq = p2p.eqParams;
+  return {
+    index,
+    prompt: spec.prompt,
+    sourcePrompt: spec.sourcePrompt,
+    reconstruction: spec.prompt === spec.sourcePrompt,
+    controller: p2p.isReplaceController && sourceWords.length === targetWords.length ? "replace" : "refine",
+    wordCounts: { source: sourceWords.length, target: targetWords.length },
+    reweight: eq ? eq.words.map((word, i) => ({ word, value: eq.values[i], inPrompt: inTarget(word) })) : [],
+    cross: { steps: cross.all, words: cross.words.map((w) => ({ ...w, inPrompt: inTarget(w.word) })) },
+    self: { steps: selfStepRange(p2p.selfReplaceSteps, steps) },
+    blend: p2p.blendWords
+      ? {
+          sourceWords: p2p.blendWords[0].map((word) => ({ word, inPrompt: inSource(word) })),
+          targetWords: [...p2p.blendWords[1]],
+          threshold: p2p.blendTh[0],
+          latentThreshold: p2p.blendTh[1],
+          selfAttention: p2p.blendSelfAttention,
+          latents: p2p.blendLatents,
+        }
+      : null,
+    spec,
+  };
+}
