@@ -28,6 +28,9 @@ export function intAtLeast(min: number): Kind<number> {
   return { what: min === 0 ? "a non-negative integer" : `an integer ≥ ${min}`, test: (v): v is number => Number.isInteger(v) && (v as number) >= min };
 }
 
+/** Longest string an interpolation may build. */
+const MAX_INTERPOLATED_LENGTH = 100_000;
+
 /** A value together with where it really lives (interpolations lead elsewhere in the document). */
 interface Located {
   value: unknown;
@@ -130,7 +133,10 @@ export class ConfigTree {
       if (v !== null && typeof v === "object") this.fail(shown, `\${${p.ref}} is a ${Array.isArray(v) ? "list" : "mapping"} and cannot be part of a string`);
       return v === null ? "None" : String(v);
     });
-    return { value: text.join(""), at };
+    const joined = text.join("");
+    // Strings built from strings built from strings double in length per level: bound them.
+    if (joined.length > MAX_INTERPOLATED_LENGTH) this.fail(shown, `interpolates to more than ${MAX_INTERPOLATED_LENGTH} characters`);
+    return { value: joined, at };
   }
 
   private follow(ref: string, at: readonly string[], shown: KeyPath, stack: readonly string[]): Located {

@@ -119,7 +119,9 @@ function positiveInt(name: string, v: number | undefined): number | undefined {
 /** [H, W] from the override, the dataset's image_size or FateZero's 512; the UNet needs multiples of 8·2^(levels−1). */
 function resolveSize(cfg: FatezeroConfig, size: PlanOverrides["size"], levels: number): [number, number] {
   const unit = 8 << (levels - 1);
-  const [hw, origin] = size !== undefined ? [typeof size === "number" ? [size, size] : size, "--size"] : [[cfg.dataset.imageSize ?? 512, cfg.dataset.imageSize ?? 512], `${cfg.source}: dataset_config.image_size`];
+  const side = cfg.dataset.imageSize ?? 512;
+  const hw = size === undefined ? [side, side] : typeof size === "number" ? [size, size] : size;
+  const origin = size === undefined ? `${cfg.source}: dataset_config.image_size` : "--size";
   if (hw.length !== 2 || !hw.every((v) => Number.isInteger(v) && v >= unit && v % unit === 0)) {
     throw new Error(`${origin}: ${hw.join("×")} is not a multiple of ${unit} (the 1/8 latent is halved ${levels - 1} times)`);
   }

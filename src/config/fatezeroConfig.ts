@@ -98,7 +98,7 @@ function refuseTraining(tree: ConfigTree): void {
 
 function readDataset(tree: ConfigTree, path: KeyPath): DatasetOptions {
   if (tree.isAbsent(path)) tree.fail(path, "is required (the video and its prompt)");
-  tree.keys(path);
+  tree.keys(path); // fails unless a mapping
   const at = (key: string): KeyPath => [...path, key];
   const crop = tree.optional(at("crop"), STRING);
   // FateZero's alternative is a random crop, which would make the edit depend on the run.
@@ -131,7 +131,7 @@ function readEditing(
   warn: (message: string) => void,
 ): { edits: EditSpec[]; loop: FatezeroConfig["loop"] } {
   if (tree.isAbsent(path)) tree.fail(path, "is required (the editing prompts and their p2p_config)");
-  tree.keys(path);
+  tree.keys(path); // fails unless a mapping
   const at = (key: string): KeyPath => [...path, key];
   if (tree.optional(at("use_invertion_latents"), BOOLEAN) === false) {
     tree.fail(at("use_invertion_latents"), "false (editing from random noise) is not supported: fatezero always edits from the DDIM-inverted latents");
@@ -153,7 +153,14 @@ function readEditing(
     controlQueryLimit: DEFAULT_EDIT_LOOP.controlQueryLimit,
     steps: tree.read(at("num_inference_steps"), intAtLeast(1)),
   };
-  const sourcePrompt = tree.optional(at("source_prompt"), STRING) ?? prompts[0];
+  const explicitSource = tree.optional(at("source_prompt"), STRING);
+  if (explicitSource === undefined && prompts.length === 1) {
+    warn(
+      `${tree.sourceName}: the only editing prompt is also the controller's source prompt, so it edits nothing ` +
+        "(FateZero's test_fatezero.py would take dataset_config.prompt); set editing_config.source_prompt to edit from another prompt",
+    );
+  }
+  const sourcePrompt = explicitSource ?? prompts[0];
   const p2pPath = at("p2p_config");
   if (!p2pEdit && !tree.isAbsent(p2pPath)) {
     warn(`${tree.sourceName}: editing_config.p2p_config is ignored: prompt2prompt_edit is not true, so FateZero edits without attention control`);

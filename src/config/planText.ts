@@ -18,19 +18,20 @@ export function formatEditPlan(plan: EditPlan): string {
     `  size       ${plan.size[0]}×${plan.size[1]} px (latent ${plan.latentSize[0]}×${plan.latentSize[1]})`,
     `  denoising  ${plan.steps} DDIM steps, guidance ${plan.guidanceScale}, seed ${plan.seed}, sample seeds ${plan.sampleSeeds.join(", ")}`,
     `  attention  ${ATTENTION_TEXT[plan.attention]}; controlled layers: query ≤ ${plan.controlQueryLimit} per frame`,
-    `  unet       sparse-causal frames [${plan.unet.selectors.join(", ")}] from ${plan.unet.leastScChannel} channels${plan.unet.lora === null ? "" : `, LoRA rank ${plan.unet.lora}`}`,
+    `  unet       self-attention keys from frames [${plan.unet.selectors.join(", ")}] in blocks of ≥ ${plan.unet.leastScChannel} channels${plan.unet.lora === null ? "" : `, LoRA rank ${plan.unet.lora}`}`,
     `  inversion  ${JSON.stringify(plan.inversionPrompt)}`,
   ];
   if (plan.out !== null) lines.push(`  output     ${plan.out}`);
-  for (const edit of plan.edits) lines.push(...formatEdit(edit, plan.steps));
+  for (const edit of plan.edits) lines.push(...formatEdit(edit, plan.steps, plan.attention !== "none"));
   lines.push("attention layers (per frame):", ...formatLayers(plan.layers));
   if (plan.warnings.length) lines.push("warnings:", ...plan.warnings.map((w) => `  - ${w}`));
   return lines.join("\n");
 }
 
-function formatEdit(e: PlannedEdit, steps: number): string[] {
+function formatEdit(e: PlannedEdit, steps: number, controlled: boolean): string[] {
   const kind = e.reconstruction ? " (reconstruction)" : "";
   const lines = [`edit ${e.index}${kind}: ${JSON.stringify(e.prompt)}`, `  source     ${JSON.stringify(e.sourcePrompt)}`];
+  if (!controlled) return lines;
   const why = e.controller === "replace" ? "word swap" : e.spec.p2p.isReplaceController ? `word counts differ: ${e.wordCounts.source} vs ${e.wordCounts.target}` : "is_replace_controller false";
   const reweight = e.reweight.length ? `, reweight ${e.reweight.map((w) => `${w.word}×${w.value}${w.inPrompt ? "" : " (not in prompt)"}`).join(" ")}` : "";
   lines.push(`  controller ${e.controller} (${why})${reweight}`);

@@ -64,7 +64,8 @@ export function inversionKey(model: FateZeroModel, r: InversionRequest): Inversi
   };
 }
 
-function injectedHash(injected: ReadonlyMap<string, Float32Array>): string {
+/** sha256 of injected tensors (names and values), for cache keys. */
+export function injectedHash(injected: ReadonlyMap<string, Float32Array>): string {
   const h = crypto.createHash("sha256");
   for (const [k, v] of [...injected].sort(([a], [b]) => a.localeCompare(b))) h.update(k).update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
   return h.digest("hex");

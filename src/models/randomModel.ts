@@ -56,6 +56,14 @@ const POSITION_EMBEDDING_STD = 0.5;
 const NORM_NOISE_STD = 0.1;
 /** Query/key projections are scaled so attention maps are not near-uniform and fusion edits are visible. */
 const QUERY_KEY_SCALE = 2;
+/**
+ * Scale of the UNet's output convolution. Random weights make the noise prediction a chaotic function of the
+ * latent, so DDIM inversion would not invert (relative reconstruction error ≈ 1); a gentler prediction, as a
+ * trained model's is, makes inversion + reconstruction return z0 to a few percent while prompts still matter.
+ */
+const NOISE_OUTPUT_SCALE = 0.1;
+/** Bumped whenever generated values change, so cached generated models are rebuilt. */
+export const RANDOM_MODEL_VERSION = 2;
 /** Scale of the posterior-mean rows of quant_conv, so that 0.18215·z has std ≈ 1 as in SD (undone in post_quant_conv). */
 const POSTERIOR_MEAN_SCALE = 18;
 /** The posterior log-variance rows are damped and shifted so std ≈ e⁻² ≈ 0.14, small next to the mean, as in SD. */
@@ -190,6 +198,7 @@ export function parameterValues(seed: number, component: string, name: string, s
     const scale = ["to_q", "to_k", "q_proj", "k_proj"].includes(last) ? QUERY_KEY_SCALE : 1;
     for (let i = 0; i < out.length; i++) out[i] = scale * bound * (2 * rng.uniform() - 1);
   }
+  if (component === "unet" && module === "conv_out") for (let i = 0; i < out.length; i++) out[i] *= NOISE_OUTPUT_SCALE;
   if (component === "vae" && module === "quant_conv") scalePosteriorRows(out, shape, leaf === "bias");
   // post_quant_conv's inputs are exactly the latent (posterior-mean) channels: undo their scale.
   if (component === "vae" && name === "post_quant_conv.weight") for (let i = 0; i < out.length; i++) out[i] /= POSTERIOR_MEAN_SCALE;

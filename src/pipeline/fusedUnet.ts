@@ -7,6 +7,7 @@ import { buildUnetGraph } from "../models/unet";
 import type { AttentionSite } from "../models/unetTransformer";
 import { openSession } from "../onnx/session";
 import { CheckpointWeights } from "../onnx/weightSource";
+import { injectedHash } from "../inversion/invertVideo";
 import type { FateZeroModel } from "./loadModel";
 
 /** Shape and inflation of the edit UNet. */
@@ -32,7 +33,7 @@ const sessions = new WeakMap<FateZeroModel, Map<string, Promise<FusedUnet>>>();
 export function fusedUnet(model: FateZeroModel, o: FusedUnetOptions): Promise<FusedUnet> {
   let perModel = sessions.get(model);
   if (!perModel) sessions.set(model, (perModel = new Map()));
-  const key = JSON.stringify([o.latentSize, o.selectors, o.leastScChannel, o.queryLimit, [...(o.injected?.keys() ?? [])]]);
+  const key = JSON.stringify([o.latentSize, o.selectors, o.leastScChannel, o.queryLimit, o.injected ? injectedHash(o.injected) : null]);
   let u = perModel.get(key);
   if (!u) {
     u = build(model, o);

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { textEncoderConfig, unetConfig, vaeConfig, type UnetConfig } from "../models/configs";
 import { tinyModelSpec } from "../models/modelSpecs";
 import { openModelFolder, type ModelFolder } from "../models/modelFolder";
-import { writeRandomModel } from "../models/randomModel";
+import { RANDOM_MODEL_VERSION, writeRandomModel } from "../models/randomModel";
 import { TextEncoder } from "../models/textEncoder";
 import { Vae } from "../models/vae";
 import { defaultCacheDir, type SessionOptions } from "../onnx/session";
@@ -38,7 +38,7 @@ export interface FateZeroModel {
 /** The folder of the embedded tiny model, generated on first use. */
 export function ensureTinyModel(cacheDir = defaultCacheDir()): string {
   const spec = tinyModelSpec();
-  const tag = crypto.createHash("sha256").update(JSON.stringify([spec.textEncoder, spec.unet, spec.vae, Object.keys(spec.vocab.vocab).length])).digest("hex").slice(0, 12);
+  const tag = crypto.createHash("sha256").update(JSON.stringify([RANDOM_MODEL_VERSION, spec.textEncoder, spec.unet, spec.vae, Object.keys(spec.vocab.vocab).length])).digest("hex").slice(0, 12);
   const dir = path.join(cacheDir, "models", `tiny-${tag}`);
   if (!fs.existsSync(path.join(dir, "model_index.json"))) {
     fs.mkdirSync(path.dirname(dir), { recursive: true });

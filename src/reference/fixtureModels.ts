@@ -9,6 +9,7 @@ import type { FrameSelector } from "../models/frameLayout";
 import { DdimScheduler } from "../scheduler/ddim";
 import { ClipTokenizer } from "../tokenizer/clipTokenizer";
 import type { WeightSet } from "../models/weightSet";
+import { injectedHash } from "../inversion/invertVideo";
 
 /** Lazily opened components of one model folder. */
 export class FixtureModels {
@@ -63,7 +64,7 @@ export class FixtureModels {
 
   /** A UNet session: 2D when `video` is absent; `subfolder` picks e.g. unet_tuned. */
   unet(options: { subfolder?: string; video?: { selectors: FrameSelector[]; leastScChannel: number }; injected?: Map<string, Float32Array> } = {}): Promise<Unet> {
-    const key = JSON.stringify([options.subfolder, options.video, [...(options.injected?.keys() ?? [])]]);
+    const key = JSON.stringify([options.subfolder, options.video, options.injected ? injectedHash(options.injected) : null]);
     let u = this.unets.get(key);
     if (!u) {
       const folder = options.subfolder ? openModelFolder(this.modelDir, { unetSubfolder: options.subfolder }) : this.model();

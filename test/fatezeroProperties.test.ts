@@ -1,0 +1,80 @@
+// Properties of inversion and fused editing on the embedded tiny model with real car-turn frames.
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { test } from "node:test";
+import { invertVideo } from "../src/inversion/invertVideo";
+import { DEFAULT_P2P, type EditSpec } from "../src/pipeline/editOptions";
+import { editVideo } from "../src/pipeline/editVideo";
+import { loadModel } from "../src/pipeline/loadModel";
+import { readVideo } from "../src/video/readVideo";
+import { SHARED, tempDir } from "./sharedData";
+
+const cacheDir = tempDir("props-cache");
+const SOURCE = "a silver jeep driving down a curvy road in the countryside";
+const STEPS = 6;
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+const setup = (async () => {
+  const model = await loadModel("tiny", { cacheDir });
+  const clip = await readVideo(path.join(SHARED, "data/car-turn"), { size: 256, nSampleFrame: 3 });
+  const inversion = await invertVideo(model, { frames: clip.frames, frameCount: clip.count, height: 256, width: 256, prompt: SOURCE, steps: STEPS });
+  return { model, inversion };
+})();
+
+const spec = (prompt: string, p2p: Partial<EditSpec["p2p"]>): EditSpec => ({ prompt, sourcePrompt: SOURCE, p2p: { ...DEFAULT_P2P, ...p2p } });
+
+test("inversion then DDIM reconstruction with the source prompt (no guidance) returns z0", async () => {
+  const { model, inversion } = await setup;
+  const rec = await editVideo(model, inversion, spec(SOURCE, {}), { attention: "none", guidanceScale: 1 });
+  const err = relErr(rec.latents, inversion.latents[0]);
+  assert.ok(err < 0.08, `relative L2 error ${err}`); // measured on the tiny model: see the README
+  const far = relErr(inversion.latents[STEPS], inversion.latents[0]);
+  assert.ok(far > 0.5, `z_T is far from z0 (${far})`);
+});
+
+test("editing with p_edit = p_src and full replacement reproduces the reconstruction", async () => {
+  const { model, inversion } = await setup;
+  const plain = await editVideo(model, inversion, spec(SOURCE, {}), { attention: "none" });
+  const fused = await editVideo(model, inversion, spec(SOURCE, { crossReplaceSteps: 1, selfReplaceSteps: 1 }), { attention: "reconstruction" });
+  assert.ok(maxDiff(fused.latents, plain.latents) < 1e-4, `max diff ${maxDiff(fused.latents, plain.latents)}`);
+});
+
+test("blend threshold 0 keeps the edit's self-attention everywhere, above 1 the source's", async () => {
+  const { model, inversion } = await setup;
+  const target = "a silver car driving down a curvy road in the countryside";
+  const blend = { blendWords: [["jeep"], ["car"]] as [string[], string[]], blendSelfAttention: true, crossReplaceSteps: 0.5, selfReplaceSteps: 0.8 };
+  const masks: number[] = [];
+  const allEdit = await editVideo(model, inversion, spec(target, { ...blend, blendTh: [0, 0] }), { onStep: (_, __, m) => m.forEach((v) => masks.push(...v)) });
+  assert.ok(masks.every((v) => v === 1));
+  const noSelfFusion = await editVideo(model, inversion, spec(target, { ...blend, selfReplaceSteps: 0 }));
+  assert.ok(maxDiff(allEdit.latents, noSelfFusion.latents) < 1e-5);
+  const allSource = await editVideo(model, inversion, spec(target, { ...blend, blendTh: [1.5, 1.5] }));
+  const fullReplace = await editVideo(model, inversion, spec(target, { ...blend, blendWords: undefined }));
+  assert.ok(maxDiff(allSource.latents, fullReplace.latents) < 1e-5);
+  assert.ok(maxDiff(allEdit.latents, allSource.latents) > 1e-3, "the mask matters");
+  const mid = await editVideo(model, inversion, spec(target, { ...blend, blendTh: [0.5, 0.5] }));
+  assert.ok(maxDiff(mid.latents, allEdit.latents) > 1e-4 && maxDiff(mid.latents, allSource.latents) > 1e-4, "a middle threshold blends");
+});
+
+test("a blend word that is not in its prompt is a clear error", async () => {
+  const { model, inversion } = await setup;
+  await assert.rejects(
+    editVideo(model, inversion, spec("a red car on a road", { blendWords: [["tractor"], ["car"]], blendSelfAttention: true })),
+    /tractor.*a silver jeep driving/s,
+  );
+});
