@@ -1,10 +1,43 @@
 // The `fatezero` command line.
 import { Command } from "commander";
+import * as path from "node:path";
+import { ConfigError } from "../config/yamlDocument";
+import { tinyModelSpec } from "../models/modelSpecs";
+import { writeRandomModel } from "../models/randomModel";
 import { runReference } from "../reference/runReference";
+import { editCommand, UsageError, type EditFlags } from "./editCommand";
 
-/** Parse arguments and run one subcommand; sets the exit code. */
+/** Parse arguments and run one subcommand; sets the exit code (2 for bad input, 1 for failures). */
 export async function main(argv: string[]): Promise<void> {
-  const program = new Command("fatezero").description("Zero-shot text-driven video editing (FateZero) on ONNX Runtime");
+  const program = new Command("fatezero").description("Zero-shot text-driven video editing (FateZero) on ONNX Runtime").exitOverride();
+  program
+    .command("edit")
+    .description("edit a video: a FateZero YAML config, or --target with the defaults (tiny model, generated sample clip)")
+    .option("--config <file>", "FateZero edit config (YAML); flags override its values")
+    .option("--video <path>", "video file (mp4/webm/gif/…) or folder of frames")
+    .option("--source <prompt>", "prompt describing the input video (inversion prompt)")
+    .option("--target <prompt>", "edit prompt (runs [reconstruction, edit])")
+    .option("--blend-words <words...>", "source-prompt words whose attention forms the blend mask")
+    .option("--threshold <t>", "blend-mask threshold")
+    .option("--steps <n>", "DDIM steps")
+    .option("--frames <n>", "number of frames")
+    .option("--size <N|HxW>", "frame size in pixels (multiples of 64)")
+    .option("--model <dir|tiny>", "Stable Diffusion 1.x diffusers folder, or \"tiny\" (the generated default)")
+    .option("--out <path>", "output .mp4/.gif (plus a .grid beside it) or folder")
+    .option("--cache-dir <dir>", "graph, model and inversion cache (default $FATEZERO_CACHE or ~/.cache/fatezero)")
+    .option("--dry-run", "validate and print the resolved plan without running")
+    .option("--json", "with --dry-run: print the plan as JSON")
+    .action(async (flags: EditFlags) => {
+      process.exitCode = await editCommand(flags);
+    });
+  program
+    .command("make-tiny-model <dir>")
+    .description("write the embedded tiny random-weight SD-style model (diffusers layout) to a folder")
+    .option("--overwrite", "replace a non-empty folder")
+    .action((dir: string, opts: { overwrite?: boolean }) => {
+      writeRandomModel(path.resolve(dir), tinyModelSpec(), { overwrite: opts.overwrite });
+      console.log(path.resolve(dir));
+    });
   program
     .command("reference <fixture-dir>")
     .description("recompute every tensor of a reference fixture and compare (one JSON line each)")
@@ -17,7 +50,17 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (e) {
-    console.error(`fatezero: ${(e as Error).message}`);
-    process.exitCode = 2;
+    const err = e as Error & { code?: string; exitCode?: number };
+    if (err.code?.startsWith("commander.")) {
+      process.exitCode = err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : 2;
+      return;
+    }
+    console.error(`fatezero: ${err.message}`);
+    process.exitCode = e instanceof UsageError || e instanceof ConfigError || isInputError(err) ? 2 : 1;
   }
+}
+
+/** Errors about the user's files and values (wrong path, corrupt file, bad size) rather than our failures. */
+function isInputError(e: Error): boolean {
+  return /does not exist|not a multiple|not a valid|no such file|corrupt|not in |frames were requested|must be|expected/i.test(e.message);
 }

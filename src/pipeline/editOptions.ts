@@ -50,7 +50,7 @@ export interface EditLoopOptions {
 
 /** FateZero's defaults for the p2p controls. */
 export const DEFAULT_P2P: P2pOptions = {
-  isReplaceController: false,
+  isReplaceController: true,
   crossReplaceSteps: 0.8,
   selfReplaceSteps: 0.9,
   blendTh: [0.3, 0.3],

@@ -1,0 +1,134 @@
+// `fatezero edit`: FateZero's YAML configs, or the flag form, resolved to a plan; `--dry-run` prints it.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { resolveEditPlan, type EditPlan, type PlanOverrides } from "../config/editPlan";
+import { defaultFatezeroConfig, loadFatezeroConfig, type FatezeroConfig } from "../config/fatezeroConfig";
+import { formatEditPlan } from "../config/planText";
+import { unetConfig, type UnetConfig } from "../models/configs";
+import { tinyModelSpec } from "../models/modelSpecs";
+import { runEditPlan } from "../pipeline/runEditPlan";
+import { SAMPLE_CLIP_SOURCE } from "../video/sampleClip";
+import { progressReporter } from "./progress";
+
+/** The prompt describing the generated sample clip. */
+export const SAMPLE_CLIP_PROMPT = "a red car driving down a curvy road in the countryside";
+
+/** Flags of `fatezero edit`. */
+export interface EditFlags {
+  config?: string;
+  video?: string;
+  source?: string;
+  target?: string;
+  blendWords?: string[];
+  threshold?: string;
+  steps?: string;
+  frames?: string;
+  size?: string;
+  model?: string;
+  out?: string;
+  cacheDir?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/** An error in what the user asked for (exit code 2). */
+export class UsageError extends Error {}
+
+/** The embedded tiny model runs on a CPU in about a minute at these sizes. */
+const TINY_DEFAULTS = { size: 256, steps: 20 };
+
+/** Resolve flags (and the config they name) to a plan. */
+export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: FatezeroConfig } {
+  if (flags.config && flags.target === undefined && flags.source === undefined && !fs.existsSync(flags.config)) {
+    throw new UsageError(`--config ${flags.config}: no such file`);
+  }
+  let config: FatezeroConfig;
+  if (flags.config) config = loadFatezeroConfig(flags.config);
+  else {
+    if (!flags.target) throw new UsageError("give --target \"…\" (the edit prompt), or --config file.yaml");
+    if (flags.video && !flags.source) throw new UsageError("--video needs --source \"…\" (a prompt describing the video)");
+    config = defaultFatezeroConfig(flags.source ?? SAMPLE_CLIP_PROMPT);
+  }
+  const model = flags.model ?? (flags.config ? undefined : "tiny");
+  const tiny = (model ?? config.pretrainedModelPath) === "tiny";
+  const overrides: PlanOverrides = {
+    video: flags.video ?? (flags.config ? undefined : SAMPLE_CLIP_SOURCE),
+    model,
+    size: parseSize(flags.size) ?? (tiny && config.dataset.imageSize === undefined ? TINY_DEFAULTS.size : undefined),
+    frames: parseIntFlag("frames", flags.frames),
+    steps: parseIntFlag("steps", flags.steps) ?? (tiny && !flags.config ? TINY_DEFAULTS.steps : undefined),
+    source: flags.source,
+    target: flags.target,
+    blendWords: flags.blendWords,
+    threshold: flags.threshold === undefined ? undefined : parseNumber("threshold", flags.threshold),
+    out: flags.out,
+  };
+  const unet = unetShapeOf(overrides.model ?? config.pretrainedModelPath);
+  return { plan: resolveEditPlan(config, overrides, unet), config };
+}
+
+/** Run `fatezero edit`; returns the process exit code. */
+export async function editCommand(flags: EditFlags): Promise<number> {
+  const { plan, config } = planFromFlags(flags);
+  for (const w of plan.warnings) console.error(`warning: ${w}`);
+  if (flags.dryRun) {
+    console.log(flags.json ? JSON.stringify(plan, null, 2) : formatEditPlan(plan));
+    return 0;
+  }
+  if (!plan.out) throw new UsageError("give --out (a .mp4/.gif file, or a folder) or --dry-run");
+  const controller = new AbortController();
+  const onSigint = () => {
+    console.error("\ninterrupted: stopping after the current step (the inversion cache is never left half-written)");
+    controller.abort();
+  };
+  process.once("SIGINT", onSigint);
+  try {
+    const result = await runEditPlan(plan, config.dataset, {
+      cacheDir: flags.cacheDir,
+      signal: controller.signal,
+      onProgress: progressReporter(),
+      onNote: (m) => console.error(`note: ${m}`),
+    });
+    for (const f of result.outputs) console.log(f);
+    console.error(`seconds: ${JSON.stringify(Object.fromEntries(Object.entries(result.seconds).map(([k, v]) => [k, +v.toFixed(2)])))}`);
+    return 0;
+  } catch (e) {
+    if (controller.signal.aborted) return 130;
+    throw e;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+/** The UNet shape of "tiny" or a model folder, from its config.json alone. */
+function unetShapeOf(model: string | undefined): UnetConfig {
+  if (model === undefined || model === "tiny") return unetConfig(tinyModelSpec().unet as Record<string, unknown>, "tiny model");
+  const file = path.join(model, "unet", "config.json");
+  if (!fs.existsSync(file)) throw new UsageError(`--model ${model}: ${file} does not exist (expected a diffusers Stable Diffusion folder, or "tiny")`);
+  try {
+    return unetConfig(JSON.parse(fs.readFileSync(file, "utf8")), file);
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as Error).message}`);
+  }
+}
+
+function parseIntFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name}: expected a positive integer, got "${v}"`);
+  return n;
+}
+
+function parseNumber(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name}: expected a number, got "${v}"`);
+  return n;
+}
+
+/** "512" or "320x448" (height × width). */
+function parseSize(v: string | undefined): number | [number, number] | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)(?:[x×](\d+))?$/.exec(v.trim());
+  if (!m) throw new UsageError(`--size: expected N or HxW, got "${v}"`);
+  return m[2] ? [Number(m[1]), Number(m[2])] : Number(m[1]);
+}

@@ -1,0 +1,141 @@
+// Runs a resolved edit plan end to end — video → latents → inversion (cached) → edits → frames — and
+// writes the results. The CLI's `edit` command and notebook cells share this path.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { EditPlan } from "../config/editPlan";
+import type { DatasetOptions } from "../config/fatezeroConfig";
+import { InversionCache } from "../inversion/inversionCache";
+import type { InversionRecord } from "../inversion/inversionRecord";
+import { invertVideo } from "../inversion/invertVideo";
+import { defaultCacheDir } from "../onnx/session";
+import { readVideo, type VideoClip } from "../video/readVideo";
+import { makeSampleClip, SAMPLE_CLIP_SOURCE } from "../video/sampleClip";
+import { writeGif, writeGrid, writeMp4 } from "../video/writeVideo";
+import { decodeVideo } from "./decodeVideo";
+import { editVideo } from "./editVideo";
+import { loadModel } from "./loadModel";
+
+/** Stages reported to `onProgress`. */
+export type Stage = "load" | "invert" | `edit ${number}` | "decode" | "write";
+
+/** Options of a run. */
+export interface RunOptions {
+  cacheDir?: string;
+  signal?: AbortSignal;
+  onProgress?: (stage: Stage, done: number, total: number) => void;
+  /** Print-worthy notes (truncated prompts, ignored words). */
+  onNote?: (message: string) => void;
+}
+
+/** What a run produced. */
+export interface RunResult {
+  source: VideoClip;
+  edits: { prompt: string; clip: VideoClip }[];
+  inversion: InversionRecord;
+  /** Files written, when the plan has an output path. */
+  outputs: string[];
+  seconds: Record<string, number>;
+}
+
+/** Load the plan's clip: a video file or frame folder, or the generated sample clip. */
+export async function loadPlanVideo(plan: EditPlan, dataset: DatasetOptions): Promise<VideoClip> {
+  const [H, W] = plan.size;
+  if (plan.video === SAMPLE_CLIP_SOURCE) return centerCrop(makeSampleClip(plan.frames.length, Math.max(H, W)), H, W);
+  return readVideo(plan.video, {
+    size: [H, W],
+    nSampleFrame: plan.frames.length,
+    samplingRate: dataset.samplingRate,
+    startSampleFrame: dataset.startSampleFrame,
+    offset: dataset.offset,
+  });
+}
+
+/** Run every edit of `plan` and write the outputs (if `plan.out`). */
+export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, options: RunOptions = {}): Promise<RunResult> {
+  const seconds: Record<string, number> = {};
+  const timed = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await work();
+    seconds[stage] = (seconds[stage] ?? 0) + (performance.now() - t0) / 1000;
+    return r;
+  };
+  const note = options.onNote ?? (() => undefined);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  options.onProgress?.("load", 0, 1);
+  const model = await timed("load", () => loadModel(plan.model, { cacheDir }));
+  const source = await timed("read", () => loadPlanVideo(plan, dataset));
+  options.onProgress?.("load", 1, 1);
+  const [H, W] = plan.size;
+  const inversion = await timed("invert", () =>
+    invertVideo(
+      model,
+      {
+        frames: source.frames,
+        frameCount: source.count,
+        height: H,
+        width: W,
+        prompt: plan.inversionPrompt,
+        steps: plan.steps,
+        selectors: plan.unet.selectors,
+        leastScChannel: plan.unet.leastScChannel,
+        queryLimit: plan.controlQueryLimit,
+      },
+      { cache: new InversionCache(cacheDir), signal: options.signal, onProgress: (d, t) => options.onProgress?.("invert", d, t) },
+    ),
+  );
+  const edits: RunResult["edits"] = [];
+  for (const e of plan.edits) {
+    const result = await timed("edit", () =>
+      editVideo(model, inversion, e.spec, {
+        guidanceScale: plan.guidanceScale,
+        attention: plan.attention,
+        controlQueryLimit: plan.controlQueryLimit,
+        missingWords: "ignore",
+        signal: options.signal,
+        onProgress: (d, t) => options.onProgress?.(`edit ${e.index}`, d, t),
+      }),
+    );
+    for (const w of result.controller.ignoredWords) note(`edit ${e.index}: "${w.word}" is not in "${w.prompt}" (${w.use}); ignored as FateZero does`);
+    const frames = await timed("decode", () => decodeVideo(model, result.latents, source.count, H / 8, W / 8));
+    edits.push({ prompt: e.prompt, clip: { ...source, frames, source: `edit: ${e.prompt}` } });
+  }
+  const outputs = plan.out ? await timed("write", () => writeOutputs(plan.out!, source, edits)) : [];
+  return { source, edits, inversion, outputs, seconds };
+}
+
+/**
+ * `out.mp4` / `out.gif`: the last edit there and a labelled grid (source | every edit) beside it as
+ * `out.grid.mp4`; any other path is a folder receiving source.mp4, edit<i>.mp4 and grid.mp4.
+ */
+async function writeOutputs(out: string, source: VideoClip, edits: RunResult["edits"]): Promise<string[]> {
+  const columns = [{ label: "source", clip: source }, ...edits.map((e, i) => ({ label: i === 0 && edits.length > 1 ? `reconstruction: ${e.prompt}` : e.prompt, clip: e.clip }))];
+  const ext = path.extname(out).toLowerCase();
+  if (ext === ".mp4" || ext === ".gif") {
+    const write = ext === ".mp4" ? writeMp4 : writeGif;
+    const grid = out.slice(0, -ext.length) + ".grid" + ext;
+    await write(out, edits[edits.length - 1].clip);
+    await writeGrid(grid, columns);
+    return [out, grid];
+  }
+  fs.mkdirSync(out, { recursive: true });
+  const files = [path.join(out, "source.mp4"), ...edits.map((_, i) => path.join(out, `edit${i}.mp4`)), path.join(out, "grid.mp4")];
+  await writeMp4(files[0], source);
+  for (let i = 0; i < edits.length; i++) await writeMp4(files[i + 1], edits[i].clip);
+  await writeGrid(files[files.length - 1], columns);
+  return files;
+}
+
+/** Crop the centre H × W of a clip. */
+function centerCrop(clip: VideoClip, H: number, W: number): VideoClip {
+  if (clip.height === H && clip.width === W) return clip;
+  const top = (clip.height - H) >> 1;
+  const left = (clip.width - W) >> 1;
+  const frames = new Uint8Array(clip.count * H * W * 3); // [F, H, W, 3]
+  for (let f = 0; f < clip.count; f++) {
+    for (let y = 0; y < H; y++) {
+      const from = ((f * clip.height + top + y) * clip.width + left) * 3;
+      frames.set(clip.frames.subarray(from, from + W * 3), (f * H + y) * W * 3);
+    }
+  }
+  return { ...clip, frames, height: H, width: W };
+}
