@@ -64,7 +64,15 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
     out: flags.out,
   };
   const unet = unetShapeOf(overrides.model ?? config.pretrainedModelPath);
-  return { plan: resolveEditPlan(config, overrides, unet), config };
+  const plan = resolveEditPlan(config, overrides, unet);
+  // Words given on the command line must be in the prompt; YAML configs keep FateZero's silent skipping.
+  for (const e of plan.edits) {
+    const missing = flags.blendWords ? (e.blend?.sourceWords ?? []).filter((w) => !w.inPrompt) : [];
+    if (missing.length > 0) {
+      throw new UsageError(`--blend-words: ${missing.map((w) => `"${w.word}"`).join(", ")} not in the source prompt "${e.sourcePrompt}" (words are matched exactly, split on spaces)`);
+    }
+  }
+  return { plan, config };
 }
 
 /** Run `fatezero edit`; returns the process exit code. */

@@ -1,0 +1,81 @@
+// The `fatezero` command as a user runs it: exit codes, messages, dry-run plans and a real tiny edit.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import { readVideo } from "../src/video/readVideo";
+import { SHARED, tempDir } from "./sharedData";
+
+const BIN = path.resolve("bin/fatezero.js");
+const cache = tempDir("cli-cache");
+const work = tempDir("cli-work");
+const CAR_TURN = path.join(SHARED, "data/car-turn");
+const CONFIGS = path.join(SHARED, "data/fatezero-configs");
+
+function fatezero(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, FATEZERO_CACHE: cache }, timeout: 300_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function yamlFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : e.name.endsWith(".yaml") ? [path.join(dir, e.name)] : []));
+}
+
+test("every official edit config resolves with --model tiny --video car-turn --dry-run; tune/ configs are refused", () => {
+  const files = yamlFiles(CONFIGS);
+  assert.ok(files.length >= 20);
+  for (const file of files) {
+    const r = fatezero("edit", "--config", file, "--model", "tiny", "--video", CAR_TURN, "--dry-run", "--json");
+    if (file.includes(`${path.sep}tune${path.sep}`)) {
+      assert.equal(r.code, 2, file);
+      assert.match(r.err, /train/i, file);
+      continue;
+    }
+    assert.equal(r.code, 0, `${file}: ${r.err}`);
+    const plan = JSON.parse(r.out);
+    assert.ok(plan.edits.length >= 1 && plan.layers.length > 0 && plan.frames.length >= 1, file);
+  }
+});
+
+test("bad input gives a clear message and exit code 2", () => {
+  const cases: [string[], RegExp][] = [
+    [["edit", "--dry-run"], /--target/],
+    [["edit", "--target", "a jeep", "--size", "100", "--dry-run"], /multiple of 64/],
+    [["edit", "--target", "a jeep", "--blend-words", "tractor", "--dry-run"], /"tractor" not in the source prompt/],
+    [["edit", "--config", path.join(work, "missing.yaml"), "--dry-run"], /no such file/],
+    [["edit", "--target", "a jeep", "--model", path.join(work, "nowhere"), "--dry-run"], /does not exist/],
+    [["edit", "--video", CAR_TURN, "--target", "a jeep", "--dry-run"], /--source/],
+    [["edit", "--target", "a jeep", "--steps", "zero", "--dry-run"], /positive integer/],
+  ];
+  for (const [args, message] of cases) {
+    const r = fatezero(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
+    assert.match(r.err, message, args.join(" "));
+  }
+});
+
+test("too few frames and a corrupt video fail cleanly without writing output", () => {
+  const out = path.join(work, "never.mp4");
+  const few = fatezero("edit", "--video", CAR_TURN, "--source", "a jeep", "--target", "a car", "--frames", "9", "--size", "64", "--steps", "1", "--out", out);
+  assert.equal(few.code, 2, few.err);
+  assert.match(few.err, /8 frames.*9 frames were requested/s);
+  const bad = path.join(work, "bad.mp4");
+  fs.writeFileSync(bad, "this is not a video");
+  const corrupt = fatezero("edit", "--video", bad, "--source", "a jeep", "--target", "a car", "--size", "64", "--steps", "1", "--out", out);
+  assert.notEqual(corrupt.code, 0);
+  assert.match(corrupt.err, /bad\.mp4/);
+  assert.ok(!fs.existsSync(out));
+});
+
+test("the default edit runs end to end on the tiny model and writes the video and its grid", async () => {
+  const out = path.join(work, "edit.mp4");
+  const r = fatezero("edit", "--target", "a silver jeep driving down a curvy road in the snow", "--frames", "2", "--size", "128", "--steps", "3", "--out", out);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(r.out.trim().split("\n"), [out, path.join(work, "edit.grid.mp4")]);
+  const clip = await readVideo(out, { size: 128, nSampleFrame: -1 });
+  assert.equal(clip.count, 2);
+  const grid = await readVideo(path.join(work, "edit.grid.mp4"), { size: [192, 384], nSampleFrame: -1 });
+  assert.equal(grid.count, 2);
+  assert.match(r.err, /invert .*3\/3/);
+});
