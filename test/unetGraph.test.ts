@@ -114,9 +114,12 @@ test("the attention hook exposes cross-attention probabilities as graph outputs"
   const source = new CheckpointWeights("unet", weights);
   const midCross: string[] = [];
   const graph = buildUnetGraph(config, source, {
-    onAttention: (site, probs) => {
-      if (site.kind === "cross" && site.place === "mid") midCross.push(probs);
-      return probs;
+    onAttention: {
+      select: (site) => site.kind === "cross" && site.place === "mid",
+      rewrite: (_, probs) => {
+        midCross.push(probs);
+        return probs;
+      },
     },
   });
   const outputs = midCross.map((probs, i) => {

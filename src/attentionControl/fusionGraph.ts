@@ -7,7 +7,7 @@
 //   self:  P' = m ⊙ P_edit + (1 − m) ⊙ P_src   (m per frame and query: 1 keeps the edit, 0 the source;
 //          outside the self-replace window m = 1, without blend words m = 0 inside it)
 // All other branches pass through untouched. The controls are graph inputs, set per step.
-import { DType } from "../onnx/graph";
+import { DType, type Graph } from "../onnx/graph";
 import type { AttentionHook, AttentionSite } from "../models/unetTransformer";
 
 /** Names of the per-step control inputs of a fused graph. */
@@ -33,17 +33,19 @@ export function attentionFusion(queryLimit: number): { hook: AttentionHook; cont
   let shared: { src: string; edit: string; onehot: string } | undefined;
   let cross: { matrix: string; blend: string; eq: string; alpha: string } | undefined;
 
-  const hook: AttentionHook = (site, probs, g) => {
+  const select = (site: AttentionSite): boolean => {
     if (!site.size || !site.frames) throw new Error("attention fusion needs the video UNet built for a fixed latent size");
-    const [h, w] = site.size;
-    if (h * w > queryLimit) return probs;
+    return site.size[0] * site.size[1] <= queryLimit;
+  };
+  const rewrite = (site: AttentionSite, probs: string, g: Graph): string => {
+    const [h, w] = site.size!;
     controlled.push(site);
     shared ??= {
       src: g.input(FUSION_INPUTS.srcIndex, DType.int64, [1]),
       edit: g.input(FUSION_INPUTS.editIndex, DType.int64, [1]),
       onehot: g.op("Reshape", [g.input(FUSION_INPUTS.editOneHot, DType.bool, ["branches"]), g.constInt64([-1, 1, 1, 1, 1])]), // [B, 1, 1, 1, 1]
     };
-    const dims = g.op("Concat", [g.constInt64([-1]), site.frames, g.op("Slice", [g.op("Shape", [probs]), g.constInt64([1]), g.constInt64([4])])], { axis: 0 });
+    const dims = g.op("Concat", [g.constInt64([-1]), site.frames!, g.op("Slice", [g.op("Shape", [probs]), g.constInt64([1]), g.constInt64([4])])], { axis: 0 });
     const p = g.op("Reshape", [probs, dims]); // [B, F, heads, Lq, Lk]
     const src = g.op("Gather", [p, shared.src], { axis: 0 }); // [1, F, heads, Lq, Lk]
     const edit = g.op("Gather", [p, shared.edit], { axis: 0 });
@@ -72,5 +74,5 @@ export function attentionFusion(queryLimit: number): { hook: AttentionHook; cont
     const updated = g.op("Where", [shared.onehot, fused, p]); // only the edit branch changes
     return g.op("Reshape", [updated, g.op("Shape", [probs])]);
   };
-  return { hook, controlled, maskSizes };
+  return { hook: { select, rewrite }, controlled, maskSizes };
 }

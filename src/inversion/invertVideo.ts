@@ -94,10 +94,12 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
   const graph = buildUnetGraph(model.unetConfig, source, {
     video: { selectors, leastScChannel: key.unet.leastScChannel },
     latentSize: [h, w],
-    onAttention: (site, probs) => {
-      const [lh, lw] = site.size!;
-      if (site.kind === "cross" && lh * lw <= queryLimit) stored.push({ site, height: lh, width: lw, output: probs });
-      return probs;
+    onAttention: {
+      select: (site) => site.kind === "cross" && site.size![0] * site.size![1] <= queryLimit,
+      rewrite: (site, probs) => {
+        stored.push({ site, height: site.size![0], width: site.size![1], output: probs });
+        return probs;
+      },
     },
   });
   stored.forEach((l, i) => graph.output(`xattn_${i}`, graph.op("ReduceMean", [l.output], { axes: [1], keepdims: 0 }), DType.float)); // [F, h·w, 77]

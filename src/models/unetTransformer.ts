@@ -24,8 +24,15 @@ export interface AttentionSite {
   frames?: string;
 }
 
-/** Sees (and may replace, adding nodes to `g`) the probabilities [N, heads, Lq, Lk] of one attention layer. */
-export type AttentionHook = (site: AttentionSite, probs: string, g: Graph) => string;
+/**
+ * Reads or rewrites the probabilities [N, heads, Lq, Lk] of the attention layers it selects. Layers it does
+ * not select are computed one head at a time, which bounds memory where attention is largest.
+ */
+export interface AttentionHook {
+  select(site: AttentionSite): boolean;
+  /** Returns the probabilities to use, adding nodes to `g`. */
+  rewrite(site: AttentionSite, probs: string, g: Graph): string;
+}
 
 /** Video settings of one transformer block. */
 export interface VideoOptions {
@@ -78,7 +85,7 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
     selectors,
     frames: o.video?.ctx.frames,
   });
-  const hook = (s: AttentionSite) => (o.onAttention ? (p: string) => o.onAttention!(s, p, g) : undefined);
+  const hook = (s: AttentionSite) => (o.onAttention?.select(s) ? (p: string) => o.onAttention!.rewrite(s, p, g) : undefined);
 
   // 1. Self-attention; with frames, keys and values come from the selected frames.
   const selectors = o.video?.selectors ?? [];

@@ -18,8 +18,10 @@ export function mergeHeads(g: Graph, x: string, heads: number, headDim: number):
 }
 
 /**
- * softmax(q·kᵀ·scale + mask)·v for q [N, Lq, C] and k, v [N, Lk, C], split into `heads` heads.
+ * softmax(q·kᵀ/√d + mask)·v for q [N, Lq, C] and k, v [N, Lk, C], split into `heads` heads.
  * `mask` is added to the scores before the softmax; `onProbs` sees the probabilities [N, H, Lq, Lk].
+ * Without `onProbs` the heads are computed one at a time (as diffusers' sliced attention does), so only
+ * one head's [N, Lq, Lk] scores exist at once.
  */
 export function attention(
   g: Graph,
@@ -30,12 +32,19 @@ export function attention(
   headDim: number,
   options: { mask?: string; onProbs?: ProbsHook } = {},
 ): string {
-  const qh = splitHeads(g, q, heads, headDim); // [N, H, Lq, d]
+  // Scaling q (N·Lq·C values) is cheaper than scaling the scores (N·H·Lq·Lk).
+  const qh = splitHeads(g, g.op("Mul", [q, g.constFloat([1 / Math.sqrt(headDim)], [])]), heads, headDim); // [N, H, Lq, d]
   const kT = g.op("Transpose", [g.op("Reshape", [k, g.constInt64([0, 0, heads, headDim])])], { perm: [0, 2, 3, 1] }); // [N, H, d, Lk]
   const vh = splitHeads(g, v, heads, headDim); // [N, H, Lk, d]
-  let scores = g.op("Mul", [g.op("MatMul", [qh, kT]), g.constFloat([1 / Math.sqrt(headDim)], [])]); // [N, H, Lq, Lk]
-  if (options.mask) scores = g.op("Add", [scores, options.mask]);
-  let probs = g.op("Softmax", [scores], { axis: -1 });
-  if (options.onProbs) probs = options.onProbs(probs);
-  return mergeHeads(g, g.op("MatMul", [probs, vh]), heads, headDim); // [N, Lq, C]
+  const core = (qs: string, ks: string, vs: string, onProbs?: ProbsHook): string => {
+    let scores = g.op("MatMul", [qs, ks]); // [N, h, Lq, Lk]
+    if (options.mask) scores = g.op("Add", [scores, options.mask]);
+    let probs = g.op("Softmax", [scores], { axis: -1 });
+    if (onProbs) probs = onProbs(probs);
+    return g.op("MatMul", [probs, vs]); // [N, h, Lq, d]
+  };
+  if (options.onProbs || heads === 1) return mergeHeads(g, core(qh, kT, vh, options.onProbs), heads, headDim); // [N, Lq, C]
+  const head = (x: string, i: number) => g.op("Slice", [x, g.constInt64([i]), g.constInt64([i + 1]), g.constInt64([1])]);
+  const outs = Array.from({ length: heads }, (_, i) => core(head(qh, i), head(kT, i), head(vh, i)));
+  return mergeHeads(g, g.op("Concat", outs, { axis: 1 }), heads, headDim); // [N, Lq, C]
 }

@@ -1,0 +1,110 @@
+// `npm run bench [case…]`: speed and memory, one JSON line per case. Each case runs in its own process so
+// that its peak RSS is its own. Nothing here is asserted; numbers are for the README and issue notes.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as ort from "onnxruntime-node";
+import { unetConfig } from "../src/models/configs";
+import { sd15ModelSpec } from "../src/models/modelSpecs";
+import { RANDOM_MODEL_VERSION, writeRandomModel } from "../src/models/randomModel";
+import { Unet } from "../src/models/unetSession";
+import { InversionCache } from "../src/inversion/inversionCache";
+import { invertVideo } from "../src/inversion/invertVideo";
+import { editVideo } from "../src/pipeline/editVideo";
+import { DEFAULT_P2P } from "../src/pipeline/editOptions";
+import { loadModel } from "../src/pipeline/loadModel";
+import { defaultCacheDir } from "../src/onnx/session";
+import { makeSampleClip } from "../src/video/sampleClip";
+import { openModelFolder } from "../src/models/modelFolder";
+
+const cacheDir = defaultCacheDir();
+const peakRss = () => process.resourceUsage().maxRSS * 1024;
+const now = () => performance.now() / 1000;
+
+/** The real-size SD 1.5 architecture with random weights, generated once into the cache. */
+function sd15Folder(): string {
+  const dir = path.join(cacheDir, "models", `sd15-random-v${RANDOM_MODEL_VERSION}`);
+  if (!fs.existsSync(path.join(dir, "model_index.json"))) {
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    writeRandomModel(dir, sd15ModelSpec(), { overwrite: true });
+  }
+  return dir;
+}
+
+const PROMPT = "a red car driving down a curvy road in the countryside";
+
+const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
+  /** One UNet evaluation of SD 1.5's architecture at 512×512 (latent 64×64), batch 1. */
+  "unet-sd15-512": async () => {
+    const folder = openModelFolder(sd15Folder());
+    const t0 = now();
+    const unet = await Unet.load(unetConfig(folder.unet.config), folder.unet.weights, { cacheDir });
+    const loadSeconds = now() - t0;
+    const rssAfterLoad = process.memoryUsage().rss;
+    const peakRssDuringLoad = peakRss();
+    const sample = new Float32Array(4 * 64 * 64).map((_, i) => Math.sin(i)); // [1, 4, 64, 64]
+    const context = new Float32Array(77 * 768).map((_, i) => Math.cos(i) * 0.5); // [1, 77, 768]
+    await unet.predict(sample, [1, 4, 64, 64], 500, context); // warm-up: first run allocates
+    const t1 = now();
+    await unet.predict(sample, [1, 4, 64, 64], 500, context);
+    return { seconds: now() - t1, loadSeconds, rssAfterLoadBytes: rssAfterLoad, peakRssDuringLoadBytes: peakRssDuringLoad, peakRssBytes: peakRss() };
+  },
+  /** Inversion cache size for 8 frames × 512² measured at a few steps, extrapolated to 50 steps. */
+  "inversion-cache": async () => {
+    const model = await loadModel("tiny", { cacheDir });
+    const clip = makeSampleClip(8, 512);
+    const dir = fs.mkdtempSync(path.join(cacheDir, "bench-inv-"));
+    const bytes: number[] = [];
+    for (const steps of [2, 3]) {
+      const cache = new InversionCache(dir);
+      await invertVideo(model, { frames: clip.frames, frameCount: 8, height: 512, width: 512, prompt: PROMPT, steps }, { cache });
+      bytes.push(cache.list().find((e) => e.key.steps === steps)!.bytes);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    const perStep = bytes[1] - bytes[0];
+    return { bytes: bytes[0] + perStep * (50 - 2), measuredSteps: [2, 3], measuredBytes: bytes, bytesPerStep: perStep, frames: 8, size: 512, steps: 50, peakRssBytes: peakRss() };
+  },
+  /** FateZero on SD 1.5's architecture (random weights): 256², 4 frames, 5 steps. */
+  "edit-sd15-arch": async () => {
+    const model = await loadModel(sd15Folder(), { cacheDir });
+    const clip = makeSampleClip(4, 256);
+    const t0 = now();
+    const inversion = await invertVideo(model, { frames: clip.frames, frameCount: 4, height: 256, width: 256, prompt: PROMPT, steps: 5 });
+    const inversionSeconds = now() - t0;
+    const stepTimes: number[] = [];
+    let last = now();
+    await editVideo(model, inversion, { prompt: "a silver jeep driving down a curvy road in the snow", sourcePrompt: PROMPT, p2p: { ...DEFAULT_P2P } }, {
+      onStep: () => {
+        stepTimes.push(now() - last);
+        last = now();
+      },
+    });
+    const editStep = stepTimes.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, stepTimes.length - 1);
+    return { inversionSeconds, secondsPerEditStep: editStep, firstEditStepSeconds: stepTimes[0], frames: 4, size: 256, steps: 5, peakRssBytes: peakRss() };
+  },
+};
+
+async function runCase(name: string): Promise<void> {
+  const result = await CASES[name]();
+  console.log(JSON.stringify({ bench: name, ...result, ort: ort.env.versions.node }));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const i = argv.indexOf("--case");
+  if (i >= 0) return runCase(argv[i + 1]);
+  const names = argv.length > 0 ? argv : Object.keys(CASES);
+  for (const name of names) {
+    if (!CASES[name]) {
+      console.error(`unknown bench "${name}"; cases: ${Object.keys(CASES).join(", ")}`);
+      process.exitCode = 2;
+      return;
+    }
+    const r = spawnSync(process.execPath, [__filename, "--case", name], { stdio: ["ignore", "inherit", "inherit"] });
+    if (r.status !== 0) console.log(JSON.stringify({ bench: name, error: `exit ${r.status}` }));
+  }
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
