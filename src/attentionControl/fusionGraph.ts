@@ -27,8 +27,15 @@ export function selfMaskInput(height: number, width: number): string {
 }
 
 /** The hook that inserts fusion at every layer with at most `queryLimit` queries per frame, and what it controlled. */
-export function attentionFusion(queryLimit: number): { hook: AttentionHook; controlled: AttentionSite[]; maskSizes: [number, number][] } {
+export function attentionFusion(queryLimit: number): {
+  hook: AttentionHook;
+  controlled: AttentionSite[];
+  maskSizes: [number, number][];
+  /** Each controlled cross-attention layer's probabilities before fusion, [B·F, heads, Lq, 77]. */
+  crossProbs: { site: AttentionSite; probs: string }[];
+} {
   const controlled: AttentionSite[] = [];
+  const crossProbs: { site: AttentionSite; probs: string }[] = [];
   const maskSizes: [number, number][] = [];
   let shared: { src: string; edit: string; onehot: string } | undefined;
   let cross: { matrix: string; blend: string; eq: string; alpha: string } | undefined;
@@ -40,6 +47,7 @@ export function attentionFusion(queryLimit: number): { hook: AttentionHook; cont
   const rewrite = (site: AttentionSite, probs: string, g: Graph): string => {
     const [h, w] = site.size!;
     controlled.push(site);
+    if (site.kind === "cross") crossProbs.push({ site, probs });
     shared ??= {
       src: g.input(FUSION_INPUTS.srcIndex, DType.int64, [1]),
       edit: g.input(FUSION_INPUTS.editIndex, DType.int64, [1]),
@@ -74,5 +82,5 @@ export function attentionFusion(queryLimit: number): { hook: AttentionHook; cont
     const updated = g.op("Where", [shared.onehot, fused, p]); // only the edit branch changes
     return g.op("Reshape", [updated, g.op("Shape", [probs])]);
   };
-  return { hook: { select, rewrite }, controlled, maskSizes };
+  return { hook: { select, rewrite }, controlled, maskSizes, crossProbs };
 }

@@ -4,12 +4,10 @@
 import * as crypto from "node:crypto";
 import * as ort from "onnxruntime-node";
 import { parseSelectors, type FrameSelector } from "../models/frameLayout";
-import { buildUnetGraph } from "../models/unet";
 import type { AttentionSite } from "../models/unetTransformer";
-import { DType } from "../onnx/graph";
-import { openSession } from "../onnx/session";
-import { CheckpointWeights } from "../onnx/weightSource";
+import { fusedUnet, neutralControls } from "../pipeline/fusedUnet";
 import { encodePrompts, type FateZeroModel } from "../pipeline/loadModel";
+import { injectedHash } from "./injectedHash";
 import { framesToTensor } from "../video/frameTensor";
 import type { InversionCache } from "./inversionCache";
 import type { InversionKey, InversionRecord } from "./inversionRecord";
@@ -64,13 +62,6 @@ export function inversionKey(model: FateZeroModel, r: InversionRequest): Inversi
   };
 }
 
-/** sha256 of injected tensors (names and values), for cache keys. */
-export function injectedHash(injected: ReadonlyMap<string, Float32Array>): string {
-  const h = crypto.createHash("sha256");
-  for (const [k, v] of [...injected].sort(([a], [b]) => a.localeCompare(b))) h.update(k).update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-  return h.digest("hex");
-}
-
 /** Invert a clip, or load the matching inversion from the cache. */
 export async function invertVideo(model: FateZeroModel, r: InversionRequest, options: InversionOptions = {}): Promise<InversionRecord> {
   const key = inversionKey(model, r);
@@ -88,22 +79,11 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
   // 1. z0 from the VAE posterior, in the video UNet's layout [4, F, h, w].
   const z0 = await encodeLatents(model, framesToTensor(r.frames, F, H, W), [F, 3, H, W], r.posterior ?? { mode: "mean" });
 
-  // 2. The video UNet, with head-averaged cross-attention maps of the stored layers as extra outputs.
-  const source = new CheckpointWeights("unet", model.folder.unet.weights, r.injected);
-  const stored: (StoredLayer & { output: string })[] = [];
-  const graph = buildUnetGraph(model.unetConfig, source, {
-    video: { selectors, leastScChannel: key.unet.leastScChannel },
-    latentSize: [h, w],
-    onAttention: {
-      select: (site) => site.kind === "cross" && site.size![0] * site.size![1] <= queryLimit,
-      rewrite: (site, probs) => {
-        stored.push({ site, height: site.size![0], width: site.size![1], output: probs });
-        return probs;
-      },
-    },
-  });
-  stored.forEach((l, i) => graph.output(`xattn_${i}`, graph.op("ReduceMean", [l.output], { axes: [1], keepdims: 0 }), DType.float)); // [F, h·w, 77]
-  const session = await openSession(graph, source.linkedFiles(), model.sessionOptions);
+  // 2. The video UNet (the edit graph, run with neutral controls), whose extra outputs are the head-averaged
+  //    cross-attention maps of the stored layers.
+  const unet = await fusedUnet(model, { latentSize: [h, w], selectors, leastScChannel: key.unet.leastScChannel, queryLimit, injected: r.injected });
+  const stored = unet.mapOutputs;
+  const controls = neutralControls(unet, F);
 
   // 3. DDIM inversion: step k evaluates the UNet at timesteps[N−1−k] on z_k (pitfall 2).
   const scheduler = model.scheduler();
@@ -127,12 +107,13 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
   for (let k = 0; k < r.steps; k++) {
     if (options.signal?.aborted) throw new Error("inversion cancelled");
     const t = timesteps[k];
-    const out = await session.run({
+    const out = await unet.session.run({
       sample: new ort.Tensor("float32", z, [1, 4, F, h, w]),
       timestep: new ort.Tensor("float32", Float32Array.of(t), [1]),
       encoder_hidden_states: new ort.Tensor("float32", context, [1, 77, context.length / 77]),
+      ...controls,
     });
-    const maps = stored.map((_, i) => out[`xattn_${i}`].data as Float32Array);
+    const maps = stored.map((l) => out[l.name].data as Float32Array);
     options.onLayerMaps?.(k, stored.map((l, i) => ({ site: l.site, maps: maps[i] })));
     if (record.maskMaps) record.maskMaps.steps.push(combineMaskMaps(picks, stored, maps, F, maskSize));
     groups.forEach((g, gi) => record.groups[gi].steps.push(averageGroup(g.members.map((i) => maps[i]), F * g.group.height * g.group.width, tokens)));

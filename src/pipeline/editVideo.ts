@@ -9,7 +9,8 @@ import { FUSION_INPUTS, selfMaskInput } from "../attentionControl/fusionGraph";
 import type { InversionRecord } from "../inversion/inversionRecord";
 import { DEFAULT_EDIT_LOOP, type EditLoopOptions, type EditSpec } from "./editOptions";
 import { encodePrompts, type FateZeroModel } from "./loadModel";
-import { fusedUnet } from "./fusedUnet";
+import { fusedUnet, onlyInputs } from "./fusedUnet";
+import { concatArrays } from "./concatArrays";
 
 /** Progress, cancellation and per-step observation of an edit. */
 export interface EditOptions extends Partial<EditLoopOptions> {
@@ -44,18 +45,16 @@ export async function editVideo(model: FateZeroModel, inversion: InversionRecord
   const unet = await fusedUnet(model, { latentSize: [h, w], selectors: key.unet.selectors, leastScChannel: key.unet.leastScChannel, queryLimit: loop.controlQueryLimit, injected: options.injected });
   const { crossMatrix, crossBlend } = fusionInputs(controller);
 
-  // Branch layout: inversion → [uncond, edit, source]; reconstruction → [uncond src, uncond edit, src, edit];
-  // none → [uncond, edit] with the source pointing at the edit (and all controls neutral).
+  // Branches of each UNet call, and which text each one reads.
   const mode = loop.attention;
+  const layout = BRANCHES[mode];
   const [uncond, edit, source, inversionPrompt] = await Promise.all(
     ["", spec.prompt, spec.sourcePrompt, key.prompt].map((p) => encodePrompts(model, [p])),
   );
-  const contexts = mode === "inversion" ? [uncond, edit, inversionPrompt] : mode === "reconstruction" ? [uncond, uncond, source, edit] : [uncond, edit];
-  const B = contexts.length;
-  const editIndex = mode === "reconstruction" ? 3 : 1;
-  const srcIndex = mode === "inversion" ? 2 : mode === "reconstruction" ? 2 : 1;
-  const context = concat(contexts); // [B, 77, D]
-  const onehot = new Uint8Array(B).map((_, b) => (b === editIndex ? 1 : 0));
+  const texts = { uncond, edit, source, inversionPrompt };
+  const context = concatArrays(layout.texts.map((t) => texts[t])); // [B, 77, D]
+  const B = layout.texts.length;
+  const onehot = new Uint8Array(B).map((_, b) => (b === layout.edit ? 1 : 0));
 
   const scheduler = model.scheduler();
   scheduler.setTimesteps(N);
@@ -64,7 +63,7 @@ export async function editVideo(model: FateZeroModel, inversion: InversionRecord
   for (let i = 0; i < N; i++) {
     if (options.signal?.aborted) throw new Error("edit cancelled");
     const t = scheduler.timesteps[i];
-    const sample = mode === "inversion" ? concat([x, x, inversion.latents[N - 1 - i]]) : mode === "reconstruction" ? concat([xs, x, xs, x]) : concat([x, x]); // [B, 4, F, h, w]
+    const sample = mode === "inversion" ? concatArrays([x, x, inversion.latents[N - 1 - i]]) : mode === "reconstruction" ? concatArrays([xs, x, xs, x]) : concatArrays([x, x]); // [B, 4, F, h, w]
     const controlled = mode !== "none";
     const alpha = controlled ? controller.crossReplaceAlpha.subarray(i * 77, (i + 1) * 77) : new Float32Array(77);
     const masks = selfMasks(unet.maskSizes, controlled, controller, inversion, i, spec, F);
@@ -72,8 +71,8 @@ export async function editVideo(model: FateZeroModel, inversion: InversionRecord
       sample: new ort.Tensor("float32", sample, [B, 4, F, h, w]),
       timestep: new ort.Tensor("float32", Float32Array.of(t), [1]),
       encoder_hidden_states: new ort.Tensor("float32", context, [B, 77, context.length / B / 77]),
-      [FUSION_INPUTS.srcIndex]: new ort.Tensor("int64", BigInt64Array.of(BigInt(srcIndex)), [1]),
-      [FUSION_INPUTS.editIndex]: new ort.Tensor("int64", BigInt64Array.of(BigInt(editIndex)), [1]),
+      [FUSION_INPUTS.srcIndex]: new ort.Tensor("int64", BigInt64Array.of(BigInt(layout.source)), [1]),
+      [FUSION_INPUTS.editIndex]: new ort.Tensor("int64", BigInt64Array.of(BigInt(layout.edit)), [1]),
       [FUSION_INPUTS.editOneHot]: new ort.Tensor("bool", onehot, [B]),
       [FUSION_INPUTS.crossMatrix]: new ort.Tensor("float32", crossMatrix, [77, 77]),
       [FUSION_INPUTS.crossBlend]: new ort.Tensor("float32", crossBlend, [77]),
@@ -81,17 +80,26 @@ export async function editVideo(model: FateZeroModel, inversion: InversionRecord
       [FUSION_INPUTS.crossAlpha]: new ort.Tensor("float32", alpha, [77]),
     };
     for (const [name, m] of masks) feeds[name] = new ort.Tensor("float32", m, [F, m.length / F]);
-    const inputs = new Set(unet.session.inputNames);
-    for (const name of Object.keys(feeds)) if (!inputs.has(name)) delete feeds[name];
-    const out = (await unet.session.run(feeds)).noise_pred.data as Float32Array; // [B, 4, F, h, w]
+    const out = (await unet.session.run(onlyInputs(unet, feeds), ["noise_pred"])).noise_pred.data as Float32Array; // [B, 4, F, h, w]
     const branch = (b: number) => out.subarray(b * plane, (b + 1) * plane);
-    x = scheduler.step(guide(branch(editIndex - (mode === "reconstruction" ? 2 : 1)), branch(editIndex), loop.guidanceScale), t, x);
-    if (mode === "reconstruction") xs = scheduler.step(guide(branch(0), branch(2), loop.guidanceScale), t, xs);
+    x = scheduler.step(guide(branch(layout.uncond), branch(layout.edit), loop.guidanceScale), t, x);
+    if (mode === "reconstruction") xs = scheduler.step(guide(branch(0), branch(layout.source), loop.guidanceScale), t, xs);
     options.onStep?.(i, x, masks);
     options.onProgress?.(i + 1, N);
   }
   return { latents: x, controller };
 }
+
+/**
+ * Branch layouts: inversion replays the source on the inverted latents ([uncond, edit, source]);
+ * reconstruction denoises the source alongside the edit with its own guidance ([uncond src, uncond, source,
+ * edit]); none has no source branch (it points at the edit, and every control is neutral).
+ */
+const BRANCHES = {
+  inversion: { texts: ["uncond", "edit", "inversionPrompt"], uncond: 0, edit: 1, source: 2 },
+  reconstruction: { texts: ["uncond", "uncond", "source", "edit"], uncond: 1, edit: 3, source: 2 },
+  none: { texts: ["uncond", "edit"], uncond: 0, edit: 1, source: 1 },
+} as const;
 
 /** Self-attention masks of step i per controlled size: 1 outside the self-replace window, else the blend mask (or 0). */
 function selfMasks(sizes: [number, number][], controlled: boolean, c: ControllerTensors, inv: InversionRecord, i: number, spec: EditSpec, F: number): Map<string, Float32Array> {
@@ -115,15 +123,5 @@ function selfMasks(sizes: [number, number][], controlled: boolean, c: Controller
 function guide(uncond: Float32Array, cond: Float32Array, scale: number): Float32Array {
   const out = new Float32Array(cond.length); // [4, F, h, w]
   for (let i = 0; i < cond.length; i++) out[i] = Math.fround(uncond[i] + Math.fround(scale * Math.fround(cond[i] - uncond[i])));
-  return out;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
   return out;
 }

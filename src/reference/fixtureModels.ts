@@ -9,7 +9,7 @@ import type { FrameSelector } from "../models/frameLayout";
 import { DdimScheduler } from "../scheduler/ddim";
 import { ClipTokenizer } from "../tokenizer/clipTokenizer";
 import type { WeightSet } from "../models/weightSet";
-import { injectedHash } from "../inversion/invertVideo";
+import { injectedHash } from "../inversion/injectedHash";
 
 /** Lazily opened components of one model folder. */
 export class FixtureModels {
