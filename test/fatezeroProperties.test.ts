@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { invertVideo } from "../src/inversion/invertVideo";
 import { DEFAULT_P2P, type EditSpec } from "../src/pipeline/editOptions";
 import { editVideo } from "../src/pipeline/editVideo";
-import { loadModel } from "../src/pipeline/loadModel";
+import { encodePrompts, loadModel } from "../src/pipeline/loadModel";
 import { readVideo } from "../src/video/readVideo";
 import { SHARED, tempDir } from "./sharedData";
 
@@ -77,4 +77,14 @@ test("a blend word that is not in its prompt is a clear error", async () => {
     editVideo(model, inversion, spec("a red car on a road", { blendWords: [["tractor"], ["car"]], blendSelfAttention: true })),
     /tractor.*a silver jeep driving/s,
   );
+});
+
+test("a prompt over 77 tokens is truncated as CLIP does, with a warning", async () => {
+  const { model } = await setup;
+  const warnings: string[] = [];
+  const long = Array.from({ length: 90 }, () => "jeep").join(" ");
+  const [full, cut] = [await encodePrompts(model, [long], (m) => warnings.push(m)), await encodePrompts(model, [Array.from({ length: 75 }, () => "jeep").join(" ")])];
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /truncated to 77 tokens/);
+  assert.ok(maxDiff(full, cut) === 0, "the first 75 tokens (plus start and end) are what is encoded");
 });
