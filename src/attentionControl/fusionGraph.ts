@@ -46,7 +46,7 @@ export function attentionFusion(queryLimit: number): {
   };
   const rewrite = (site: AttentionSite, probs: string, g: Graph): string => {
     const [h, w] = site.size!;
-    controlled.push(site);
+    if (!controlled.includes(site)) controlled.push(site); // self-attention is rewritten once per head
     if (site.kind === "cross") crossProbs.push({ site, probs });
     shared ??= {
       src: g.input(FUSION_INPUTS.srcIndex, DType.int64, [1]),

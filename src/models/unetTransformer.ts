@@ -25,8 +25,9 @@ export interface AttentionSite {
 }
 
 /**
- * Reads or rewrites the probabilities [N, heads, Lq, Lk] of the attention layers it selects. Layers it does
- * not select are computed one head at a time, which bounds memory where attention is largest.
+ * Reads or rewrites the probabilities [N, heads, Lq, Lk] of the attention layers it selects. Self-attention
+ * is computed one head at a time (rewrite then sees [N, 1, Lq, Lk] per head, so it must act head-wise);
+ * cross-attention, small with 77 keys, with all heads at once.
  */
 export interface AttentionHook {
   select(site: AttentionSite): boolean;
@@ -97,7 +98,8 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
     k1 = gatherFrames(g, k1, o.video.ctx, selectors, C);
     v1 = gatherFrames(g, v1, o.video.ctx, selectors, C);
   }
-  const a1 = attention(g, q1, k1, v1, o.heads, headDim, { onProbs: hook(site("self", selectors)) });
+  // Self-attention probabilities are the largest tensors of the UNet: compute (and fuse) them head by head.
+  const a1 = attention(g, q1, k1, v1, o.heads, headDim, { onProbs: hook(site("self", selectors)), perHead: true });
   x = g.op("Add", [x, linear(g, a1, `${prefix}.attn1.to_out.0`, C, C)]);
 
   // 2. Cross-attention on the text embeddings.

@@ -20,8 +20,9 @@ export function mergeHeads(g: Graph, x: string, heads: number, headDim: number):
 /**
  * softmax(q·kᵀ/√d + mask)·v for q [N, Lq, C] and k, v [N, Lk, C], split into `heads` heads.
  * `mask` is added to the scores before the softmax; `onProbs` sees the probabilities [N, H, Lq, Lk].
- * Without `onProbs` the heads are computed one at a time (as diffusers' sliced attention does), so only
- * one head's [N, Lq, Lk] scores exist at once.
+ * With `perHead` (or without `onProbs`) the heads are computed one at a time, as diffusers' sliced
+ * attention does, so only one head's [N, Lq, Lk] scores exist at once; `onProbs` then sees [N, 1, Lq, Lk]
+ * per head (head-wise operations only).
  */
 export function attention(
   g: Graph,
@@ -30,7 +31,7 @@ export function attention(
   v: string,
   heads: number,
   headDim: number,
-  options: { mask?: string; onProbs?: ProbsHook } = {},
+  options: { mask?: string; onProbs?: ProbsHook; perHead?: boolean } = {},
 ): string {
   // Scaling q (N·Lq·C values) is cheaper than scaling the scores (N·H·Lq·Lk).
   const qh = splitHeads(g, g.op("Mul", [q, g.constFloat([1 / Math.sqrt(headDim)], [])]), heads, headDim); // [N, H, Lq, d]
@@ -43,8 +44,9 @@ export function attention(
     if (onProbs) probs = onProbs(probs);
     return g.op("MatMul", [probs, vs]); // [N, h, Lq, d]
   };
-  if (options.onProbs || heads === 1) return mergeHeads(g, core(qh, kT, vh, options.onProbs), heads, headDim); // [N, Lq, C]
+  const perHead = options.perHead || !options.onProbs;
+  if (!perHead || heads === 1) return mergeHeads(g, core(qh, kT, vh, options.onProbs), heads, headDim); // [N, Lq, C]
   const head = (x: string, i: number) => g.op("Slice", [x, g.constInt64([i]), g.constInt64([i + 1]), g.constInt64([1])]);
-  const outs = Array.from({ length: heads }, (_, i) => core(head(qh, i), head(kT, i), head(vh, i)));
+  const outs = Array.from({ length: heads }, (_, i) => core(head(qh, i), head(kT, i), head(vh, i), options.onProbs));
   return mergeHeads(g, g.op("Concat", outs, { axis: 1 }), heads, headDim); // [N, Lq, C]
 }
