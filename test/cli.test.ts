@@ -63,7 +63,7 @@ test("too few frames and a corrupt video fail cleanly without writing output", (
   const bad = path.join(work, "bad.mp4");
   fs.writeFileSync(bad, "this is not a video");
   const corrupt = fatezero("edit", "--video", bad, "--source", "a jeep", "--target", "a car", "--size", "64", "--steps", "1", "--out", out);
-  assert.notEqual(corrupt.code, 0);
+  assert.equal(corrupt.code, 2, corrupt.err);
   assert.match(corrupt.err, /bad\.mp4/);
   assert.ok(!fs.existsSync(out));
 });

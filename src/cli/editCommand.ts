@@ -6,6 +6,7 @@ import { defaultFatezeroConfig, loadFatezeroConfig, type FatezeroConfig } from "
 import { formatEditPlan } from "../config/planText";
 import { unetConfig, type UnetConfig } from "../models/configs";
 import { tinyModelSpec } from "../models/modelSpecs";
+import { InputError } from "../pipeline/inputError";
 import { runEditPlan } from "../pipeline/runEditPlan";
 import { SAMPLE_CLIP_SOURCE } from "../video/sampleClip";
 import { progressReporter } from "./progress";
@@ -31,8 +32,8 @@ export interface EditFlags {
   json?: boolean;
 }
 
-/** An error in what the user asked for (exit code 2). */
-export class UsageError extends Error {}
+/** An error in the command line itself (exit code 2). */
+export class UsageError extends InputError {}
 
 /** The embedded tiny model runs on a CPU in about a minute at these sizes. */
 const TINY_DEFAULTS = { size: 256, steps: 20 };
@@ -64,7 +65,12 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
     out: flags.out,
   };
   const unet = unetShapeOf(overrides.model ?? config.pretrainedModelPath);
-  const plan = resolveEditPlan(config, overrides, unet);
+  let plan: EditPlan;
+  try {
+    plan = resolveEditPlan(config, overrides, unet);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   // Words given on the command line must be in the prompt; YAML configs keep FateZero's silent skipping.
   for (const e of plan.edits) {
     const missing = flags.blendWords ? (e.blend?.sourceWords ?? []).filter((w) => !w.inPrompt) : [];

@@ -5,7 +5,8 @@ import { ConfigError } from "../config/yamlDocument";
 import { tinyModelSpec } from "../models/modelSpecs";
 import { writeRandomModel } from "../models/randomModel";
 import { runReference } from "../reference/runReference";
-import { editCommand, UsageError, type EditFlags } from "./editCommand";
+import { InputError } from "../pipeline/inputError";
+import { editCommand, type EditFlags } from "./editCommand";
 
 /** Parse arguments and run one subcommand; sets the exit code (2 for bad input, 1 for failures). */
 export async function main(argv: string[]): Promise<void> {
@@ -56,11 +57,6 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     console.error(`fatezero: ${err.message}`);
-    process.exitCode = e instanceof UsageError || e instanceof ConfigError || isInputError(err) ? 2 : 1;
+    process.exitCode = e instanceof InputError || e instanceof ConfigError ? 2 : 1;
   }
-}
-
-/** Errors about the user's files and values (wrong path, corrupt file, bad size) rather than our failures. */
-function isInputError(e: Error): boolean {
-  return /does not exist|not a multiple|not a valid|no such file|corrupt|not in |frames were requested|must be|expected/i.test(e.message);
 }

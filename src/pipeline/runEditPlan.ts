@@ -13,6 +13,7 @@ import { makeSampleClip, SAMPLE_CLIP_SOURCE } from "../video/sampleClip";
 import { writeGif, writeGrid, writeMp4 } from "../video/writeVideo";
 import { decodeVideo } from "./decodeVideo";
 import { editVideo } from "./editVideo";
+import { asInputError } from "./inputError";
 import { loadModel } from "./loadModel";
 
 /** Stages reported to `onProgress`. */
@@ -62,8 +63,9 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
   const note = options.onNote ?? (() => undefined);
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   options.onProgress?.("load", 0, 1);
-  const model = await timed("load", () => loadModel(plan.model, { cacheDir }));
-  const source = await timed("read", () => loadPlanVideo(plan, dataset));
+  // Failures here come from the user's model folder or video: they are input errors.
+  const model = await timed("load", () => asInputError(() => loadModel(plan.model, { cacheDir })));
+  const source = await timed("read", () => asInputError(() => loadPlanVideo(plan, dataset)));
   options.onProgress?.("load", 1, 1);
   const [H, W] = plan.size;
   const inversion = await timed("invert", () =>

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { KernelManager, ServerConnection, type Kernel } from "@jupyterlab/services";
+import { KernelAPI, KernelConnection, ServerConnection, type Kernel } from "@jupyterlab/services";
 import WebSocket from "ws";
 import { withTimeout } from "./withTimeout";
 
@@ -36,7 +36,6 @@ export interface JupyterServer {
   readonly dirs: JupyterDirs;
   readonly env: NodeJS.ProcessEnv;
   readonly settings: ServerConnection.ISettings;
-  readonly kernels: KernelManager;
   /** Start a kernel by kernelspec name and wait until it is idle. */
   startKernel(name: string, timeoutMs?: number): Promise<Kernel.IKernelConnection>;
   /** The server's output so far, for failure messages. */
@@ -142,24 +141,27 @@ export async function startJupyterServer(options: JupyterServerOptions = {}): Pr
       appendToken: true,
       WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     });
-    const kernels = new KernelManager({ serverSettings: settings });
+    // Plain connections rather than a KernelManager: its background poll keeps Node alive after the test.
+    const kernels: Kernel.IKernelConnection[] = [];
     let stopped: Promise<void> | undefined;
     return {
       baseUrl,
       dirs,
       env,
       settings,
-      kernels,
       log: () => output,
       async startKernel(name, timeoutMs = 30_000) {
-        const kernel = await withTimeout(kernels.startNew({ name }), timeoutMs, `start kernel ${name}`);
+        const model = await withTimeout(KernelAPI.startNew({ name }, settings), timeoutMs, `start kernel ${name}`);
+        const kernel = new KernelConnection({ model, serverSettings: settings });
+        kernels.push(kernel);
         await withTimeout(kernel.info, timeoutMs, `kernel ${name} to answer kernel_info`);
         return kernel;
       },
       stop() {
         stopped ??= (async () => {
-          await withTimeout(kernels.shutdownAll(), 10_000, "kernels to shut down").catch(() => undefined);
-          kernels.dispose();
+          const shutdowns = kernels.filter((k) => !k.isDisposed).map((k) => k.shutdown());
+          await withTimeout(Promise.allSettled(shutdowns), 10_000, "kernels to shut down").catch(() => undefined);
+          kernels.forEach((k) => k.dispose());
           await cleanup();
         })();
         return stopped;
