@@ -40,9 +40,7 @@ const TINY_DEFAULTS = { size: 256, steps: 20 };
 
 /** Resolve flags (and the config they name) to a plan. */
 export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: FatezeroConfig } {
-  if (flags.config && flags.target === undefined && flags.source === undefined && !fs.existsSync(flags.config)) {
-    throw new UsageError(`--config ${flags.config}: no such file`);
-  }
+  if (flags.config && !fs.existsSync(flags.config)) throw new UsageError(`--config ${flags.config}: no such file`);
   let config: FatezeroConfig;
   if (flags.config) config = loadFatezeroConfig(flags.config);
   else {
