@@ -88,3 +88,17 @@ test("a prompt over 77 tokens is truncated as CLIP does, with a warning", async 
   assert.match(warnings[0], /truncated to 77 tokens/);
   assert.ok(maxDiff(full, cut) === 0, "the first 75 tokens (plus start and end) are what is encoded");
 });
+
+test("latent blending: threshold 0 leaves the edit unchanged, above 1 restores the inverted latents inside the window", async () => {
+  const { model, inversion } = await setup;
+  const target = "a silver car driving down a curvy road in the countryside";
+  const blend = { blendWords: [["jeep"], ["car"]] as [string[], string[]], crossReplaceSteps: 0.5, selfReplaceSteps: 0.5 };
+  const plain = await editVideo(model, inversion, spec(target, blend));
+  const all = await editVideo(model, inversion, spec(target, { ...blend, blendLatents: true, blendTh: [0, 0] }));
+  assert.ok(maxDiff(all.latents, plain.latents) < 1e-5, "an all-ones mask keeps the edit");
+  const steps: Float32Array[] = [];
+  await editVideo(model, inversion, spec(target, { ...blend, blendLatents: true, blendTh: [1.5, 1.5] }), { onStep: (_, x) => steps.push(x) });
+  // Window (0.2·N, 0.8·N) on the step counter i+1: with N = 6, steps i = 1 and 2 are blended.
+  assert.ok(maxDiff(steps[1], inversion.latents[STEPS - 1]) === 0, "step 1 is replaced by z_{N-1}");
+  assert.ok(maxDiff(steps[0], inversion.latents[STEPS]) > 1e-3, "step 0 is outside the window");
+});

@@ -11,7 +11,7 @@ import { injectedHash } from "./injectedHash";
 import { framesToTensor } from "../video/frameTensor";
 import type { InversionCache } from "./inversionCache";
 import type { InversionKey, InversionRecord } from "./inversionRecord";
-import { keepTokens, mapGroups, maskLayerPicks, resizeMapsNearest, type StoredLayer } from "./mapLayers";
+import { combineMaskMaps, keepTokens, mapGroups, maskLayerPicks, maskMapSize } from "./mapLayers";
 import { encodeLatents, type PosteriorChoice } from "./encodeLatents";
 
 /** What to invert and how. */
@@ -92,7 +92,7 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
   const context = await encodePrompts(model, [r.prompt]); // [1, 77, D]
   const tokens = Math.min(77, model.tokenizer.tokenize(r.prompt).length);
   const picks = maskLayerPicks(stored);
-  const maskSize = picks.reduce<[number, number]>((best, l) => (l.height * l.width > best[0] * best[1] ? [l.height, l.width] : best), [0, 0]);
+  const maskSize = maskMapSize(picks);
   const groups = mapGroups(stored);
   const record: InversionRecord = {
     key,
@@ -115,7 +115,7 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
     });
     const maps = stored.map((l) => out[l.name].data as Float32Array);
     options.onLayerMaps?.(k, stored.map((l, i) => ({ site: l.site, maps: maps[i] })));
-    if (record.maskMaps) record.maskMaps.steps.push(combineMaskMaps(picks, stored, maps, F, maskSize));
+    if (record.maskMaps) record.maskMaps.steps.push(combineMaskMaps(picks, stored, maps, 0, F, maskSize));
     groups.forEach((g, gi) => record.groups[gi].steps.push(averageGroup(g.members.map((i) => maps[i]), F * g.group.height * g.group.width, tokens)));
     z = scheduler.invertStep(out.noise_pred.data as Float32Array, t, z);
     record.latents.push(z);
@@ -123,18 +123,6 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
   }
   if (options.cache) options.cache.save(record);
   return record;
-}
-
-/** Mean over all heads of the mask layers: head-averaged maps weighted by their head counts. */
-function combineMaskMaps(picks: StoredLayer[], stored: StoredLayer[], maps: Float32Array[], F: number, size: [number, number]): Float32Array {
-  const heads = picks.reduce((a, l) => a + l.site.heads, 0);
-  const out = new Float32Array(F * size[0] * size[1] * 77); // [F, H·W, 77]
-  for (const l of picks) {
-    const m = resizeMapsNearest(maps[stored.indexOf(l)], F, l.height, l.width, size[0], size[1], 77);
-    const weight = l.site.heads / heads;
-    for (let i = 0; i < out.length; i++) out[i] += m[i] * weight;
-  }
-  return out;
 }
 
 /** Mean of same-sized layer maps, keeping `tokens` columns: [F·L, T]. */

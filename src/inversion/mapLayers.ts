@@ -14,10 +14,32 @@ export interface StoredLayer {
 }
 
 /** FateZero's mask layers among the stored ones (by list position per place). */
-export function maskLayerPicks(stored: StoredLayer[]): StoredLayer[] {
+export function maskLayerPicks<T extends StoredLayer>(stored: T[]): T[] {
   const down = stored.filter((l) => l.site.place === "down");
   const up = stored.filter((l) => l.site.place === "up");
   return [...down.slice(2, 4), ...up.slice(0, 3)];
+}
+
+/** The size the mask layers' maps are combined at: the largest of them. */
+export function maskMapSize(picks: StoredLayer[]): [number, number] {
+  return picks.reduce<[number, number]>((best, l) => (l.height * l.width > best[0] * best[1] ? [l.height, l.width] : best), [0, 0]);
+}
+
+/**
+ * Mean over all heads of the mask layers for batch branch `branch`: each layer's head-averaged maps
+ * [B·F, h·w, 77] (indexed like `stored`), resized to `size` and weighted by its head count → [F, H·W, 77].
+ */
+export function combineMaskMaps(picks: StoredLayer[], stored: StoredLayer[], maps: Float32Array[], branch: number, F: number, size: [number, number]): Float32Array {
+  const heads = picks.reduce((a, l) => a + l.site.heads, 0);
+  const out = new Float32Array(F * size[0] * size[1] * 77); // [F, H·W, 77]
+  for (const l of picks) {
+    const rows = F * l.height * l.width * 77;
+    const own = maps[stored.indexOf(l)].subarray(branch * rows, (branch + 1) * rows);
+    const m = resizeMapsNearest(own, F, l.height, l.width, size[0], size[1], 77);
+    const weight = l.site.heads / heads;
+    for (let i = 0; i < out.length; i++) out[i] += m[i] * weight;
+  }
+  return out;
 }
 
 /** Group stored layers by place and level, in first-seen order. */

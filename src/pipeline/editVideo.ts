@@ -11,6 +11,8 @@ import { DEFAULT_EDIT_LOOP, type EditLoopOptions, type EditSpec } from "./editOp
 import { encodePrompts, type FateZeroModel } from "./loadModel";
 import { fusedUnet, onlyInputs } from "./fusedUnet";
 import { concatArrays } from "./concatArrays";
+import { LatentBlend } from "../attentionControl/latentBlend";
+import { combineMaskMaps, maskLayerPicks, maskMapSize } from "../inversion/mapLayers";
 
 /** Progress, cancellation and per-step observation of an edit. */
 export interface EditOptions extends Partial<EditLoopOptions> {
@@ -40,10 +42,12 @@ export async function editVideo(model: FateZeroModel, inversion: InversionRecord
   const [h, w] = [key.height / 8, key.width / 8];
   const plane = 4 * F * h * w;
   const controller = controllerTensors(spec, N, model.tokenizer, { missingWords: options.missingWords });
-  if (controller.latentBlend) throw new Error("blend_latents is not supported yet: use blend_self_attention (FateZero's recommended setting)");
   if (controller.attentionBlend && !inversion.maskMaps) throw new Error("blend words need the inversion's mask maps, but this model and size have no cross-attention layers within the query limit");
   const unet = await fusedUnet(model, { latentSize: [h, w], selectors: key.unet.selectors, leastScChannel: key.unet.leastScChannel, queryLimit: loop.controlQueryLimit, injected: options.injected });
   const { crossMatrix, crossBlend } = fusionInputs(controller);
+  const latentBlend = controller.latentBlend && loop.attention !== "none" ? new LatentBlend(controller, inversion, spec.p2p.blendTh[0]) : undefined;
+  const maskPicks = maskLayerPicks(unet.mapOutputs);
+  const fetches = ["noise_pred", ...(latentBlend ? maskPicks.map((l) => l.name) : [])];
 
   // Branches of each UNet call, and which text each one reads.
   const mode = loop.attention;
@@ -80,10 +84,16 @@ export async function editVideo(model: FateZeroModel, inversion: InversionRecord
       [FUSION_INPUTS.crossAlpha]: new ort.Tensor("float32", alpha, [77]),
     };
     for (const [name, m] of masks) feeds[name] = new ort.Tensor("float32", m, [F, m.length / F]);
-    const out = (await unet.session.run(onlyInputs(unet, feeds), ["noise_pred"])).noise_pred.data as Float32Array; // [B, 4, F, h, w]
+    const result = await unet.session.run(onlyInputs(unet, feeds), fetches);
+    const out = result.noise_pred.data as Float32Array; // [B, 4, F, h, w]
     const branch = (b: number) => out.subarray(b * plane, (b + 1) * plane);
     x = scheduler.step(guide(branch(layout.uncond), branch(layout.edit), loop.guidanceScale), t, x);
     if (mode === "reconstruction") xs = scheduler.step(guide(branch(0), branch(layout.source), loop.guidanceScale), t, xs);
+    if (latentBlend) {
+      const maps = unet.mapOutputs.map((l) => (maskPicks.includes(l) ? (result[l.name].data as Float32Array) : new Float32Array(0)));
+      latentBlend.accumulate(combineMaskMaps(maskPicks, unet.mapOutputs, maps, layout.edit, F, maskMapSize(maskPicks)));
+      x = latentBlend.apply(i, x);
+    }
     options.onStep?.(i, x, masks);
     options.onProgress?.(i + 1, N);
   }

@@ -1,0 +1,61 @@
+// FateZero's optional latent blending (`blend_latents`, AttentionControlEdit.step_callback with a
+// SpatialBlender of prompt_choose "both", start 0.2, end 0.8): after the scheduler step, outside the mask
+// the edit's latents are replaced by the inverted latents. The mask is the union of the source words'
+// mask on the inversion maps of the aligned step and the target words' mask on the edit's own cross-
+// attention summed over the steps so far. As in FateZero, the inverted latent taken is one step noisier
+// than the edit's (pitfall 4), and only blend_th[0] is used.
+import type { InversionRecord } from "../inversion/inversionRecord";
+import { blendMask } from "./blendMask";
+import type { ControllerTensors } from "./controllerTensors";
+
+/** Latent blending state across the steps of one edit. */
+export class LatentBlend {
+  private editSum: Float32Array | undefined; // [F, Hm·Wm, 77]
+  private readonly start: number;
+  private readonly end: number;
+
+  constructor(
+    private readonly controller: ControllerTensors,
+    private readonly inversion: InversionRecord,
+    private readonly threshold: number,
+  ) {
+    const N = inversion.key.steps;
+    this.start = Math.floor(0.2 * N);
+    this.end = Math.floor(0.8 * N);
+    if (!inversion.maskMaps) throw new Error("blend_latents needs the inversion's mask maps, which this model and size do not have");
+  }
+
+  /** Add the edit branch's head-averaged mask-layer maps [F, Hm·Wm, 77] of the current step. */
+  accumulate(editMaps: Float32Array): void {
+    if (!this.editSum) this.editSum = Float32Array.from(editMaps);
+    else for (let i = 0; i < editMaps.length; i++) this.editSum[i] += editMaps[i];
+  }
+
+  /** The latents [4, F, h, w] after step i, blended with the inverted latents when i+1 lies inside (0.2·N, 0.8·N). */
+  apply(i: number, x: Float32Array): Float32Array {
+    const counter = i + 1;
+    if (!(counter > this.start && counter < this.end) || !this.editSum) return x;
+    const inv = this.inversion;
+    const N = inv.key.steps;
+    const F = inv.key.frameCount;
+    const [h, w] = [inv.key.height / 8, inv.key.width / 8];
+    const mm = inv.maskMaps!;
+    const alpha = this.controller.blendAlphaLayers!; // [2, 77]
+    const maps = (m: Float32Array) => ({ maps: m, frames: F, height: mm.height, width: mm.width, tokens: mm.tokens });
+    const source = blendMask(maps(mm.steps[N - 1 - i]), alpha.subarray(0, 77), h, w, this.threshold); // [F, h·w]
+    const target = blendMask(maps(this.editSum), alpha.subarray(77, 154), h, w, this.threshold);
+    const z = inv.latents[N - i]; // one step noisier than x, as FateZero indexes its latents_store
+    const plane = h * w;
+    const out = new Float32Array(x.length); // [4, F, h, w]
+    for (let c = 0; c < 4; c++) {
+      for (let f = 0; f < F; f++) {
+        for (let p = 0; p < plane; p++) {
+          const j = (c * F + f) * plane + p;
+          const m = source[f * plane + p] || target[f * plane + p] ? 1 : 0;
+          out[j] = Math.fround(z[j] + Math.fround(m * Math.fround(x[j] - z[j])));
+        }
+      }
+    }
+    return out;
+  }
+}
