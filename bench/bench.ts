@@ -82,6 +82,16 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
     const editStep = stepTimes.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, stepTimes.length - 1);
     return { inversionSeconds, secondsPerEditStep: editStep, firstEditStepSeconds: stepTimes[0], frames: 4, size: 256, steps: 5, peakRssBytes: peakRss() };
   },
+  /** One inversion step and one edit step of FateZero's default size (512², 8 frames) on SD 1.5's architecture: does it fit? */
+  "edit-sd15-512-step": async () => {
+    const model = await loadModel(sd15Folder(), { cacheDir });
+    const clip = makeSampleClip(8, 512);
+    const t0 = now();
+    const inversion = await invertVideo(model, { frames: clip.frames, frameCount: 8, height: 512, width: 512, prompt: PROMPT, steps: 1 });
+    const t1 = now();
+    await editVideo(model, inversion, { prompt: "a silver jeep driving down a curvy road in the snow", sourcePrompt: PROMPT, p2p: { ...DEFAULT_P2P } });
+    return { inversionStepSecondsWithBuild: t1 - t0, editStepSeconds: now() - t1, frames: 8, size: 512, peakRssBytes: peakRss() };
+  },
 };
 
 async function runCase(name: string): Promise<void> {
