@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import { endpoint, isIpv6, type ConnectionInfo } from "./connection";
 import type { HeartbeatConfig } from "./heartbeatWorker";
+import { kernelLog } from "./log";
 
 /** A running heartbeat thread. */
 export interface Heartbeat {
@@ -15,6 +16,8 @@ export function startHeartbeat(info: ConnectionInfo): Promise<Heartbeat> {
   const config: HeartbeatConfig = { address: endpoint(info, "hb"), ipv6: isIpv6(info) };
   const worker = new Worker(path.join(__dirname, "heartbeatWorker.js"), { workerData: config });
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  // After start-up a failing heartbeat thread is logged: clients notice the silence, the kernel carries on.
+  worker.on("error", (e) => kernelLog(`heartbeat thread failed: ${e.message}`));
   return new Promise((resolve, reject) => {
     worker.once("error", reject);
     worker.once("message", (m: { ready?: boolean; error?: string }) => {

@@ -33,8 +33,8 @@ export class Messenger {
   ) {}
 
   /** Answer `request` on its own channel. */
-  reply(request: Request, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown> = {}): Promise<void> {
-    const frames = encodeMessage(request.identities, this.message(request.message, msgType, content, metadata, []), this.signer);
+  reply(request: Request, msgType: string, content: Record<string, unknown>): Promise<void> {
+    const frames = encodeMessage(request.identities, this.message(request.message, msgType, content, {}, []), this.signer);
     return this.deliver(this.sockets.routers[request.channel], frames, msgType);
   }
 
@@ -75,7 +75,7 @@ export class Messenger {
   flushStreams(): void {
     const pending = this.pending;
     this.pending = undefined;
-    if (pending && pending.text) void this.publishNow(pending.parent, "stream", { name: pending.name, text: pending.text });
+    if (pending && pending.text) void this.publishNow(pending.parent, "stream", { name: pending.name, text: pending.text }, {}, []);
   }
 
   private publishNow(parent: JupyterMessage | undefined, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown>, buffers: Buffer[]): Promise<void> {

@@ -2,7 +2,8 @@
 // (@jupyter-widgets/base 6) receives, and how the model reacts to the ones it sends.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CONTROL_TARGET, installWidgets, setDefaultCommManager, WIDGET_TARGET, WIDGET_VIEW_MIME, WidgetModel } from "../widgets/kernel";
+import { CONTROL_TARGET, installWidgets, WIDGET_TARGET, WIDGET_VIEW_MIME, WidgetModel } from "../widgets/kernel";
+import { MIME_BUNDLE } from "../kernel/kernelContext";
 import { FakeCommManager } from "./support/fakeComms";
 
 type Slider = { value: number; pixels: Uint8Array | DataView; meta: { frames: (Uint8Array | DataView | null)[] } };
@@ -174,13 +175,15 @@ test("close from either side ends the model; closed models keep local state but 
   assert.equal(WidgetModel.byId(f.model.modelId, comms), undefined);
 });
 
-test("displayData is a widget-view bundle (protocol 2.1) with a text/plain fallback", () => {
+test("displayData is a widget-view bundle (protocol 2.1) with a text/plain fallback, also the model's rendering", () => {
   const comms = new FakeCommManager();
   const { model } = slider(comms);
-  assert.deepEqual(model.displayData(), {
+  const bundle = {
     [WIDGET_VIEW_MIME]: { version_major: 2, version_minor: 1, model_id: model.modelId },
     "text/plain": `SliderModel(model_id='${model.modelId}')`,
-  });
+  };
+  assert.deepEqual(model.displayData(), bundle);
+  assert.deepEqual(model[MIME_BUNDLE](), bundle);
 });
 
 test("a model the frontend opens on jupyter.widget is adopted with its buffers and found by id", () => {
@@ -196,6 +199,5 @@ test("a model the frontend opens on jupyter.widget is adopted with its buffers a
 });
 
 test("models without a CommManager fail clearly outside a kernel", () => {
-  setDefaultCommManager(undefined);
   assert.throws(() => new WidgetModel({}), /no CommManager/);
 });

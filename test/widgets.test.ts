@@ -5,11 +5,10 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Kernel } from "@jupyterlab/services";
-import { bytesOf, CommInbox, received, type ReceivedMessage } from "./support/commInbox";
+import { CommInbox, received, type ReceivedMessage } from "./support/commInbox";
 import { execute, startJupyterServer, type ExecuteOutcome, type JupyterServer } from "./support/jupyterServer";
 import { withTimeout } from "./support/withTimeout";
 
-const WIDGETS_MODULE = path.resolve(__dirname, "../widgets/kernel/index");
 const BIN = path.resolve(__dirname, "../../bin/fatezero.js");
 
 let server: JupyterServer | undefined;
@@ -17,14 +16,14 @@ let kernel: Kernel.IKernelConnection;
 // Widget comms the kernel opened, by model id, each with its comm_open and an inbox for what follows.
 const widgets = new Map<string, { comm: Kernel.IComm; open: ReceivedMessage; metadata: Record<string, unknown>; inbox: CommInbox }>();
 
-function text(outcome: ExecuteOutcome): string {
+// Cells print what the test checks: stdout does not depend on how the kernel formats execute_result.
+function stdout(outcome: ExecuteOutcome): string {
   assert.equal(outcome.status, "ok", `${outcome.error?.ename}: ${outcome.error?.evalue}\n${outcome.stderr}`);
-  const bundle = outcome.bundles.at(-1);
-  return bundle ? String(bundle["text/plain"]) : "";
+  return outcome.stdout.trim();
 }
 
 async function run(code: string): Promise<string> {
-  return text(await execute(kernel, code, 20_000));
+  return stdout(await execute(kernel, code, 20_000));
 }
 
 function widget(modelId: string) {
@@ -49,7 +48,9 @@ after(async () => {
 test("the harness runs Debian's ipykernel: 1+1", async () => {
   const python = await server!.startKernel("python3");
   try {
-    assert.equal(text(await execute(python, "1+1")), "2");
+    const outcome = await execute(python, "1+1");
+    assert.equal(outcome.status, "ok");
+    assert.deepEqual(outcome.bundles, [{ "text/plain": "2" }]);
   } finally {
     await withTimeout(python.shutdown(), 10_000, "python3 kernel shutdown");
   }
@@ -61,7 +62,7 @@ test("a cell's widget model opens on the frontend with its state, buffer paths a
     widgets.set(comm.commId, { comm, open: received(msg), metadata: msg.metadata as Record<string, unknown>, inbox: new CommInbox(comm) });
   });
   const id = await run(`
-import { WidgetModel } from ${JSON.stringify(WIDGETS_MODULE)};
+import { WidgetModel } from "fatezero/widgets";
 const w = new WidgetModel({
   _model_name: "ProbeModel", _model_module: "fatezero-test", _model_module_version: "0.1.0",
   value: 1, pixels: new Uint8Array([1, 2, 3]), nested: { list: [0, new Uint8Array([9, 8])] },
@@ -70,8 +71,8 @@ w.onCustom((content, buffers) => {
   const c = content as { ping?: number };
   if (c.ping !== undefined) w.send({ pong: c.ping, sizes: buffers.map((b) => b.byteLength) }, [new Uint8Array(buffers[0].buffer, buffers[0].byteOffset, buffers[0].byteLength).reverse()]);
 });
-w.modelId`);
-  const { open, metadata } = widget(JSON.parse(id.replace(/^'|'$/g, '"')));
+console.log(w.modelId);`);
+  const { open, metadata } = widget(id);
   assert.equal(metadata.version, "2.1.0");
   const state = open.data.state as Record<string, unknown>;
   assert.equal(state._model_name, "ProbeModel");
@@ -96,8 +97,9 @@ test("an update with a binary buffer is applied in the kernel and echoed back (e
   assert.deepEqual(echo.data.state, { value: 5, nested: { list: [0, null] } });
   assert.deepEqual(echo.data.buffer_paths, [["nested", "list", 1]]);
   assert.deepEqual(echo.buffers.map((b) => [...b]), [[4, 5, 6]]);
-  const applied = await run(`const l = w.get("nested") as { list: [number, DataView] }; [w.get("value"), l.list[1] instanceof DataView, Array.from(new Uint8Array(l.list[1].buffer, l.list[1].byteOffset, l.list[1].byteLength))].join("|")`);
-  assert.equal(applied, "'5|true|4,5,6'");
+  const applied = await run(`const l = w.get("nested") as { list: [number, DataView] };
+console.log([w.get("value"), l.list[1] instanceof DataView, Array.from(new Uint8Array(l.list[1].buffer, l.list[1].byteOffset, l.list[1].byteLength))].join("|"));`);
+  assert.equal(applied, "5|true|4,5,6");
 });
 
 test("request_state is answered with an update carrying the full state and its buffers", async () => {
@@ -145,22 +147,27 @@ test("comm messages are served while a cell awaits the widget", async () => {
 w.send({ waiting: true });
 const released = await new Promise<number>((resolve) => w.onCustom((c) => { const r = (c as { release?: number }).release; if (r !== undefined) resolve(r); }));
 w.set("value", released);
-released * 2`, 20_000);
+console.log(released * 2);`, 20_000);
   await inbox.next((m) => m.data.method === "custom" && (m.data.content as { waiting?: boolean }).waiting === true, "the running cell's custom message");
   const future = comm.send({ method: "request_state" }, {});
   const state = await inbox.next((m) => m.data.method === "update" && m.parentMsgId === future.msg.header.msg_id, "request_state served during the cell");
   assert.equal((state.data.state as { value: number }).value, 5);
   comm.send({ method: "custom", content: { release: 21 } }, {});
-  assert.equal(text(await cell), "42");
+  assert.equal(stdout(await cell), "42");
   const update = await inbox.next((m) => m.data.method === "update" && (m.data.state as { value?: number }).value === 21, "the update the cell sent");
   assert.deepEqual(update.data.buffer_paths, []);
 });
 
-test("displayData is a widget view (2.1) and close() closes the comm on the frontend", async () => {
+test("a model shows as a widget view (2.1) as a cell's value and with display(); close() closes its comm", async () => {
   const { comm, inbox } = probe();
-  const bundle = JSON.parse((await run("JSON.stringify(w.displayData())")).replace(/^'|'$/g, ""));
-  assert.deepEqual(bundle["application/vnd.jupyter.widget-view+json"], { version_major: 2, version_minor: 1, model_id: comm.commId });
-  assert.match(bundle["text/plain"], /ProbeModel/);
+  const view = { version_major: 2, version_minor: 1, model_id: comm.commId };
+  const shown = await execute(kernel, "w.display();\nw", 20_000);
+  assert.equal(shown.status, "ok", shown.error?.evalue);
+  assert.equal(shown.bundles.length, 2);
+  for (const bundle of shown.bundles) {
+    assert.deepEqual(bundle["application/vnd.jupyter.widget-view+json"], view);
+    assert.match(String(bundle["text/plain"]), /ProbeModel/);
+  }
   await run("w.close()");
   await withTimeout(inbox.closed, 10_000, "comm_close from the kernel");
 });

@@ -1,6 +1,7 @@
 // The `fatezero` command line.
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import * as path from "node:path";
+import { installKernelSpec } from "../../kernel/install";
 import { ConfigError } from "../config/yamlDocument";
 import { tinyModelSpec } from "../models/modelSpecs";
 import { writeRandomModel } from "../models/randomModel";
@@ -47,6 +48,16 @@ export async function main(argv: string[]): Promise<void> {
       const counts = await runReference(dir, (line) => console.log(JSON.stringify(line)), { only: opts.only ? new RegExp(opts.only) : undefined });
       console.log(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
       if (counts.failed > 0) process.exitCode = 1;
+    });
+  program
+    .command("kernel")
+    .description("the FateZero Jupyter kernel")
+    .command("install")
+    .description("install the `fatezero` kernelspec (default: the user's Jupyter data dir)")
+    .addOption(new Option("--user", "into the user's Jupyter data dir").conflicts("prefix"))
+    .option("--prefix <dir>", "into <dir>/share/jupyter/kernels (a venv, or a project-local JUPYTER_PATH)")
+    .action((opts: { user?: boolean; prefix?: string }) => {
+      console.log(installKernelSpec(opts));
     });
   try {
     await program.parseAsync(argv, { from: "user" });

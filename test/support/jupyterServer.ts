@@ -151,7 +151,9 @@ export async function startJupyterServer(options: JupyterServerOptions = {}): Pr
       settings,
       log: () => output,
       async startKernel(name, timeoutMs = 30_000) {
-        const model = await withTimeout(KernelAPI.startNew({ name }, settings), timeoutMs, `start kernel ${name}`);
+        const model = await withTimeout(KernelAPI.startNew({ name }, settings), timeoutMs, `start kernel ${name}`).catch((err: Error) => {
+          throw new Error(`start kernel ${name}: ${err.message}\n${output.slice(-3000)}`);
+        });
         const kernel = new KernelConnection({ model, serverSettings: settings });
         kernels.push(kernel);
         await withTimeout(kernel.info, timeoutMs, `kernel ${name} to answer kernel_info`);

@@ -1,6 +1,5 @@
 // Constants of the Jupyter widget message protocol 2.1 (ipywidgets 8, @jupyter-widgets/base 6) and of the
 // control protocol 1.0, and the shapes of the comm data they exchange.
-import type { BufferPath } from "./bufferPaths";
 
 /** Version of the widget protocol sent in comm_open metadata. */
 export const PROTOCOL_VERSION = "2.1.0";
@@ -33,13 +32,6 @@ export const BASE_IDENTITY: ModelIdentity = {
   _view_module: "@jupyter-widgets/base",
   _view_module_version: "2.0.0",
 };
-
-/** comm data of a state message (`update`, `echo_update`) and of comm_open. */
-export interface StateData {
-  method?: "update" | "echo_update";
-  state: WidgetState;
-  buffer_paths: BufferPath[];
-}
 
 /** The payload of a widget-view mime bundle entry. */
 export interface WidgetViewData {

@@ -1,8 +1,9 @@
 // The kernel side of a Jupyter widget model (protocol 2.1): its state lives here, is opened on the frontend
 // with comm_open, kept in sync with `update` / `echo_update`, and carries `custom` messages both ways.
 import type { Buffers, Comm, CommManager } from "../../kernel/commTypes";
+import { display, MIME_BUNDLE, type DisplayHandle, type DisplayOptions, type MimeBundle } from "../../kernel/kernelContext";
 import { putBuffers, removeBuffers, type BufferPath } from "./bufferPaths";
-import { defaultCommManager, setDefaultCommManager } from "./defaultComms";
+import { defaultCommManager } from "./defaultComms";
 import { BASE_IDENTITY, PROTOCOL_VERSION, WIDGET_TARGET, WIDGET_VIEW_MIME, type ControlModelState, type ModelIdentity, type WidgetState, type WidgetViewData } from "./protocol";
 import { sameValue } from "./sameValue";
 import { widgetRegistry, type WidgetRegistry } from "./widgetRegistry";
@@ -16,7 +17,7 @@ export type CustomListener = (content: unknown, buffers: DataView[]) => void;
 
 /** How a model connects to the frontend. */
 export interface WidgetModelOptions {
-  /** The kernel's comm manager; by default the one the kernel installed with setDefaultCommManager. */
+  /** The kernel's comm manager; by default the running FateZero kernel's. */
   comms?: CommManager;
   /** The model id (= comm id) to open with; random by default. */
   modelId?: string;
@@ -143,9 +144,19 @@ export class WidgetModel<S extends WidgetState = WidgetState> {
   }
 
   /** A mime bundle that shows a view of this model (text/plain for frontends without widgets). */
-  displayData(): Record<string, unknown> {
+  displayData(): MimeBundle {
     const view: WidgetViewData = { version_major: 2, version_minor: 1, model_id: this.modelId };
     return { [WIDGET_VIEW_MIME]: view, "text/plain": `${this.values._model_name}(model_id='${this.modelId}')` };
+  }
+
+  /** What the kernel shows when a cell's last expression is this model: a view of it. */
+  [MIME_BUNDLE](): MimeBundle {
+    return this.displayData();
+  }
+
+  /** Show a view of this model in the running cell's output (display_data). */
+  display(options?: DisplayOptions): DisplayHandle {
+    return display(this.displayData(), options);
   }
 
   /** The full state in the control protocol's per-model layout (for `update_states`). */
@@ -259,8 +270,7 @@ function adoptFrontendModel(comms: CommManager, comm: Comm, data: Record<string,
   new WidgetModel(state, { comms, comm });
 }
 
-/** Register the widget comm targets on the kernel's `comms` and make it the default for models made in cells. */
+/** Register the `jupyter.widget` and `jupyter.widget.control` targets on `comms` (the kernel calls this at start-up). */
 export function installWidgets(comms: CommManager): void {
-  setDefaultCommManager(comms);
   widgetRegistry(comms, adoptFrontendModel);
 }

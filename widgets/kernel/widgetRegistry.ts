@@ -38,11 +38,6 @@ export class WidgetRegistry {
     return this.models.get(modelId);
   }
 
-  /** Ids of all live models. */
-  ids(): string[] {
-    return [...this.models.keys()];
-  }
-
   private handleControl(comm: Comm, data: Record<string, unknown>): void {
     if (data.method !== "request_states") {
       console.error(`jupyter.widget.control: unknown method ${JSON.stringify(data.method)}`);

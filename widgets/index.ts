@@ -1,0 +1,2 @@
+// What cells get from `import … from "fatezero/widgets"`.
+export * from "./kernel";
