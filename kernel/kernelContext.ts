@@ -59,6 +59,14 @@ export function displayImage(bytes: Uint8Array, options: ImageOptions = {}): Dis
   return display(bundle, { metadata, displayId: options.displayId });
 }
 
+/** Show video bytes (e.g. an mp4 from `encodeMp4`) as an inline, looping HTML5 video. */
+export function displayVideo(bytes: Uint8Array, options: DisplayOptions & { mime?: string; width?: number } = {}): DisplayHandle {
+  const mime = options.mime ?? "video/mp4";
+  const src = `data:${mime};base64,${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")}`;
+  const width = options.width ? ` width="${options.width}"` : "";
+  return display({ "text/html": `<video controls loop autoplay muted${width} src="${src}"></video>`, "text/plain": `<${mime} video, ${bytes.length} bytes>` }, options);
+}
+
 /** Clear the cell's output (when the next output arrives, with `wait`). */
 export function clearOutput(wait = false): void {
   kernel().display.clearOutput(wait);

@@ -2,7 +2,7 @@
 export { loadModel, encodePrompts, type FateZeroModel, type LoadModelOptions } from "./pipeline/loadModel";
 export { readVideo, type VideoClip, type VideoReadOptions } from "./video/readVideo";
 export { makeSampleClip } from "./video/sampleClip";
-export { writeMp4, writeGif, writeFrames, writeGrid } from "./video/writeVideo";
+export { writeMp4, writeGif, writeFrames, writeGrid, makeGrid, encodeMp4 } from "./video/writeVideo";
 export { invertVideo, type InversionRequest, type InversionOptions } from "./inversion/invertVideo";
 export { InversionCache } from "./inversion/inversionCache";
 export type { InversionRecord, InversionKey } from "./inversion/inversionRecord";

@@ -29,6 +29,7 @@ test("jupyter nbconvert --execute keeps execution counts and results", { skip: M
       code('console.log("loadModel is a", typeof loadModel);'),
       code('import { displayHtml } from "fatezero/kernel";\ndisplayHtml("<i>shown</i>");'),
       code("answer + 1"),
+      code('import { displayVideo } from "fatezero/kernel";\nimport { encodeMp4, makeSampleClip } from "fatezero";\ndisplayVideo(await encodeMp4(makeSampleClip(2, 64)));'),
     ],
     metadata: { kernelspec: { name: "fatezero", display_name: "FateZero (TypeScript)", language: "typescript" } },
     nbformat: 4,
@@ -41,7 +42,7 @@ test("jupyter nbconvert --execute keeps execution counts and results", { skip: M
   const cells = executed.cells.filter((c: { cell_type: string }) => c.cell_type === "code");
   assert.deepEqual(
     cells.map((c: { execution_count: number }) => c.execution_count),
-    [1, 2, 3, 4],
+    [1, 2, 3, 4, 5],
   );
   // nbformat stores text as arrays of lines.
   const joined = (value: unknown) => (Array.isArray(value) ? value.join("") : value);
@@ -55,6 +56,8 @@ test("jupyter nbconvert --execute keeps execution counts and results", { skip: M
   assert.equal(outputs[2][0].output_type, "display_data");
   assert.equal(outputs[2][0].data["text/html"], "<i>shown</i>");
   assert.deepEqual(outputs[3], [{ output_type: "execute_result", execution_count: 4, data: { "text/plain": "43" }, metadata: {} }]);
+  assert.equal(outputs[4][0].output_type, "display_data");
+  assert.match(outputs[4][0].data["text/html"], /^<video controls loop autoplay muted src="data:video\/mp4;base64,[A-Za-z0-9+/=]{100,}"><\/video>$/);
   assert.equal(executed.metadata.language_info.name, "typescript");
   assert.equal(executed.metadata.language_info.version, "5.0.4");
 });

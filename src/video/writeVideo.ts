@@ -3,6 +3,7 @@
 // (rename within one folder is atomic); parent folders are created.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import sharp from "sharp";
@@ -66,6 +67,18 @@ export async function writeMp4(file: string, clip: VideoClip, fps = clip.fps, co
     "-movflags", "+faststart", // index first, so notebooks and browsers can start playing before the end arrives
   ];
   await atomicWrite(file, (tmp) => encodeRaw(clip, fps, tmp, "mp4", options));
+}
+
+/** The bytes of an mp4 of the clip (for inline display in a notebook). */
+export async function encodeMp4(clip: VideoClip, fps = clip.fps): Promise<Uint8Array> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fatezero-mp4-"));
+  try {
+    const file = path.join(dir, "clip.mp4");
+    await writeMp4(file, clip, fps);
+    return new Uint8Array(fs.readFileSync(file));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Write a looping gif with a palette computed over the whole clip (palettegen → paletteuse). */
