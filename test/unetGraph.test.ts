@@ -142,3 +142,20 @@ test("the attention hook exposes cross-attention probabilities as graph outputs"
     assert.ok(Math.abs(sum - 1) < 1e-5);
   }
 });
+
+test("a UNet config saved by FateZero / Tune-A-Video (Pseudo3D block names) reads as its 2D counterpart", () => {
+  const raw = JSON.parse(fs.readFileSync(path.join(unetDir, "config.json"), "utf8"));
+  const to3d: Record<string, string> = { CrossAttnDownBlock2D: "CrossAttnDownBlockPseudo3D", DownBlock2D: "DownBlockPseudo3D", UpBlock2D: "UpBlockPseudo3D", CrossAttnUpBlock2D: "CrossAttnUpBlockPseudo3D" };
+  const tuned = {
+    ...raw,
+    _class_name: "UNetPseudo3DConditionModel",
+    down_block_types: raw.down_block_types.map((t: string) => to3d[t]),
+    up_block_types: raw.up_block_types.map((t: string) => to3d[t]),
+    mid_block_type: "UNetMidBlockPseudo3DCrossAttn",
+    lora: 160,
+    SparseCausalAttention_index: ["mid"],
+  };
+  assert.deepEqual(unetConfig(tuned), config);
+  assert.throws(() => unetConfig({ ...tuned, temporal_downsample: true }), /temporal_downsample is not supported/);
+  assert.throws(() => unetConfig({ ...raw, down_block_types: ["SimpleDownBlock2D", ...raw.down_block_types.slice(1)] }), /"SimpleDownBlock2D" is not supported/);
+});

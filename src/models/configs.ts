@@ -116,13 +116,21 @@ export interface UnetConfig {
 
 const DOWN_TYPES = ["CrossAttnDownBlock2D", "DownBlock2D"];
 const UP_TYPES = ["CrossAttnUpBlock2D", "UpBlock2D"];
+/** FateZero / Tune-A-Video save their inflated UNets with these names; the weights are the 2D blocks' plus temporal parts. */
+const PSEUDO_3D: Record<string, string> = {
+  CrossAttnDownBlockPseudo3D: "CrossAttnDownBlock2D",
+  DownBlockPseudo3D: "DownBlock2D",
+  CrossAttnUpBlockPseudo3D: "CrossAttnUpBlock2D",
+  UpBlockPseudo3D: "UpBlock2D",
+};
+const MID_TYPES = ["UNetMidBlock2DCrossAttn", "UNetMidBlockPseudo3DCrossAttn"];
 
 /** Read unet/config.json, refusing features SD 1.x does not use. */
 export function unetConfig(cfg: Json, what = "unet/config.json"): UnetConfig {
   const r = reader(what, cfg);
   const blocks = r.ints("block_out_channels");
-  const down = r.strs("down_block_types");
-  const up = r.strs("up_block_types");
+  const down = r.strs("down_block_types").map((t) => PSEUDO_3D[t] ?? t);
+  const up = r.strs("up_block_types").map((t) => PSEUDO_3D[t] ?? t);
   const levels = blocks.length;
   if (down.length !== levels || up.length !== levels) throw new Error(`${what}: block type lists must have ${levels} entries`);
   for (const t of down) if (!DOWN_TYPES.includes(t)) throw new Error(`${what}: down block type "${t}" is not supported`);
@@ -131,7 +139,8 @@ export function unetConfig(cfg: Json, what = "unet/config.json"): UnetConfig {
     if (cfg[key] !== undefined && cfg[key] !== null) throw new Error(`${what}: "${key}" is not supported (SD 1.x has none)`);
   }
   const mid = cfg.mid_block_type;
-  if (mid !== undefined && mid !== null && mid !== "UNetMidBlock2DCrossAttn") throw new Error(`${what}: mid_block_type "${String(mid)}" is not supported`);
+  if (mid !== undefined && mid !== null && !MID_TYPES.includes(String(mid))) throw new Error(`${what}: mid_block_type "${String(mid)}" is not supported`);
+  if (cfg.temporal_downsample === true) throw new Error(`${what}: temporal_downsample is not supported`);
   if (r.bool("only_cross_attention", false) || r.bool("dual_cross_attention", false) || r.bool("upcast_attention", false)) {
     throw new Error(`${what}: only_cross_attention / dual_cross_attention / upcast_attention are not supported`);
   }
