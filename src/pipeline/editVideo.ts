@@ -52,11 +52,8 @@ export async function editVideo(model: FateZeroModel, inversion: InversionRecord
   // Branches of each UNet call, and which text each one reads.
   const mode = loop.attention;
   const layout = BRANCHES[mode];
-  const [uncond, edit, source, inversionPrompt] = await Promise.all(
-    ["", spec.prompt, spec.sourcePrompt, key.prompt].map((p) => encodePrompts(model, [p])),
-  );
-  const texts = { uncond, edit, source, inversionPrompt };
-  const context = concatArrays(layout.texts.map((t) => texts[t])); // [B, 77, D]
+  const prompts = { uncond: "", edit: spec.prompt, source: spec.sourcePrompt, inversionPrompt: key.prompt };
+  const context = await encodePrompts(model, layout.texts.map((t) => prompts[t])); // [B, 77, D]
   const B = layout.texts.length;
   const onehot = new Uint8Array(B).map((_, b) => (b === layout.edit ? 1 : 0));
 
