@@ -30,11 +30,6 @@ export class SafetensorsError extends Error {
   }
 }
 
-/** Bytes per element of a safetensors dtype. */
-export function dtypeBytes(dtype: SafetensorsDtype): number {
-  return DTYPE_BYTES[dtype];
-}
-
 /** An opened, validated safetensors file; tensor data is read on demand. */
 export class SafetensorsFile {
   private constructor(
