@@ -102,3 +102,14 @@ test("latent blending: threshold 0 leaves the edit unchanged, above 1 restores t
   assert.ok(maxDiff(steps[1], inversion.latents[STEPS - 1]) === 0, "step 1 is replaced by z_{N-1}");
   assert.ok(maxDiff(steps[0], inversion.latents[STEPS]) > 1e-3, "step 0 is outside the window");
 });
+
+test("latent blending: latentBlendSteps moves the window", async () => {
+  const { model, inversion } = await setup;
+  const target = "a silver car driving down a curvy road in the countryside";
+  const p2p = { blendWords: [["jeep"], ["car"]] as [string[], string[]], crossReplaceSteps: 0.5, selfReplaceSteps: 0.5, blendLatents: true, blendTh: [1.5, 1.5] as [number, number] };
+  const steps: Float32Array[] = [];
+  // Window (0, 0.5·N) on the counter i+1: with N = 6, steps i = 0 and 1 are blended, step 2 is not.
+  await editVideo(model, inversion, spec(target, { ...p2p, latentBlendSteps: [0, 0.5] }), { onStep: (_, x) => steps.push(x) });
+  assert.ok(maxDiff(steps[0], inversion.latents[STEPS]) === 0, "step 0 is replaced by z_N");
+  assert.ok(maxDiff(steps[2], inversion.latents[STEPS - 2]) > 1e-3, "step 2 is outside the window");
+});

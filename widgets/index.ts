@@ -1,2 +1,5 @@
 // What cells get from `import … from "fatezero/widgets"`.
 export * from "./kernel";
+export * from "./models";
+export * from "./shared/widgetStates";
+export * from "./charts";

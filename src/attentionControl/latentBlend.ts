@@ -18,10 +18,11 @@ export class LatentBlend {
     private readonly controller: ControllerTensors,
     private readonly inversion: InversionRecord,
     private readonly threshold: number,
+    window: [number, number] = [0.2, 0.8],
   ) {
     const N = inversion.key.steps;
-    this.start = Math.floor(0.2 * N);
-    this.end = Math.floor(0.8 * N);
+    this.start = Math.floor(window[0] * N);
+    this.end = Math.floor(window[1] * N);
     if (!inversion.maskMaps) throw new Error("blend_latents needs the inversion's mask maps, which this model and size do not have");
   }
 
@@ -31,7 +32,7 @@ export class LatentBlend {
     else for (let i = 0; i < editMaps.length; i++) this.editSum[i] += editMaps[i];
   }
 
-  /** The latents [4, F, h, w] after step i, blended with the inverted latents when i+1 lies inside (0.2·N, 0.8·N). */
+  /** The latents [4, F, h, w] after step i, blended with the inverted latents when i+1 lies inside (start·N, end·N). */
   apply(i: number, x: Float32Array): Float32Array {
     const counter = i + 1;
     if (!(counter > this.start && counter < this.end) || !this.editSum) return x;

@@ -19,6 +19,8 @@ export interface P2pOptions {
   blendSelfAttention: boolean;
   /** Blend latents with the inverted ones outside the mask (FateZero `blend_latents`). */
   blendLatents: boolean;
+  /** Steps whose latents are blended, as [start, end] fractions (FateZero hard-codes 0.2 and 0.8). */
+  latentBlendSteps?: [number, number];
   /** Re-weight words of the target prompt (FateZero `eq_params`). */
   eqParams?: { words: string[]; values: number[] };
 }

@@ -45,7 +45,7 @@ export async function editVideo(model: FateZeroModel, inversion: InversionRecord
   if (controller.attentionBlend && !inversion.maskMaps) throw new Error("blend words need the inversion's mask maps, but this model and size have no cross-attention layers within the query limit");
   const unet = await fusedUnet(model, { latentSize: [h, w], selectors: key.unet.selectors, leastScChannel: key.unet.leastScChannel, queryLimit: loop.controlQueryLimit, injected: options.injected });
   const { crossMatrix, crossBlend } = fusionInputs(controller);
-  const latentBlend = controller.latentBlend && loop.attention !== "none" ? new LatentBlend(controller, inversion, spec.p2p.blendTh[0]) : undefined;
+  const latentBlend = controller.latentBlend && loop.attention !== "none" ? new LatentBlend(controller, inversion, spec.p2p.blendTh[0], spec.p2p.latentBlendSteps) : undefined;
   const maskPicks = maskLayerPicks(unet.mapOutputs);
   const fetches = ["noise_pred", ...(latentBlend ? maskPicks.map((l) => l.name) : [])];
 

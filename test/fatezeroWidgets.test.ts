@@ -1,0 +1,171 @@
+// The kernel-side FateZero widgets on the tiny model with real car-turn frames, against an in-process comm
+// manager playing the frontend: what each model sends, and how it reacts to the frontend's changes.
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { test } from "node:test";
+import { blendMask } from "../src/attentionControl/blendMask";
+import { invertVideo } from "../src/inversion/invertVideo";
+import { decodeVideo } from "../src/pipeline/decodeVideo";
+import { editVideo } from "../src/pipeline/editVideo";
+import { loadModel } from "../src/pipeline/loadModel";
+import { readVideo } from "../src/video/readVideo";
+import { controlledMaskSize, CrossAttentionViewer, EditPanel, EditStudio, FrameScrubber, MaskTuner, targetBlendWords, tokenHeatmap } from "../widgets/models";
+import { MODULE_NAME, WIDGETS } from "../widgets/shared/widgetStates";
+import { SHARED, tempDir } from "./sharedData";
+import { FakeCommManager, type FakeComm } from "./support/fakeComms";
+
+const SOURCE = "a silver jeep driving down a curvy road in the countryside";
+const STEPS = 4;
+
+const setup = (async () => {
+  const model = await loadModel("tiny", { cacheDir: tempDir("widget-models-cache") });
+  const clip = await readVideo(path.join(SHARED, "data/car-turn"), { size: 128, nSampleFrame: 3 });
+  const inversion = await invertVideo(model, { frames: clip.frames, frameCount: clip.count, height: 128, width: 128, prompt: SOURCE, steps: STEPS });
+  return { model, clip, inversion };
+})();
+
+/** The last `update` state the kernel sent on `comm`, with its buffers put back by path. */
+function lastUpdate(comm: FakeComm): Record<string, unknown> {
+  const updates = comm.sentWith("update");
+  assert.ok(updates.length > 0, "an update was sent");
+  const { data, buffers } = updates[updates.length - 1];
+  const state = structuredClone(data.state) as Record<string, unknown>;
+  (data.buffer_paths as string[][]).forEach((p, i) => ((state as Record<string, unknown>)[p[0]] = buffers[i]));
+  return state;
+}
+
+function bytes(v: unknown): Uint8Array {
+  const b = v as ArrayBufferView;
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+test("FrameScrubber opens with encoded frames as buffers, replaces or adds rows by label", async () => {
+  const { clip } = await setup;
+  const comms = new FakeCommManager();
+  const scrubber = await FrameScrubber.create([{ label: "source", clip }], { comms, title: "t" });
+  const open = comms.opened[0];
+  assert.equal(open.data.state && (open.data.state as Record<string, unknown>)._model_name, WIDGETS.frameScrubber.model);
+  assert.equal((open.data.state as Record<string, unknown>)._view_module, MODULE_NAME);
+  assert.deepEqual(open.data.buffer_paths, [0, 1, 2].map((f) => ["rows", 0, "clip", "frames", f]));
+  for (const b of open.buffers) assert.deepEqual([...bytes(b).subarray(0, 3)], [0xff, 0xd8, 0xff], "JPEG bytes");
+  await scrubber.setClip("edit", clip);
+  await scrubber.setClip("source", { ...clip, count: 2, frames: clip.frames.subarray(0, 2 * 128 * 128 * 3) });
+  assert.deepEqual(scrubber.labels(), ["source", "edit"]);
+  assert.equal(scrubber.get("frame_count"), 3);
+  assert.equal(scrubber.get("rows")[0].clip.frames.length, 2);
+  const comm = comms.comm(scrubber.modelId);
+  comm.fromFrontend({ method: "update", state: { frame: 2 }, buffer_paths: [] });
+  assert.equal(scrubber.get("frame"), 2);
+  assert.deepEqual(comm.sentWith("echo_update").at(-1)?.data.state, { frame: 2 });
+});
+
+test("CrossAttentionViewer: token chips, and a token or step change recomputes the heat map", async () => {
+  const { model, clip, inversion } = await setup;
+  const comms = new FakeCommManager();
+  const viewer = await CrossAttentionViewer.create(inversion, model.tokenizer, clip, { comms });
+  const tokens = viewer.get("tokens");
+  assert.equal(tokens.length, inversion.tokens);
+  assert.deepEqual([tokens[0], tokens[1], tokens[3], tokens.at(-1)], ["<|startoftext|>", "a", "jeep", "<|endoftext|>"]);
+  const comm = comms.comm(viewer.modelId);
+  comm.fromFrontend({ method: "update", state: { token: 3, average_steps: false, step: 2 }, buffer_paths: [] });
+  const sent = lastUpdate(comm);
+  const g = inversion.groups[viewer.get("group")];
+  const expected = tokenHeatmap({ steps: g.steps, frames: 3, height: g.group.height, width: g.group.width, tokens: inversion.tokens }, 3, 2);
+  assert.deepEqual(bytes(sent.heatmap), expected.heatmap);
+  assert.equal(bytes(sent.heatmap).length, 3 * viewer.get("map_height") * viewer.get("map_width"));
+  assert.equal(viewer.get("heat_max"), expected.max);
+  assert.equal(viewer.get("mass").length, 3);
+  assert.ok(expected.max > 0 && expected.max <= 1, `a probability: ${expected.max}`);
+  comm.fromFrontend({ method: "update", state: { token: 999 }, buffer_paths: [] });
+  assert.equal(viewer.get("token"), tokens.length - 1, "an out-of-range token is clamped");
+});
+
+test("MaskTuner: the preview is editVideo's blend mask, shrinks as the threshold rises, and reports unknown words", async () => {
+  const { model, clip, inversion } = await setup;
+  const comms = new FakeCommManager();
+  const tuner = await MaskTuner.create(inversion, model.tokenizer, clip, { comms, blendWords: ["jeep"] });
+  const comm = comms.comm(tuner.modelId);
+  const [h, w] = controlledMaskSize(inversion);
+  const mm = inversion.maskMaps!;
+  const alpha = new Float32Array(77);
+  alpha[3] = 1; // "jeep"
+  let previous = Infinity;
+  const areas: number[] = [];
+  for (const th of [0.1, 0.4, 0.8]) {
+    comm.fromFrontend({ method: "update", state: { threshold: th, step: 1 }, buffer_paths: [] });
+    const expected = blendMask({ maps: mm.steps[STEPS - 2], frames: 3, height: mm.height, width: mm.width, tokens: mm.tokens }, alpha, h, w, th);
+    assert.deepEqual([...bytes(tuner.get("mask"))], [...expected]);
+    const area = tuner.get("areas").reduce((a, b) => a + b, 0);
+    assert.ok(area <= previous, `area ${area} at ${th}`);
+    areas.push(area);
+    previous = area;
+  }
+  assert.ok(areas[0] > areas[2], `the threshold matters: ${areas}`);
+  assert.ok(comm.sentWith("update").some((m) => (m.data.buffer_paths as string[][]).some((p) => p[0] === "mask")), "the mask travels as a buffer");
+  assert.ok(tuner.get("preview_ms") >= 0);
+  comm.fromFrontend({ method: "update", state: { blend_words: ["jeep", "truck"] }, buffer_paths: [] });
+  assert.match(tuner.get("error"), /blend word "truck" is not in the source prompt/);
+  assert.throws(() => tuner.p2p(), /truck/);
+  comm.fromFrontend({ method: "update", state: { blend_words: ["jeep"], self_replace_steps: [0.1, 0.6] }, buffer_paths: [] });
+  assert.equal(tuner.get("error"), "");
+  assert.deepEqual(tuner.p2p().selfReplaceSteps, [0.1, 0.6]);
+  assert.equal(tuner.p2p().blendSelfAttention, true);
+});
+
+test("EditPanel: Run from the frontend streams progress and ends with a status; Cancel aborts", async () => {
+  const comms = new FakeCommManager();
+  let release: () => void = () => undefined;
+  const panel = EditPanel.create({ comms, sourcePrompt: "a b", prompt: "a c" }, async (signal, progress) => {
+    progress(1, 2);
+    await new Promise<void>((resolve, reject) => {
+      release = resolve;
+      signal.addEventListener("abort", () => reject(new Error("edit cancelled")));
+    });
+    progress(2, 2);
+    return "ok";
+  });
+  const comm = comms.comm(panel.modelId);
+  comm.fromFrontend({ method: "custom", content: { event: "run" } });
+  assert.equal(panel.get("running"), true);
+  assert.deepEqual([panel.get("done"), panel.get("total")], [1, 2]);
+  comm.fromFrontend({ method: "custom", content: { event: "run" } });
+  release();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual([panel.get("running"), panel.get("status"), panel.get("done")], [false, "ok", 2]);
+  comm.fromFrontend({ method: "custom", content: { event: "run" } });
+  comm.fromFrontend({ method: "custom", content: { event: "cancel" } });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual([panel.get("running"), panel.get("status"), panel.get("error")], [false, "cancelled", ""]);
+});
+
+test("EditStudio: Run re-runs only the editing loop on the cached inversion and shows the edit", async () => {
+  const { model, clip, inversion } = await setup;
+  const comms = new FakeCommManager();
+  const prompt = "a silver car driving down a curvy road in the countryside";
+  const studio = await EditStudio.open({ model, clip, inversion, prompt, blendWords: ["jeep"], threshold: 0.4, comms });
+  assert.equal(comms.opened.length, 4);
+  studio.tuner.update({ self_replace_steps: [0, 0.5] });
+  studio.panel.update({ equalizer: [{ word: "car", value: 2 }] });
+  const spec = studio.spec();
+  assert.deepEqual(spec.p2p.blendWords, [["jeep"], ["car"]]);
+  assert.deepEqual(spec.p2p.eqParams, { words: ["car"], values: [2] });
+  assert.deepEqual(spec.p2p.blendTh, [0.4, 0.4]);
+  comms.comm(studio.panel.modelId).fromFrontend({ method: "custom", content: { event: "run" } });
+  const edited = await studio.run().catch(() => undefined);
+  assert.equal(edited, undefined, "a second run while one is in progress is refused");
+  while (studio.panel.running) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(studio.panel.get("error"), "");
+  assert.deepEqual(studio.scrubber.labels(), ["source", "edit"]);
+  assert.deepEqual([studio.panel.get("done"), studio.panel.get("total")], [STEPS, STEPS]);
+  const direct = await editVideo(model, inversion, spec);
+  const frames = await decodeVideo(model, direct.latents, 3, 16, 16);
+  assert.deepEqual(studio.results.get("edit")!.frames, frames, "the same edit as editVideo with the studio's spec");
+  assert.deepEqual(studio.timings.map((t) => t.stage), ["edit", "decode", "show"]);
+  studio.close();
+  assert.ok(studio.panel.closed && studio.scrubber.closed);
+});
+
+test("targetBlendWords: the words the edit introduces, else the kept source words", () => {
+  assert.deepEqual(targetBlendWords("a silver jeep on a road", "a red car on a road", ["jeep"]), ["red", "car"]);
+  assert.deepEqual(targetBlendWords("a silver jeep on a road", "a jeep on a road", ["jeep"]), ["jeep"]);
+});

@@ -1,0 +1,159 @@
+// The interactive editor of one cached inversion: a FrameScrubber (source / reconstruction / edit), a
+// CrossAttentionViewer, a MaskTuner and an EditPanel, wired so that Run re-runs only the editing loop
+// against the inversion with the tuner's and the panel's settings, streams progress and shows the result.
+import type { InversionRecord } from "../../src/inversion/inversionRecord";
+import { decodeVideo } from "../../src/pipeline/decodeVideo";
+import { DEFAULT_P2P, type EditSpec } from "../../src/pipeline/editOptions";
+import { editVideo } from "../../src/pipeline/editVideo";
+import type { FateZeroModel } from "../../src/pipeline/loadModel";
+import type { VideoClip } from "../../src/video/readVideo";
+import type { CommManager } from "../../kernel/commTypes";
+import type { EqualizerEntry } from "../shared/widgetStates";
+import type { ClipImageOptions } from "./clipImages";
+import { CrossAttentionViewer } from "./crossAttentionViewer";
+import { EditPanel, type RunProgress } from "./editPanel";
+import { FrameScrubber } from "./frameScrubber";
+import { MaskTuner } from "./maskTuner";
+
+/** What an editor starts with; unset controls take FateZero's defaults. */
+export interface EditStudioOptions {
+  model: FateZeroModel;
+  /** The inverted clip, at the inversion's size. */
+  clip: VideoClip;
+  inversion: InversionRecord;
+  /** The edit prompt. */
+  prompt: string;
+  /** The controller's source prompt (FateZero `editing_prompts[0]`; default: the inversion prompt). */
+  sourcePrompt?: string;
+  /** Blend words of the source prompt, or FateZero's pair [source words, target words]. */
+  blendWords?: string[] | [string[], string[]];
+  threshold?: number;
+  selfReplaceSteps?: [number, number];
+  crossReplaceSteps?: [number, number];
+  blendLatents?: boolean;
+  latentBlendSteps?: [number, number];
+  controller?: "replace" | "refine";
+  equalizer?: EqualizerEntry[];
+  guidanceScale?: number;
+  /** How frames are encoded for the views. */
+  image?: ClipImageOptions;
+  comms?: CommManager;
+}
+
+/** Seconds spent in one stage of a run. */
+export interface StageTime {
+  stage: string;
+  seconds: number;
+}
+
+/** Scrubber, attention viewer, mask tuner and edit panel over one cached inversion. */
+export class EditStudio {
+  /** Stage timings of every run so far, in order. */
+  readonly timings: StageTime[] = [];
+  /** The latest frames of each scrubber row a run produced ("edit", "reconstruction"). */
+  readonly results = new Map<string, VideoClip>();
+
+  private constructor(
+    private readonly options: EditStudioOptions,
+    readonly scrubber: FrameScrubber,
+    readonly viewer: CrossAttentionViewer,
+    readonly tuner: MaskTuner,
+    readonly panel: EditPanel,
+    private readonly targetWords: string[] | undefined,
+  ) {}
+
+  /** Open the four widgets (nothing is displayed until `display()`). */
+  static async open(options: EditStudioOptions): Promise<EditStudio> {
+    const { model, clip, inversion } = options;
+    const sourcePrompt = options.sourcePrompt ?? inversion.key.prompt;
+    const [sourceWords, targetWords] = splitBlendWords(options.blendWords);
+    const common = { comms: options.comms, image: options.image };
+    const scrubber = await FrameScrubber.create([{ label: "source", clip }], { ...common, title: inversion.key.prompt });
+    const viewer = await CrossAttentionViewer.create(inversion, model.tokenizer, clip, common);
+    const tuner = await MaskTuner.create(inversion, model.tokenizer, clip, { ...common, ...options, sourcePrompt, blendWords: sourceWords });
+    const panel = EditPanel.create({ ...options, sourcePrompt, comms: options.comms });
+    const studio = new EditStudio(options, scrubber, viewer, tuner, panel, targetWords);
+    panel.setTask((signal, progress) => studio.edit(studio.spec(), "edit", signal, progress));
+    return studio;
+  }
+
+  /** Show the four widgets in the running cell's output. */
+  display(): void {
+    for (const w of [this.scrubber, this.viewer, this.tuner, this.panel]) w.display();
+  }
+
+  /** The edit the current settings describe. */
+  spec(): EditSpec {
+    const p = this.panel.state();
+    const sourceWords = this.tuner.blendWords();
+    const equalizer = p.equalizer.filter((e) => e.word.trim() !== "");
+    return {
+      prompt: p.prompt,
+      sourcePrompt: p.source_prompt,
+      p2p: {
+        ...DEFAULT_P2P,
+        ...this.tuner.p2p(),
+        isReplaceController: p.controller === "replace",
+        ...(sourceWords.length > 0 ? { blendWords: [sourceWords, this.targetWords ?? targetBlendWords(p.source_prompt, p.prompt, sourceWords)] } : {}),
+        ...(equalizer.length > 0 ? { eqParams: { words: equalizer.map((e) => e.word.trim()), values: equalizer.map((e) => e.value) } } : {}),
+      },
+    };
+  }
+
+  /** Run the editing loop with the current settings (as the Run button does); shows and returns the edit. */
+  run(): Promise<VideoClip> {
+    return this.panel.run().then(() => this.results.get("edit")!);
+  }
+
+  /** Run the edit with the source prompt as target (FateZero's first "editing" prompt) and show it as "reconstruction". */
+  reconstruct(): Promise<VideoClip> {
+    const spec = { ...this.spec() };
+    spec.prompt = spec.sourcePrompt;
+    return this.panel.run((signal, progress) => this.edit(spec, "reconstruction", signal, progress)).then(() => this.results.get("reconstruction")!);
+  }
+
+  /** Cancel the run in progress. */
+  cancel(): void {
+    this.panel.cancel();
+  }
+
+  /** Close all four widgets. */
+  close(): void {
+    for (const w of [this.scrubber, this.viewer, this.tuner, this.panel]) w.close();
+  }
+
+  /** Edit with `spec`, decode, and show the frames in the scrubber row `label`. */
+  async edit(spec: EditSpec, label: string, signal: AbortSignal, progress: RunProgress): Promise<string> {
+    const { model, inversion, clip } = this.options;
+    const { frameCount: F, height: H, width: W } = inversion.key;
+    const t0 = performance.now();
+    const result = await editVideo(model, inversion, spec, { signal, onProgress: progress, guidanceScale: this.panel.get("guidance_scale") });
+    const t1 = performance.now();
+    const frames = await decodeVideo(model, result.latents, F, H / 8, W / 8); // [F, H, W, 3]
+    const t2 = performance.now();
+    const edited: VideoClip = { frames, count: F, height: H, width: W, source: label, fps: clip.fps };
+    await this.scrubber.setClip(label, edited);
+    const t3 = performance.now();
+    this.timings.push({ stage: "edit", seconds: (t1 - t0) / 1000 }, { stage: "decode", seconds: (t2 - t1) / 1000 }, { stage: "show", seconds: (t3 - t2) / 1000 });
+    this.results.set(label, edited);
+    return `${label} done in ${((t3 - t0) / 1000).toFixed(1)} s`;
+  }
+}
+
+function splitBlendWords(words: EditStudioOptions["blendWords"]): [string[], string[] | undefined] {
+  if (!words) return [[], undefined];
+  if (words.length === 2 && Array.isArray(words[0]) && Array.isArray(words[1])) return [words[0], words[1]];
+  return [words as string[], undefined];
+}
+
+/**
+ * Target-prompt blend words when only the source's were given: the words the edit introduces (in the target
+ * but not the source prompt), else the source blend words the target keeps.
+ */
+export function targetBlendWords(sourcePrompt: string, prompt: string, sourceWords: string[]): string[] {
+  const source = new Set(sourcePrompt.split(" "));
+  const introduced = prompt.split(" ").filter((w) => w !== "" && !source.has(w));
+  if (introduced.length > 0) return introduced;
+  const target = new Set(prompt.split(" "));
+  return sourceWords.filter((w) => target.has(w));
+}

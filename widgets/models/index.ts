@@ -1,0 +1,10 @@
+// The FateZero widgets' kernel-side models.
+export { clipImages, type ClipImageOptions } from "./clipImages";
+export { CrossAttentionViewer, groupLabel, promptTokens, type CrossAttentionViewerOptions } from "./crossAttentionViewer";
+export { EditPanel, type EditPanelOptions, type RunProgress, type RunTask } from "./editPanel";
+export { EditStudio, targetBlendWords, type EditStudioOptions, type StageTime } from "./editStudio";
+export { FrameScrubber, type FrameScrubberOptions, type LabelledClip } from "./frameScrubber";
+export { widgetIdentity } from "./identity";
+export { controlledMaskSize, MaskPreviewer, type MaskPreview } from "./maskPreview";
+export { MaskTuner, type MaskTunerOptions, type TunedP2p } from "./maskTuner";
+export { tokenHeatmap, tokenAttention, type GroupMaps, type TokenHeatmap } from "./tokenHeatmap";

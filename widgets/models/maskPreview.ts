@@ -1,0 +1,72 @@
+// The blend mask an edit would use, computed from the cached inversion's mask maps alone (no UNet): the
+// same normalisedBlendMap + threshold as editVideo's self-attention blending, so what the tuner shows is
+// what the edit uses. The normalised map depends only on the words and the step, so it is kept between
+// threshold changes and a slider move costs one comparison per position.
+import { normalisedBlendMap } from "../../src/attentionControl/blendMask";
+import type { InversionRecord } from "../../src/inversion/inversionRecord";
+import { getWordIndices, type WordTokenizer } from "../../src/tokenizer/wordIndices";
+
+/** A mask preview, or why there is none. */
+export interface MaskPreview {
+  /** uint8 0/1 [F, height, width] (1 = the edit's self-attention is kept); empty on error. */
+  mask: Uint8Array;
+  height: number;
+  width: number;
+  /** Fraction of each frame inside the mask. */
+  areas: number[];
+  error: string;
+}
+
+/** The largest self-attention size the edit controls: the latent size halved until it fits the query limit. */
+export function controlledMaskSize(inv: InversionRecord): [number, number] {
+  let [h, w] = [inv.key.height / 8, inv.key.width / 8];
+  while (h * w > inv.key.queryLimit && h % 2 === 0 && w % 2 === 0) [h, w] = [h / 2, w / 2];
+  return [h, w];
+}
+
+/** Blend-mask previews of one inversion for one source prompt, caching the normalised maps per words and step. */
+export class MaskPreviewer {
+  private cached: { key: string; map: Float32Array } | undefined;
+  readonly size: [number, number];
+
+  constructor(
+    private readonly inversion: InversionRecord,
+    private readonly tokenizer: WordTokenizer,
+    private readonly sourcePrompt: string,
+  ) {
+    this.size = controlledMaskSize(inversion);
+  }
+
+  /** The mask at editing step `step` (maps of inversion step N−1−step) for `words` and `threshold`. */
+  preview(words: readonly string[], threshold: number, step: number): MaskPreview {
+    const [height, width] = this.size;
+    const F = this.inversion.key.frameCount;
+    const fail = (error: string): MaskPreview => ({ mask: new Uint8Array(0), height, width, areas: new Array(F).fill(0), error });
+    const mm = this.inversion.maskMaps;
+    if (!mm) return fail("this inversion has no mask maps: the model has no cross-attention layer within the query limit at this size");
+    const N = this.inversion.key.steps;
+    if (!Number.isInteger(step) || step < 0 || step >= N) return fail(`preview step ${step} is outside 0…${N - 1}`);
+    if (!Number.isFinite(threshold)) return fail(`threshold ${threshold} is not a number`);
+    const alpha = new Float32Array(mm.tokens); // [77]
+    for (const word of words) {
+      const positions = getWordIndices(this.sourcePrompt, word, this.tokenizer);
+      if (positions.length === 0) return fail(`blend word ${JSON.stringify(word)} is not in the source prompt ${JSON.stringify(this.sourcePrompt)}`);
+      for (const p of positions) if (p < mm.tokens) alpha[p] = 1;
+    }
+    const key = JSON.stringify([words, step]);
+    if (this.cached?.key !== key) {
+      const maps = { maps: mm.steps[N - 1 - step], frames: F, height: mm.height, width: mm.width, tokens: mm.tokens };
+      this.cached = { key, map: normalisedBlendMap(maps, alpha, height, width) }; // [F, h·w]
+    }
+    const map = this.cached.map;
+    const L = height * width;
+    const mask = new Uint8Array(map.length); // [F, h, w]
+    const areas = new Array<number>(F).fill(0);
+    for (let f = 0; f < F; f++) {
+      let inside = 0;
+      for (let i = f * L; i < (f + 1) * L; i++) inside += mask[i] = map[i] > threshold ? 1 : 0;
+      areas[f] = inside / L;
+    }
+    return { mask, height, width, areas, error: "" };
+  }
+}
