@@ -16,6 +16,7 @@ import { loadModel } from "../src/pipeline/loadModel";
 import { defaultCacheDir } from "../src/onnx/session";
 import { makeSampleClip } from "../src/video/sampleClip";
 import { openModelFolder } from "../src/models/modelFolder";
+import { maskPreviewBench } from "./maskPreviewBench";
 
 const cacheDir = defaultCacheDir();
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
@@ -92,6 +93,8 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
     await editVideo(model, inversion, { prompt: "a silver jeep driving down a curvy road in the snow", sourcePrompt: PROMPT, p2p: { ...DEFAULT_P2P } });
     return { inversionStepSecondsWithBuild: t1 - t0, editStepSeconds: now() - t1, frames: 8, size: 512, peakRssBytes: peakRss() };
   },
+  /** Kernel-side MaskTuner: threshold change → new mask sent, 8 frames at 512². */
+  "mask-preview": () => maskPreviewBench(cacheDir, PROMPT),
 };
 
 async function runCase(name: string): Promise<void> {
