@@ -15,6 +15,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { defaultCacheDir } from "../onnx/session";
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from "../models/safetensors";
 import type { InversionKey, InversionRecord, MapGroup } from "./inversionRecord";
 
@@ -59,7 +60,8 @@ interface Meta extends Layout {
 export class InversionCache {
   private readonly root: string;
 
-  constructor(dir: string) {
+  /** The cache under `dir` (default: $FATEZERO_CACHE or ~/.cache/fatezero, shared with the graph cache). */
+  constructor(dir: string = defaultCacheDir()) {
     this.root = path.join(dir, "inversions");
   }
 
