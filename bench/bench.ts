@@ -17,6 +17,7 @@ import { defaultCacheDir } from "../src/onnx/session";
 import { makeSampleClip } from "../src/video/sampleClip";
 import { openModelFolder } from "../src/models/modelFolder";
 import { maskPreviewBench } from "./maskPreviewBench";
+import { widgetRoundtripBench } from "./widgetRoundtripBench";
 
 const cacheDir = defaultCacheDir();
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
@@ -95,6 +96,8 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
   },
   /** Kernel-side MaskTuner: threshold change → new mask sent, 8 frames at 512². */
   "mask-preview": () => maskPreviewBench(cacheDir, PROMPT),
+  /** Kernel → browser: a FrameScrubber's new clip until the image has loaded (live notebook, Chromium). */
+  "widget-frame-roundtrip": widgetRoundtripBench,
 };
 
 async function runCase(name: string): Promise<void> {
