@@ -6,6 +6,7 @@ import { createConverter, isCompleteCode, type Converter } from "tslab/dist/conv
 import { printQuickInfo } from "tslab/dist/inspect";
 import { CellRequire } from "./cellRequire";
 import { installTypeResolution } from "./projectModules";
+import { expandShorthandProperties } from "./shorthandProperties";
 import { CellSources, describeDiagnostics, describeThrown, type ErrorContent } from "./traceback";
 
 /** How a cell ended: its last expression's value (if it has one), or an error. */
@@ -53,9 +54,10 @@ export class CellExecutor {
     this.running = true;
     this.interruptRequested = false;
     try {
-      const converted = this.converter.convert(this.prevDecl, code);
+      const expanded = expandShorthandProperties(code);
+      const converted = this.converter.convert(this.prevDecl, expanded);
       if (converted.sideOutputs) this.modules.update(converted.sideOutputs);
-      if (converted.diagnostics.length > 0) return { status: "error", ...describeDiagnostics(converted.diagnostics, label, code) };
+      if (converted.diagnostics.length > 0) return { status: "error", ...describeDiagnostics(converted.diagnostics, label, expanded) };
       if (!converted.output) {
         this.prevDecl = converted.declOutput ?? "";
         return { status: "ok" };
