@@ -1,0 +1,98 @@
+// The figure notebooks run end to end with our kernel on the tiny model through `fatezero figures`'
+// runner (Debian's nbconvert/nbclient), write every figure they promise, and are stored without outputs.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import sharp from "sharp";
+import { FIGURE_NOTEBOOKS, NotebookError, runFigureNotebooks } from "../src/cli/figuresCommand";
+import { notebookInputs } from "../widgets/charts";
+import { tempDir } from "./sharedData";
+import { pythonHas, ROOT } from "./support/temporaryJupyter";
+
+const MISSING = !pythonHas(["nbconvert", "nbclient"]) && "Debian's nbconvert/nbclient are not installed (.ci/run installs them)";
+
+/** Figures each notebook saves (charts as .svg and .png). */
+const EXPECTED = {
+  "how-fatezero-works.ipynb": [
+    "works-source.png", "works-inversion-latents.png", "works-reconstructions.png", "works-reconstruction-error.svg", "works-reconstruction-error.png",
+    "works-cross-attention.png", "works-attention-mass.svg", "works-attention-mass.png", "works-self-attention.png",
+    "works-inversion-vs-reconstruction.png", "works-attention-mass-reconstruction.svg", "works-attention-mass-reconstruction.png",
+    "works-blend-mask.png", "works-mask-area.svg", "works-mask-area.png", "works-sparse-causal.png", "works-stage-times.svg", "works-stage-times.png",
+  ],
+  "paper-figures.ipynb": [
+    "paper-inversion-vs-reconstruction-attention.png", "paper-blending-mask.png", "paper-spatial-temporal.png", "paper-temporal-change.svg",
+    "paper-temporal-change.png", "paper-edits-grid.gif", "paper-edits.png", "paper-stage-times.svg", "paper-stage-times.png",
+  ],
+};
+
+/** Environment that pins the notebooks to the tiny model and its small defaults, with a private cache. */
+function tinyEnv(tag: string): NodeJS.ProcessEnv {
+  const blank = Object.fromEntries(["FATEZERO_VIDEO", "FATEZERO_SOURCE", "FATEZERO_OBJECT", "FATEZERO_FRAMES", "FATEZERO_SIZE", "FATEZERO_STEPS", "FATEZERO_SEED"].map((k) => [k, ""]));
+  return { ...blank, FATEZERO_MODEL: "tiny", FATEZERO_CACHE: path.join(tempDir(tag), "cache") };
+}
+
+test("stored notebooks have no outputs and use the fatezero kernelspec", () => {
+  for (const name of FIGURE_NOTEBOOKS) {
+    const nb = JSON.parse(fs.readFileSync(path.join(ROOT, "notebooks", name), "utf8"));
+    assert.deepEqual(nb.metadata.kernelspec, { name: "fatezero", display_name: "FateZero (TypeScript)", language: "typescript" }, name);
+    for (const cell of nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code")) {
+      assert.equal(cell.execution_count, null, `${name}: a stored execution count`);
+      assert.deepEqual(cell.outputs, [], `${name}: stored outputs`);
+    }
+  }
+});
+
+test("notebookInputs: without the shared data the notebooks use the generated sample clip", () => {
+  const dir = path.join(tempDir("inputs"), "project", "notebooks");
+  const saved = { ...process.env };
+  for (const k of ["FATEZERO_MODEL", "FATEZERO_VIDEO", "FATEZERO_SOURCE", "FATEZERO_OBJECT", "FATEZERO_FRAMES", "FATEZERO_SIZE", "FATEZERO_STEPS"]) delete process.env[k];
+  try {
+    const inputs = notebookInputs(dir);
+    assert.equal(inputs.video, undefined);
+    assert.equal(inputs.object, "car");
+    assert.deepEqual([inputs.model, inputs.frames, inputs.size, inputs.steps], ["tiny", 6, 128, 8]);
+  } finally {
+    Object.assign(process.env, saved);
+  }
+});
+
+test("fatezero figures: both notebooks run on the tiny model and write every figure", { skip: MISSING }, async () => {
+  const out = tempDir("figures");
+  const lines: string[] = [];
+  const runs = await runFigureNotebooks({ out, env: tinyEnv("figures"), log: (line) => lines.push(line) });
+  assert.deepEqual(runs.map((r) => path.basename(r.notebook)), FIGURE_NOTEBOOKS);
+  assert.ok(lines.some((l) => /\[2\/2\] paper-figures\.ipynb: done in/.test(l)), lines.join("\n"));
+  for (const run of runs) {
+    const expected = EXPECTED[path.basename(run.notebook) as keyof typeof EXPECTED].map((f) => path.join(out, f)).sort();
+    assert.deepEqual(run.figures, expected);
+    for (const file of run.figures) {
+      const bytes = fs.readFileSync(file);
+      if (file.endsWith(".svg")) assert.match(bytes.toString("utf8"), /^<svg[\s\S]*<\/svg>$/, file);
+      else {
+        const meta = await sharp(bytes).metadata();
+        assert.ok((meta.width ?? 0) > 0 && (meta.height ?? 0) > 0, file);
+        assert.equal(meta.format, path.extname(file).slice(1), file);
+      }
+    }
+    assert.ok(fs.existsSync(run.executed), "the executed copy is kept");
+  }
+});
+
+test("fatezero figures: a failing cell is reported with its notebook and cell", { skip: MISSING }, async () => {
+  const dir = tempDir("bad-notebook");
+  const code = (source: string) => ({ cell_type: "code", execution_count: null, metadata: {}, outputs: [], source });
+  const notebook = path.join(dir, "broken.ipynb");
+  fs.writeFileSync(notebook, JSON.stringify({
+    cells: [code("const ok = 1;"), { cell_type: "markdown", metadata: {}, source: "text" }, code('throw new Error("no such clip");')],
+    metadata: { kernelspec: { name: "fatezero", display_name: "FateZero (TypeScript)", language: "typescript" } },
+    nbformat: 4,
+    nbformat_minor: 4,
+  }));
+  await assert.rejects(runFigureNotebooks({ out: path.join(dir, "out"), notebooks: [notebook], log: () => {} }), (e: Error) => {
+    assert.ok(e instanceof NotebookError);
+    assert.match(e.message, /^broken\.ipynb: cell 3 of 3 failed \(it starts "throw new Error/);
+    assert.match(e.message, /Error: no such clip/);
+    return true;
+  });
+});

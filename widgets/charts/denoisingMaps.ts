@@ -1,0 +1,61 @@
+// Cross-attention of the source prompt along a denoising trajectory: the "reconstruction attention" the
+// paper contrasts with inversion attention (Fig. 2 / the motivation). Each editing step i ran at timestep
+// t_i on the latent x_i; replaying the UNet there with the source prompt gives the maps prompt-to-prompt
+// would have fused, indexed like the inversion's (inversion step N−1−i ran at the same t_i).
+import * as ort from "onnxruntime-node";
+import type { InversionRecord } from "../../src/inversion/inversionRecord";
+import { combineMaskMaps, keepTokens, mapGroups, maskLayerPicks, maskMapSize } from "../../src/inversion/mapLayers";
+import { fusedUnet, neutralControls } from "../../src/pipeline/fusedUnet";
+import { encodePrompts, type FateZeroModel } from "../../src/pipeline/loadModel";
+import { parseSelectors } from "../../src/models/frameLayout";
+
+/** Maps in the inversion's layout (per inversion step index), computed on a denoising trajectory. */
+export type DenoisingMaps = Pick<InversionRecord, "key" | "tokens" | "groups" | "maskMaps">;
+
+/**
+ * The source prompt's cross-attention maps on a denoising run that started from the inversion's z_T.
+ * `trajectory[i]` is the latent after editing step i (editVideo's onStep); every step but the last is used.
+ */
+export async function denoisingMaps(model: FateZeroModel, inversion: InversionRecord, trajectory: Float32Array[]): Promise<DenoisingMaps> {
+  const key = inversion.key;
+  const N = key.steps;
+  if (trajectory.length < N - 1) throw new Error(`denoising maps: need the latents of at least ${N - 1} steps, got ${trajectory.length}`);
+  const F = key.frameCount;
+  const [h, w] = [key.height / 8, key.width / 8];
+  const unet = await fusedUnet(model, { latentSize: [h, w], selectors: parseSelectors(key.unet.selectors), leastScChannel: key.unet.leastScChannel, queryLimit: key.queryLimit });
+  const stored = unet.mapOutputs;
+  const picks = maskLayerPicks(stored);
+  const size = maskMapSize(picks);
+  const groups = mapGroups(stored);
+  const context = await encodePrompts(model, [key.prompt]); // [1, 77, D]
+  const scheduler = model.scheduler();
+  scheduler.setTimesteps(N);
+  const result: DenoisingMaps = {
+    key,
+    tokens: inversion.tokens,
+    groups: groups.map((g) => ({ group: g.group, steps: new Array<Float32Array>(N) })),
+    ...(inversion.maskMaps ? { maskMaps: { ...inversion.maskMaps, steps: new Array<Float32Array>(N) } } : {}),
+  };
+  for (let i = 0; i < N; i++) {
+    const x = i === 0 ? inversion.latents[N] : trajectory[i - 1]; // [4, F, h, w] before step i
+    const out = await unet.session.run({
+      sample: new ort.Tensor("float32", x, [1, 4, F, h, w]),
+      timestep: new ort.Tensor("float32", Float32Array.of(scheduler.timesteps[i]), [1]),
+      encoder_hidden_states: new ort.Tensor("float32", context, [1, 77, context.length / 77]),
+      ...neutralControls(unet, F),
+    });
+    const maps = stored.map((l) => out[l.name].data as Float32Array); // each [F, h·w, 77]
+    const k = N - 1 - i;
+    if (result.maskMaps) result.maskMaps.steps[k] = combineMaskMaps(picks, stored, maps, 0, F, size);
+    groups.forEach((g, gi) => {
+      const rows = F * g.group.height * g.group.width;
+      const mean = new Float32Array(rows * inversion.tokens); // [F·L, T]
+      for (const m of g.members) {
+        const kept = keepTokens(maps[m], rows, inversion.tokens);
+        for (let j = 0; j < mean.length; j++) mean[j] += kept[j] / g.members.length;
+      }
+      result.groups[gi].steps[k] = mean;
+    });
+  }
+  return result;
+}
