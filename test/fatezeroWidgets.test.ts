@@ -104,7 +104,7 @@ test("MaskTuner: the preview is editVideo's blend mask, shrinks as the threshold
   assert.ok(comm.sentWith("update").some((m) => (m.data.buffer_paths as string[][]).some((p) => p[0] === "mask")), "the mask travels as a buffer");
   assert.ok(tuner.get("preview_ms") >= 0);
   comm.fromFrontend({ method: "update", state: { blend_words: ["jeep", "truck"] }, buffer_paths: [] });
-  assert.match(tuner.get("error"), /blend word "truck" is not in the source prompt/);
+  assert.match(tuner.get("error"), /blend word "truck" is not in the prompt "a silver jeep/);
   assert.throws(() => tuner.p2p(), /truck/);
   comm.fromFrontend({ method: "update", state: { blend_words: ["jeep"], self_replace_steps: [0.1, 0.6] }, buffer_paths: [] });
   assert.equal(tuner.get("error"), "");

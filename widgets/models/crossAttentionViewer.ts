@@ -2,11 +2,11 @@
 // at a time. The frontend picks token, step, group and averaging; the kernel answers with a uint8 heat map.
 import type { InversionRecord, MapGroup } from "../../src/inversion/inversionRecord";
 import type { ClipTokenizer } from "../../src/tokenizer/clipTokenizer";
-import { END_OF_TEXT, START_OF_TEXT } from "../../src/tokenizer/clipVocab";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";
 import { WidgetModel, type WidgetModelOptions } from "../kernel/widgetModel";
 import { WIDGETS, type CrossAttentionViewerState } from "../shared/widgetStates";
+import { tokenLabels } from "../charts/tokenLabels";
 import { clipImages, type ClipImageOptions } from "./clipImages";
 import { widgetIdentity } from "./identity";
 import { tokenHeatmap, type GroupMaps } from "./tokenHeatmap";
@@ -16,12 +16,6 @@ export interface CrossAttentionViewerOptions extends WidgetModelOptions {
   image?: ClipImageOptions;
   /** Initially selected token position (default 1, the prompt's first token). */
   token?: number;
-}
-
-/** The prompt's tokens as the viewer's chips: SOT, each BPE token's text, EOT — `count` of them. */
-export function promptTokens(tokenizer: Pick<ClipTokenizer, "encode" | "decode">, prompt: string, count: number): string[] {
-  const pieces = tokenizer.encode(prompt).map((id) => tokenizer.decode([id]).trim());
-  return [START_OF_TEXT, ...pieces, END_OF_TEXT].slice(0, count);
 }
 
 /** A group's label, e.g. "up 16×16 · 3 layers". */
@@ -34,9 +28,9 @@ export class CrossAttentionViewer extends WidgetModel<CrossAttentionViewerState 
   private inversion!: InversionRecord;
 
   /** Open a viewer of `inversion`'s maps over `clip` (the inverted frames). */
-  static async create(inversion: InversionRecord, tokenizer: Pick<ClipTokenizer, "encode" | "decode">, clip: VideoClip, options: CrossAttentionViewerOptions = {}): Promise<CrossAttentionViewer> {
+  static async create(inversion: InversionRecord, tokenizer: Pick<ClipTokenizer, "tokenize" | "decode">, clip: VideoClip, options: CrossAttentionViewerOptions = {}): Promise<CrossAttentionViewer> {
     if (inversion.groups.length === 0) throw new Error("this inversion stored no cross-attention maps (no layer within its query limit)");
-    const tokens = promptTokens(tokenizer, inversion.key.prompt, inversion.tokens);
+    const tokens = tokenLabels(tokenizer, inversion.key.prompt).slice(0, inversion.tokens);
     const group = largestGroup(inversion);
     const token = Math.min(options.token ?? 1, tokens.length - 1);
     const selection = select(inversion, group, token, 0, true);

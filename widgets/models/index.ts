@@ -1,6 +1,6 @@
 // The FateZero widgets' kernel-side models.
 export { clipImages, type ClipImageOptions } from "./clipImages";
-export { CrossAttentionViewer, groupLabel, promptTokens, type CrossAttentionViewerOptions } from "./crossAttentionViewer";
+export { CrossAttentionViewer, groupLabel, type CrossAttentionViewerOptions } from "./crossAttentionViewer";
 export { EditPanel, type EditPanelOptions, type RunProgress, type RunTask } from "./editPanel";
 export { EditStudio, targetBlendWords, type EditStudioOptions, type StageTime } from "./editStudio";
 export { FrameScrubber, type FrameScrubberOptions, type LabelledClip } from "./frameScrubber";

@@ -4,7 +4,8 @@
 // threshold changes and a slider move costs one comparison per position.
 import { normalisedBlendMap } from "../../src/attentionControl/blendMask";
 import type { InversionRecord } from "../../src/inversion/inversionRecord";
-import { getWordIndices, type WordTokenizer } from "../../src/tokenizer/wordIndices";
+import type { WordTokenizer } from "../../src/tokenizer/wordIndices";
+import { blendWordAlpha } from "../charts/blendWordAlpha";
 
 /** A mask preview, or why there is none. */
 export interface MaskPreview {
@@ -47,11 +48,11 @@ export class MaskPreviewer {
     const N = this.inversion.key.steps;
     if (!Number.isInteger(step) || step < 0 || step >= N) return fail(`preview step ${step} is outside 0…${N - 1}`);
     if (!Number.isFinite(threshold)) return fail(`threshold ${threshold} is not a number`);
-    const alpha = new Float32Array(mm.tokens); // [77]
-    for (const word of words) {
-      const positions = getWordIndices(this.sourcePrompt, word, this.tokenizer);
-      if (positions.length === 0) return fail(`blend word ${JSON.stringify(word)} is not in the source prompt ${JSON.stringify(this.sourcePrompt)}`);
-      for (const p of positions) if (p < mm.tokens) alpha[p] = 1;
+    let alpha: Float32Array; // [77]
+    try {
+      alpha = blendWordAlpha(this.tokenizer, this.sourcePrompt, [...words]);
+    } catch (e) {
+      return fail(`blend ${(e as Error).message}`);
     }
     const key = JSON.stringify([words, step]);
     if (this.cached?.key !== key) {
