@@ -8,6 +8,9 @@ import { writeRandomModel } from "../models/randomModel";
 import { runReference } from "../reference/runReference";
 import { InputError } from "../pipeline/inputError";
 import { editCommand, type EditFlags } from "./editCommand";
+import { exportHtml } from "./exportHtml";
+import { widgetsInstallCommand } from "./widgetsCommand";
+import { figuresCommand, type FiguresFlags } from "./figuresCommand";
 
 /** Parse arguments and run one subcommand; sets the exit code (2 for bad input, 1 for failures). */
 export async function main(argv: string[]): Promise<void> {
@@ -50,6 +53,15 @@ export async function main(argv: string[]): Promise<void> {
       if (counts.failed > 0) process.exitCode = 1;
     });
   program
+    .command("figures")
+    .description("regenerate every notebook figure: run the figure notebooks headlessly with the fatezero kernel")
+    .option("--out <dir>", "figures folder (default: notebooks/figures)")
+    .option("--notebooks <files...>", "notebooks to run (default: notebooks/how-fatezero-works.ipynb and paper-figures.ipynb)")
+    .option("--timeout <s>", "seconds one cell may run (default 1800)")
+    .action(async (flags: FiguresFlags) => {
+      process.exitCode = await figuresCommand(flags);
+    });
+  program
     .command("kernel")
     .description("the FateZero Jupyter kernel")
     .command("install")
@@ -58,6 +70,21 @@ export async function main(argv: string[]): Promise<void> {
     .option("--prefix <dir>", "into <dir>/share/jupyter/kernels (a venv, or a project-local JUPYTER_PATH)")
     .action((opts: { user?: boolean; prefix?: string }) => {
       console.log(installKernelSpec(opts));
+    });
+  program
+    .command("widgets")
+    .description("the FateZero Jupyter widgets frontend")
+    .command("install")
+    .description("install the classic-notebook nbextension (enabled) and the JupyterLab extension (default: the user's Jupyter dirs)")
+    .addOption(new Option("--user", "into the user's Jupyter data and config dirs").conflicts("prefix"))
+    .option("--prefix <dir>", "into <dir>/share/jupyter (extensions) and <dir>/etc/jupyter (nbconfig)")
+    .action((opts: { user?: boolean; prefix?: string }) => widgetsInstallCommand(opts));
+  program
+    .command("export-html <notebook>")
+    .description("convert a notebook to HTML whose saved widgets render offline (needs jupyter nbconvert)")
+    .option("--out <dir>", "output folder (default: the notebook's folder)")
+    .action((notebook: string, opts: { out?: string }) => {
+      console.log(exportHtml(notebook, opts.out));
     });
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -9,6 +9,7 @@ import type { FateZeroModel } from "../../src/pipeline/loadModel";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { CommManager } from "../../kernel/commTypes";
 import type { EqualizerEntry } from "../shared/widgetStates";
+import { StageTimer } from "../charts/stageTimer";
 import type { ClipImageOptions } from "./clipImages";
 import { CrossAttentionViewer } from "./crossAttentionViewer";
 import { EditPanel, type RunProgress } from "./editPanel";
@@ -40,16 +41,10 @@ export interface EditStudioOptions {
   comms?: CommManager;
 }
 
-/** Seconds spent in one stage of a run. */
-export interface StageTime {
-  stage: string;
-  seconds: number;
-}
-
 /** Scrubber, attention viewer, mask tuner and edit panel over one cached inversion. */
 export class EditStudio {
-  /** Stage timings of every run so far, in order. */
-  readonly timings: StageTime[] = [];
+  /** Seconds per stage ("edit", "decode", "show") summed over every run so far (what `stageTimeChart` draws). */
+  readonly timer = new StageTimer();
   /** The latest frames of each scrubber row a run produced ("edit", "reconstruction"). */
   readonly results = new Map<string, VideoClip>();
 
@@ -126,17 +121,13 @@ export class EditStudio {
   async edit(spec: EditSpec, label: string, signal: AbortSignal, progress: RunProgress): Promise<string> {
     const { model, inversion, clip } = this.options;
     const { frameCount: F, height: H, width: W } = inversion.key;
-    const t0 = performance.now();
-    const result = await editVideo(model, inversion, spec, { signal, onProgress: progress, guidanceScale: this.panel.get("guidance_scale") });
-    const t1 = performance.now();
-    const frames = await decodeVideo(model, result.latents, F, H / 8, W / 8); // [F, H, W, 3]
-    const t2 = performance.now();
+    const start = performance.now();
+    const result = await this.timer.time("edit", () => editVideo(model, inversion, spec, { signal, onProgress: progress, guidanceScale: this.panel.get("guidance_scale") }));
+    const frames = await this.timer.time("decode", () => decodeVideo(model, result.latents, F, H / 8, W / 8)); // [F, H, W, 3]
     const edited: VideoClip = { frames, count: F, height: H, width: W, source: label, fps: clip.fps };
-    await this.scrubber.setClip(label, edited);
-    const t3 = performance.now();
-    this.timings.push({ stage: "edit", seconds: (t1 - t0) / 1000 }, { stage: "decode", seconds: (t2 - t1) / 1000 }, { stage: "show", seconds: (t3 - t2) / 1000 });
+    await this.timer.time("show", () => this.scrubber.setClip(label, edited));
     this.results.set(label, edited);
-    return `${label} done in ${((t3 - t0) / 1000).toFixed(1)} s`;
+    return `${label} done in ${((performance.now() - start) / 1000).toFixed(1)} s`;
   }
 }
 

@@ -2,7 +2,7 @@
 export { clipImages, type ClipImageOptions } from "./clipImages";
 export { CrossAttentionViewer, groupLabel, type CrossAttentionViewerOptions } from "./crossAttentionViewer";
 export { EditPanel, type EditPanelOptions, type RunProgress, type RunTask } from "./editPanel";
-export { EditStudio, targetBlendWords, type EditStudioOptions, type StageTime } from "./editStudio";
+export { EditStudio, targetBlendWords, type EditStudioOptions } from "./editStudio";
 export { FrameScrubber, type FrameScrubberOptions, type LabelledClip } from "./frameScrubber";
 export { widgetIdentity } from "./identity";
 export { controlledMaskSize, MaskPreviewer, type MaskPreview } from "./maskPreview";

@@ -1,0 +1,121 @@
+// CrossAttentionViewer: token chips, step / layer-group / average controls, and per frame the frame image
+// with the selected token's cross-attention heat map drawn over it. The kernel computes `heatmap` for the
+// selection; this view only sends the selection and draws what comes back.
+import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
+import { WIDGETS, type ClipFrames, type CrossAttentionViewerState } from "../shared/widgetStates";
+import { drawLegend, heatImage } from "./colormap";
+import { bumpVersion, bytes, canvasFigures, decodeFrames, drawOverlay, h, perFrame, rangeInput } from "./dom";
+import { identity } from "./identity";
+import { injectStyle } from "./style";
+
+export class CrossAttentionViewerModel extends DOMWidgetModel {
+  defaults() {
+    const clip: ClipFrames = { mime: "image/jpeg", width: 0, height: 0, frames: [] };
+    const state: CrossAttentionViewerState = {
+      tokens: [], token: 0, steps: 1, step: 0, average_steps: false, groups: [], group: 0,
+      clip, heatmap: new DataView(new ArrayBuffer(0)), map_height: 0, map_width: 0, heat_max: 0, mass: [],
+    };
+    return { ...super.defaults(), ...identity(WIDGETS.crossAttentionViewer), ...state };
+  }
+}
+
+export class CrossAttentionViewerView extends DOMWidgetView {
+  private chips = h("div", { cls: "fz-row" });
+  private step = rangeInput("fz-step-slider", 0, 0, 1);
+  private stepLabel = h("span", { cls: "fz-muted" });
+  private group = h("select", { testid: "fz-group" });
+  private average = h("input", { testid: "fz-average" });
+  private frames = h("div", { cls: "fz-frames" });
+  private legendMax = h("span", { cls: "fz-muted", testid: "fz-heat-max" });
+  private bitmaps: Promise<(ImageBitmap | undefined)[]> = Promise.resolve([]);
+  private drawing = 0;
+  private saveStep = perFrame(() => this.model.save_changes());
+
+  render(): void {
+    injectStyle();
+    this.el.classList.add("fz-widget");
+    this.el.dataset.testid = "fz-viewer";
+    this.average.type = "checkbox";
+    const legend = h("canvas");
+    drawLegend(legend);
+    this.el.append(
+      this.chips,
+      h("div", { cls: "fz-row" }, h("span", { text: "step" }), this.step, this.stepLabel, h("label", {}, this.average, document.createTextNode(" average over steps")), h("span", { text: "layers" }), this.group),
+      this.frames,
+      h("div", { cls: "fz-legend" }, h("span", { cls: "fz-muted", text: "0" }), legend, this.legendMax),
+    );
+
+    this.step.addEventListener("input", () => {
+      this.model.set("step", Number(this.step.value));
+      this.stepLabel.textContent = `${Number(this.step.value) + 1} / ${this.model.get("steps")}`;
+      this.saveStep();
+    });
+    this.group.addEventListener("change", () => this.save({ group: Number(this.group.value) }));
+    this.average.addEventListener("change", () => this.save({ average_steps: this.average.checked }));
+
+    this.listenTo(this.model, "change:tokens change:token", () => this.renderChips());
+    this.listenTo(this.model, "change:steps change:step change:average_steps change:groups change:group", () => this.renderControls());
+    this.listenTo(this.model, "change:clip", () => this.loadClip());
+    this.listenTo(this.model, "change:heatmap change:map_height change:map_width change:mass change:heat_max", () => this.draw());
+    this.renderChips();
+    this.renderControls();
+    this.loadClip();
+  }
+
+  private save(changes: Record<string, unknown>): void {
+    this.model.set(changes);
+    this.model.save_changes();
+  }
+
+  private renderChips(): void {
+    const tokens = (this.model.get("tokens") ?? []) as string[];
+    const selected = Number(this.model.get("token"));
+    this.chips.replaceChildren(
+      ...tokens.map((token, i) => {
+        const chip = h("button", { cls: i === selected ? "fz-chip fz-selected" : "fz-chip", testid: `fz-token-${i}`, text: token });
+        chip.setAttribute("aria-pressed", String(i === selected));
+        chip.addEventListener("click", () => this.save({ token: i }));
+        return chip;
+      }),
+    );
+  }
+
+  private renderControls(): void {
+    const steps = Math.max(1, Number(this.model.get("steps")) || 1);
+    const averaged = Boolean(this.model.get("average_steps"));
+    this.step.max = String(steps - 1);
+    this.step.value = String(this.model.get("step"));
+    this.step.disabled = averaged;
+    this.stepLabel.textContent = averaged ? "all steps" : `${Number(this.model.get("step")) + 1} / ${steps}`;
+    this.average.checked = averaged;
+    const groups = (this.model.get("groups") ?? []) as string[];
+    if (this.group.options.length !== groups.length || groups.some((g, i) => this.group.options[i].text !== g)) {
+      this.group.replaceChildren(...groups.map((g, i) => Object.assign(h("option", { text: g }), { value: String(i) })));
+    }
+    this.group.value = String(this.model.get("group"));
+  }
+
+  private loadClip(): void {
+    this.bitmaps = decodeFrames(this.model.get("clip") as ClipFrames);
+    this.draw();
+  }
+
+  // Draws are async (frames decode first); a newer draw supersedes an older one still waiting.
+  private async draw(): Promise<void> {
+    const ticket = ++this.drawing;
+    const bitmaps = await this.bitmaps;
+    if (ticket !== this.drawing) return;
+    const clip = this.model.get("clip") as ClipFrames;
+    const map = bytes(this.model.get("heatmap"));
+    const [mh, mw] = [Number(this.model.get("map_height")), Number(this.model.get("map_width"))];
+    const mass = (this.model.get("mass") ?? []) as number[];
+    const count = Math.max(clip?.frames.length ?? 0, mh * mw > 0 ? Math.floor(map.length / (mh * mw)) : 0);
+    this.legendMax.textContent = Number(this.model.get("heat_max")).toPrecision(3);
+    canvasFigures(this.frames, count, "fz-heatmap", "fz-mass").forEach(({ canvas, caption }, f) => {
+      drawOverlay(canvas, bitmaps[f], clip?.width || mw, clip?.height || mh, heatImage(map, f, mw, mh));
+      caption.textContent = mass[f] === undefined ? "" : `mass ${mass[f].toFixed(4)}`;
+      bumpVersion(canvas);
+    });
+    bumpVersion(this.frames);
+  }
+}

@@ -1,0 +1,149 @@
+// MaskTuner: blend-word chips, threshold, step windows and the preview step, with per frame the frame and
+// the blend mask the kernel computed for these settings. Sliders save once per animation frame while
+// dragged, so the kernel recomputes the preview live.
+import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
+import { WIDGETS, type ClipFrames, type MaskTunerState } from "../shared/widgetStates";
+import { maskImage } from "./colormap";
+import { bumpVersion, bytes, canvasFigures, decodeFrames, drawOverlay, h, perFrame, rangeInput } from "./dom";
+import { identity } from "./identity";
+import { injectStyle } from "./style";
+
+export class MaskTunerModel extends DOMWidgetModel {
+  defaults() {
+    const clip: ClipFrames = { mime: "image/jpeg", width: 0, height: 0, frames: [] };
+    const state: MaskTunerState = {
+      source_prompt: "", words: [], blend_words: [], threshold: 0.3,
+      self_replace_steps: [0, 0.5], cross_replace_steps: [0, 0.8], blend_latents: true, latent_blend_steps: [0, 1],
+      steps: 1, step: 0, clip, mask: new DataView(new ArrayBuffer(0)), mask_height: 0, mask_width: 0,
+      areas: [], preview_ms: 0, error: "",
+    };
+    return { ...super.defaults(), ...identity(WIDGETS.maskTuner), ...state };
+  }
+}
+
+/** The three step-window keys and their test-id stems. */
+const WINDOWS = [
+  ["self_replace_steps", "self", "self-attention replace"],
+  ["cross_replace_steps", "cross", "cross-attention replace"],
+  ["latent_blend_steps", "latent", "latent blend"],
+] as const;
+
+export class MaskTunerView extends DOMWidgetView {
+  private prompt = h("div", { cls: "fz-muted" });
+  private words = h("div", { cls: "fz-row" });
+  private threshold = rangeInput("fz-threshold", 0, 1, 0.01);
+  private thresholdLabel = h("span", { cls: "fz-muted" });
+  private blendLatents = h("input", { testid: "fz-blend-latents" });
+  private step = rangeInput("fz-preview-step", 0, 0, 1);
+  private stepLabel = h("span", { cls: "fz-muted" });
+  private windows = WINDOWS.map(([key, stem]) => ({ key, start: rangeInput(`fz-${stem}-start`, 0, 1, 0.01), end: rangeInput(`fz-${stem}-end`, 0, 1, 0.01), label: h("span", { cls: "fz-muted" }) }));
+  private error = h("div", { cls: "fz-error", testid: "fz-tuner-error" });
+  private frames = h("div", { cls: "fz-frames" });
+  private previewMs = h("span", { cls: "fz-muted", testid: "fz-preview-ms" });
+  private bitmaps: Promise<(ImageBitmap | undefined)[]> = Promise.resolve([]);
+  private drawing = 0;
+  private saveSoon = perFrame(() => this.model.save_changes());
+
+  render(): void {
+    injectStyle();
+    this.el.classList.add("fz-widget");
+    this.el.dataset.testid = "fz-tuner";
+    this.blendLatents.type = "checkbox";
+    const grid = h("div", { cls: "fz-grid" }, h("span", { text: "threshold" }), h("div", { cls: "fz-row" }, this.threshold, this.thresholdLabel));
+    this.windows.forEach((w, i) => grid.append(h("span", { text: WINDOWS[i][2] }), h("div", { cls: "fz-row" }, w.start, w.end, w.label)));
+    grid.append(h("span", { text: "blend latents" }), h("div", { cls: "fz-row" }, this.blendLatents), h("span", { text: "preview step" }), h("div", { cls: "fz-row" }, this.step, this.stepLabel));
+    this.el.append(this.prompt, this.words, grid, this.error, this.frames, h("div", { cls: "fz-row" }, h("span", { cls: "fz-muted", text: "preview" }), this.previewMs));
+
+    this.threshold.addEventListener("input", () => this.live({ threshold: Number(this.threshold.value) }));
+    this.step.addEventListener("input", () => this.live({ step: Number(this.step.value) }));
+    this.blendLatents.addEventListener("change", () => this.live({ blend_latents: this.blendLatents.checked }));
+    for (const w of this.windows) {
+      // Dragging one handle past the other moves both, so a window is never inverted.
+      w.start.addEventListener("input", () => this.live({ [w.key]: [Number(w.start.value), Math.max(Number(w.start.value), Number(w.end.value))] }));
+      w.end.addEventListener("input", () => this.live({ [w.key]: [Math.min(Number(w.start.value), Number(w.end.value)), Number(w.end.value)] }));
+    }
+
+    this.listenTo(this.model, "change:source_prompt change:words change:blend_words", () => this.renderWords());
+    this.listenTo(this.model, "change", () => this.renderControls());
+    this.listenTo(this.model, "change:clip", () => this.loadClip());
+    this.listenTo(this.model, "change:mask change:mask_height change:mask_width change:areas", () => this.draw());
+    this.renderWords();
+    this.renderControls();
+    this.loadClip();
+  }
+
+  private live(changes: Record<string, unknown>): void {
+    this.model.set(changes);
+    this.saveSoon();
+  }
+
+  private renderWords(): void {
+    this.prompt.textContent = String(this.model.get("source_prompt") ?? "");
+    const chosen = new Set((this.model.get("blend_words") ?? []) as string[]);
+    const words = (this.model.get("words") ?? []) as string[];
+    this.words.replaceChildren(
+      h("span", { text: "blend words" }),
+      ...words.map((word, i) => {
+        const chip = h("button", { cls: chosen.has(word) ? "fz-chip fz-selected" : "fz-chip", testid: `fz-word-${i}`, text: word });
+        chip.setAttribute("aria-pressed", String(chosen.has(word)));
+        chip.addEventListener("click", () => {
+          const current = (this.model.get("blend_words") ?? []) as string[];
+          // Keep prompt order, so the kernel sees the words as they appear in the source prompt.
+          const next = current.includes(word) ? current.filter((w) => w !== word) : words.filter((w) => w === word || current.includes(w));
+          this.model.set("blend_words", next);
+          this.model.save_changes();
+        });
+        return chip;
+      }),
+    );
+  }
+
+  // Inputs the user is dragging are left alone: rewriting their value would fight the pointer.
+  private renderControls(): void {
+    const set = (input: HTMLInputElement, value: number) => {
+      if (document.activeElement !== input) input.value = String(value);
+    };
+    const threshold = Number(this.model.get("threshold"));
+    set(this.threshold, threshold);
+    this.thresholdLabel.textContent = threshold.toFixed(2);
+    for (const w of this.windows) {
+      const [start, end] = (this.model.get(w.key) ?? [0, 1]) as [number, number];
+      set(w.start, start);
+      set(w.end, end);
+      w.label.textContent = `${start.toFixed(2)} – ${end.toFixed(2)}`;
+    }
+    const blend = Boolean(this.model.get("blend_latents"));
+    this.blendLatents.checked = blend;
+    const latent = this.windows[2];
+    latent.start.disabled = latent.end.disabled = !blend;
+    const steps = Math.max(1, Number(this.model.get("steps")) || 1);
+    this.step.max = String(steps - 1);
+    set(this.step, Number(this.model.get("step")));
+    this.stepLabel.textContent = `${Number(this.model.get("step")) + 1} / ${steps}`;
+    const error = String(this.model.get("error") ?? "");
+    this.error.textContent = error;
+    this.error.classList.toggle("fz-error-box", error !== "");
+    this.previewMs.textContent = `${Number(this.model.get("preview_ms")).toFixed(0)} ms`;
+  }
+
+  private loadClip(): void {
+    this.bitmaps = decodeFrames(this.model.get("clip") as ClipFrames);
+    this.draw();
+  }
+
+  private async draw(): Promise<void> {
+    const ticket = ++this.drawing;
+    const bitmaps = await this.bitmaps;
+    if (ticket !== this.drawing) return;
+    const clip = this.model.get("clip") as ClipFrames;
+    const mask = bytes(this.model.get("mask"));
+    const [mh, mw] = [Number(this.model.get("mask_height")), Number(this.model.get("mask_width"))];
+    const areas = (this.model.get("areas") ?? []) as number[];
+    canvasFigures(this.frames, clip?.frames.length ?? 0, "fz-mask", "fz-area").forEach(({ canvas, caption }, f) => {
+      drawOverlay(canvas, bitmaps[f], clip.width || mw, clip.height || mh, maskImage(mask, f, mw, mh));
+      caption.textContent = areas[f] === undefined ? "" : `${(areas[f] * 100).toFixed(1)} %`;
+      bumpVersion(canvas);
+    });
+    bumpVersion(this.frames);
+  }
+}
