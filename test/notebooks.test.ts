@@ -7,6 +7,9 @@ import { test } from "node:test";
 import sharp from "sharp";
 import { FIGURE_NOTEBOOKS, NotebookError, runFigureNotebooks } from "../src/cli/figuresCommand";
 import { notebookInputs } from "../widgets/charts";
+import { exportHtml } from "../src/cli/exportHtml";
+import { readVideo } from "../src/video/readVideo";
+import { chromiumMissing, withOfflinePage } from "./support/chromium";
 import { tempDir } from "./sharedData";
 import { pythonHas, ROOT } from "./support/temporaryJupyter";
 
@@ -14,6 +17,10 @@ const MISSING = !pythonHas(["nbconvert", "nbclient"]) && "Debian's nbconvert/nbc
 
 /** Figures each notebook saves (charts as .svg and .png). */
 const EXPECTED = {
+  "quickstart.ipynb": [
+    "quickstart-mask-area.svg", "quickstart-mask-area.png", "quickstart-watercolor.mp4", "quickstart-watercolor.gif", "quickstart-attribute.mp4",
+    "quickstart-shape.mp4", "quickstart-edits.gif", "quickstart-stage-times.svg", "quickstart-stage-times.png",
+  ],
   "how-fatezero-works.ipynb": [
     "works-source.png", "works-inversion-latents.png", "works-reconstructions.png", "works-reconstruction-error.svg", "works-reconstruction-error.png",
     "works-cross-attention.png", "works-attention-mass.svg", "works-attention-mass.png", "works-self-attention.png",
@@ -57,18 +64,23 @@ test("notebookInputs: without the shared data the notebooks use the generated sa
   }
 });
 
-test("fatezero figures: both notebooks run on the tiny model and write every figure", { skip: MISSING }, async () => {
+/** The executed quickstart (with its saved widget state), once the figures test has run it. */
+let executedQuickstart: string | undefined;
+
+test("fatezero figures: every notebook runs on the tiny model and writes every figure", { skip: MISSING }, async () => {
   const out = tempDir("figures");
   const lines: string[] = [];
   const runs = await runFigureNotebooks({ out, env: tinyEnv("figures"), log: (line) => lines.push(line) });
   assert.deepEqual(runs.map((r) => path.basename(r.notebook)), FIGURE_NOTEBOOKS);
-  assert.ok(lines.some((l) => /\[2\/2\] paper-figures\.ipynb: done in/.test(l)), lines.join("\n"));
+  assert.ok(lines.some((l) => /\[3\/3\] paper-figures\.ipynb: done in/.test(l)), lines.join("\n"));
+  executedQuickstart = runs.find((r) => path.basename(r.notebook) === "quickstart.ipynb")?.executed;
   for (const run of runs) {
     const expected = EXPECTED[path.basename(run.notebook) as keyof typeof EXPECTED].map((f) => path.join(out, f)).sort();
     assert.deepEqual(run.figures, expected);
     for (const file of run.figures) {
       const bytes = fs.readFileSync(file);
       if (file.endsWith(".svg")) assert.match(bytes.toString("utf8"), /^<svg[\s\S]*<\/svg>$/, file);
+      else if (file.endsWith(".mp4")) assert.equal((await readVideo(file, { size: 128, nSampleFrame: -1 })).count, 6, file);
       else {
         const meta = await sharp(bytes).metadata();
         assert.ok((meta.width ?? 0) > 0 && (meta.height ?? 0) > 0, file);
@@ -94,5 +106,19 @@ test("fatezero figures: a failing cell is reported with its notebook and cell", 
     assert.match(e.message, /^broken\.ipynb: cell 3 of 3 failed \(it starts "throw new Error/);
     assert.match(e.message, /Error: no such clip/);
     return true;
+  });
+});
+
+test("the executed quickstart exported to HTML shows its four widgets offline", { skip: MISSING || chromiumMissing() }, async () => {
+  assert.ok(executedQuickstart, "the figures test ran the quickstart");
+  const page = exportHtml(executedQuickstart, tempDir("quickstart-html"));
+  await withOfflinePage(page, "quickstart-export", async (tab, load) => {
+    for (const id of ["fz-row-0", "fz-heatmap-0", "fz-mask-0", "fz-run"]) await tab.waitForSelector(`[data-testid="${id}"]`, { timeout: 20_000 });
+    await tab.waitForFunction(() => ((globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth ?? 0) > 0, undefined, { timeout: 20_000 });
+    // The saved state is the last one: the shape edit's prompt and the scrubber's edit row.
+    assert.match((await tab.locator('[data-testid="fz-prompt"]').inputValue()) ?? "", /Porsche|jeep/);
+    assert.equal(await tab.locator('[data-testid="fz-row-label-1"]').textContent(), "edit");
+    assert.equal(await tab.locator('[data-testid="fz-token-0"]').textContent(), "<|startoftext|>", "saved strings survive nbconvert's escaping");
+    assert.deepEqual(load.failedFiles, [], "every local file loads");
   });
 });

@@ -6,8 +6,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { carTurnFrames, chromiumMissing, launchChromium, SCRUBBER_CELL, screenshot, tsNotebook } from "./support/chromium";
+import { carTurnFrames, chromiumMissing, SCRUBBER_CELL, tsNotebook, withOfflinePage } from "./support/chromium";
 import { run, temporaryJupyter } from "./support/temporaryJupyter";
+import { unescapeWidgetJson } from "../src/cli/exportHtml";
 import { SHARED } from "./sharedData";
 
 const BIN = path.resolve(__dirname, "../../bin/fatezero.js");
@@ -15,6 +16,16 @@ const BIN = path.resolve(__dirname, "../../bin/fatezero.js");
 const CHART_CELL = `const chart = new WidgetModel({ ...names, _model_name: "VegaChartModel", _view_name: "VegaChartView",
   spec: { data: { values: [{ step: 0, ms: 40 }, { step: 1, ms: 43 }, { step: 2, ms: 38 }] }, mark: "bar", encoding: { x: { field: "step", type: "ordinal" }, y: { field: "ms", type: "quantitative" } } } });
 chart.display();`;
+
+test("export-html: nbconvert's HTML-escaped widget JSON is turned back into the same strings", () => {
+  const escaped = '<script type="application/vnd.jupyter.widget-state+json">\n{"tokens": ["&lt;|startoftext|&gt;", "a &amp; b"]}\n</script>';
+  const fixed = unescapeWidgetJson(escaped);
+  const json = fixed.slice(fixed.indexOf(">") + 1, fixed.lastIndexOf("</script>"));
+  assert.deepEqual(JSON.parse(json), { tokens: ["<|startoftext|>", "a & b"] });
+  assert.ok(!json.includes("<"), "no raw angle bracket inside the script");
+  const plain = '<script type="application/vnd.jupyter.widget-state+json">{"html": "<b>&lt;</b>"}</script>';
+  assert.equal(unescapeWidgetJson(plain), plain, "unescaped JSON (raw brackets) is left alone");
+});
 
 test("export-html: a missing notebook is a clear input error", () => {
   const r = spawnSync(process.execPath, [BIN, "export-html", "no-such-notebook.ipynb"], { encoding: "utf8" });
@@ -42,33 +53,12 @@ test("export-html: saved FrameScrubber and VegaChart render offline from file://
   assert.ok(html.includes("'jupyter-widgets/embed-amd.js'"), "embed-amd.js from beside the page");
   assert.ok(fs.existsSync(path.join(out, "fatezero-widgets.js")));
 
-  const browser = await launchChromium();
-  try {
-    const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
-    const blocked: string[] = [];
-    const failedFiles: string[] = [];
-    await context.route("**/*", (route) => {
-      const url = route.request().url();
-      if (url.startsWith("file://")) return route.continue();
-      blocked.push(url);
-      return route.abort();
-    });
-    const tab = await context.newPage();
-    tab.on("requestfailed", (req) => {
-      if (req.url().startsWith("file://")) failedFiles.push(req.url());
-    });
-    await tab.goto(`file://${page}`);
-    try {
-      await tab.waitForFunction(() => (globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth === 96, undefined, { timeout: 20_000 });
-      await tab.waitForSelector('[data-testid="fz-chart"] svg', { timeout: 10_000 });
-    } finally {
-      await screenshot(tab, "widget-export");
-    }
+  await withOfflinePage(page, "widget-export", async (tab, load) => {
+    await tab.waitForFunction(() => (globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth === 96, undefined, { timeout: 20_000 });
+    await tab.waitForSelector('[data-testid="fz-chart"] svg', { timeout: 10_000 });
     assert.equal(await tab.locator('[data-testid="fz-row-label-0"]').textContent(), "source");
     assert.equal(await tab.locator('[data-testid="fz-frame-slider"]').getAttribute("max"), "3");
-    assert.deepEqual(failedFiles, [], "every local file loads");
-    assert.ok(!blocked.some((url) => /jsdelivr|unpkg/.test(url)), `no widget module from a CDN: ${blocked.join(", ")}`);
-  } finally {
-    await browser.close();
-  }
+    assert.deepEqual(load.failedFiles, [], "every local file loads");
+    assert.ok(!load.blocked.some((url) => /jsdelivr|unpkg/.test(url)), `no widget module from a CDN: ${load.blocked.join(", ")}`);
+  });
 });

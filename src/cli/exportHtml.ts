@@ -35,5 +35,23 @@ export function exportHtml(notebook: string, outDir?: string): string {
     if (/jupyter-nbconvert.*not found|No module named nbconvert/i.test(run.stderr)) throw new Error(missing);
     throw new Error(`jupyter nbconvert failed (exit ${run.status}):\n${run.stderr.trim()}`);
   }
-  return path.join(out, `${path.basename(source, path.extname(source))}.html`);
+  const page = path.join(out, `${path.basename(source, path.extname(source))}.html`);
+  fs.writeFileSync(page, unescapeWidgetJson(fs.readFileSync(page, "utf8")));
+  return page;
+}
+
+const WIDGET_JSON_SCRIPT = /(<script type="application\/vnd\.jupyter\.widget-(?:state|view)\+json">)([\s\S]*?)(<\/script>)/g;
+
+/**
+ * nbconvert 6 HTML-escapes the widget JSON it puts in <script> tags, which html-manager parses as is: a
+ * token chip "<|startoftext|>" would show as "&lt;|startoftext|&gt;". Where a script holds entities and no
+ * raw angle brackets (so it was escaped), undo that and write <, > and & as JSON \u escapes instead, which
+ * parse to the same strings and cannot end the script early.
+ */
+export function unescapeWidgetJson(html: string): string {
+  return html.replace(WIDGET_JSON_SCRIPT, (whole, open: string, json: string, close: string) => {
+    if (/[<>]/.test(json) || !/&(lt|gt|amp);/.test(json)) return whole;
+    const raw = json.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+    return open + raw.replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026") + close;
+  });
 }

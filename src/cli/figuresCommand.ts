@@ -12,7 +12,7 @@ import { UsageError } from "./editCommand";
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 
 /** The notebooks that save figures, in the project's notebooks/ folder. */
-export const FIGURE_NOTEBOOKS = ["how-fatezero-works.ipynb", "paper-figures.ipynb"];
+export const FIGURE_NOTEBOOKS = ["quickstart.ipynb", "how-fatezero-works.ipynb", "paper-figures.ipynb"];
 
 /** Flags of `fatezero figures`. */
 export interface FiguresFlags {

@@ -96,3 +96,36 @@ const frames = [0, 1, 2, 3].map((i) => fs.readFileSync(\`frame\${i}.jpg\`));
 const scrubber = new WidgetModel({ ...names, _model_name: "FrameScrubberModel", _view_name: "FrameScrubberView", title: "car-turn",
   rows: [{ label: "source", clip: { mime: "image/jpeg", width: 96, height: 96, frames } }], frame_count: 4, frame: 0, playing: false, fps: 8 });
 scrubber.display();`;
+
+/** What an offline page load saw: requests refused (anything not file://) and local files that failed. */
+export interface OfflineLoad {
+  blocked: string[];
+  failedFiles: string[];
+}
+
+/** Open an HTML file from file:// with every other request refused, run `body`, and keep a screenshot. */
+export async function withOfflinePage(file: string, shot: string, body: (page: Page, load: OfflineLoad) => Promise<void>): Promise<void> {
+  const browser = await launchChromium();
+  try {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+    const load: OfflineLoad = { blocked: [], failedFiles: [] };
+    await context.route("**/*", (route) => {
+      const url = route.request().url();
+      if (url.startsWith("file://")) return route.continue();
+      load.blocked.push(url);
+      return route.abort();
+    });
+    const page = await context.newPage();
+    page.on("requestfailed", (req) => {
+      if (req.url().startsWith("file://")) load.failedFiles.push(req.url());
+    });
+    await page.goto(`file://${file}`);
+    try {
+      await body(page, load);
+    } finally {
+      await screenshot(page, shot);
+    }
+  } finally {
+    await browser.close();
+  }
+}
