@@ -9,8 +9,9 @@ import type { InversionKey } from "../src/inversion/inversionRecord";
 import { makeSampleClip } from "../src/video/sampleClip";
 import {
   attentionMassChart, chartValues, filmstripPng, frameChangeChart, heatmapClip, maskAreaChart, reconstructionErrorChart, reconstructionErrors,
-  renderChart, saveFigure, stageTimeChart, VegaChart,
+  renderChart, saveFigure, stageTimeChart,
 } from "../widgets/charts";
+import { VegaChart } from "../widgets/models";
 import { MODULE_NAME, MODULE_VERSION, WIDGETS } from "../widgets/shared/widgetStates";
 import { FakeCommManager } from "./support/fakeComms";
 import { tempDir } from "./sharedData";

@@ -10,7 +10,6 @@ export { StageTimer } from "./stageTimer";
 export { frameChangeChart, frameChanges } from "./frameChangeChart";
 export { renderChart, type RenderOptions } from "./renderChart";
 export { chartImages, displayChart, type ChartImages } from "./displayChart";
-export { VegaChart } from "./vegaChart";
 export { figurePath, figuresDir, saveFigure } from "./figures";
 export { showChart, showImage } from "./showFigure";
 export { filmstripPng, type FilmstripOptions, type FilmstripRow } from "./filmstrip";

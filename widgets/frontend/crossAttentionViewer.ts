@@ -2,10 +2,10 @@
 // with the selected token's cross-attention heat map drawn over it. The kernel computes `heatmap` for the
 // selection; this view only sends the selection and draws what comes back.
 import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
-import { WIDGETS, type ClipFrames, type CrossAttentionViewerState } from "../shared/widgetStates";
+import { WIDGETS, type ClipFrames, type CrossAttentionViewerState, widgetIdentity } from "../shared/widgetStates";
 import { drawLegend, heatImage } from "./colormap";
-import { bumpVersion, bytes, canvasFigures, decodeFrames, drawOverlay, h, perFrame, rangeInput } from "./dom";
-import { identity } from "./identity";
+import { bytes, h, perFrame, rangeInput } from "./dom";
+import { FrameOverlays } from "./frameOverlays";
 import { injectStyle } from "./style";
 
 export class CrossAttentionViewerModel extends DOMWidgetModel {
@@ -15,7 +15,7 @@ export class CrossAttentionViewerModel extends DOMWidgetModel {
       tokens: [], token: 0, steps: 1, step: 0, average_steps: false, groups: [], group: 0,
       clip, heatmap: new DataView(new ArrayBuffer(0)), map_height: 0, map_width: 0, heat_max: 0, mass: [],
     };
-    return { ...super.defaults(), ...identity(WIDGETS.crossAttentionViewer), ...state };
+    return { ...super.defaults(), ...widgetIdentity(WIDGETS.crossAttentionViewer), ...state };
   }
 }
 
@@ -25,10 +25,8 @@ export class CrossAttentionViewerView extends DOMWidgetView {
   private stepLabel = h("span", { cls: "fz-muted" });
   private group = h("select", { testid: "fz-group" });
   private average = h("input", { testid: "fz-average" });
-  private frames = h("div", { cls: "fz-frames" });
+  private frames = new FrameOverlays("fz-heatmap", "fz-mass");
   private legendMax = h("span", { cls: "fz-muted", testid: "fz-heat-max" });
-  private bitmaps: Promise<(ImageBitmap | undefined)[]> = Promise.resolve([]);
-  private drawing = 0;
   private saveStep = perFrame(() => this.model.save_changes());
 
   render(): void {
@@ -41,7 +39,7 @@ export class CrossAttentionViewerView extends DOMWidgetView {
     this.el.append(
       this.chips,
       h("div", { cls: "fz-row" }, h("span", { text: "step" }), this.step, this.stepLabel, h("label", {}, this.average, document.createTextNode(" average over steps")), h("span", { text: "layers" }), this.group),
-      this.frames,
+      this.frames.element,
       h("div", { cls: "fz-legend" }, h("span", { cls: "fz-muted", text: "0" }), legend, this.legendMax),
     );
 
@@ -96,26 +94,21 @@ export class CrossAttentionViewerView extends DOMWidgetView {
   }
 
   private loadClip(): void {
-    this.bitmaps = decodeFrames(this.model.get("clip") as ClipFrames);
+    this.frames.setClip(this.model.get("clip") as ClipFrames);
     this.draw();
   }
 
-  // Draws are async (frames decode first); a newer draw supersedes an older one still waiting.
-  private async draw(): Promise<void> {
-    const ticket = ++this.drawing;
-    const bitmaps = await this.bitmaps;
-    if (ticket !== this.drawing) return;
-    const clip = this.model.get("clip") as ClipFrames;
+  private draw(): void {
     const map = bytes(this.model.get("heatmap"));
     const [mh, mw] = [Number(this.model.get("map_height")), Number(this.model.get("map_width"))];
     const mass = (this.model.get("mass") ?? []) as number[];
-    const count = Math.max(clip?.frames.length ?? 0, mh * mw > 0 ? Math.floor(map.length / (mh * mw)) : 0);
     this.legendMax.textContent = Number(this.model.get("heat_max")).toPrecision(3);
-    canvasFigures(this.frames, count, "fz-heatmap", "fz-mass").forEach(({ canvas, caption }, f) => {
-      drawOverlay(canvas, bitmaps[f], clip?.width || mw, clip?.height || mh, heatImage(map, f, mw, mh));
-      caption.textContent = mass[f] === undefined ? "" : `mass ${mass[f].toFixed(4)}`;
-      bumpVersion(canvas);
+    this.frames.draw({
+      count: mh * mw > 0 ? Math.floor(map.length / (mh * mw)) : 0,
+      width: mw,
+      height: mh,
+      image: (f) => heatImage(map, f, mw, mh),
+      caption: (f) => (mass[f] === undefined ? "" : `mass ${mass[f].toFixed(4)}`),
     });
-    bumpVersion(this.frames);
   }
 }

@@ -1,9 +1,8 @@
 // EditPanel: the edit's prompts, controller, equalizer and guidance, plus Run / Cancel as custom messages
 // (the kernel runs the editing loop and reports progress through `done`, `total`, `status` and `error`).
 import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
-import { WIDGETS, type EditPanelEvent, type EditPanelState, type EqualizerEntry } from "../shared/widgetStates";
+import { WIDGETS, type EditPanelEvent, type EditPanelState, type EqualizerEntry, widgetIdentity } from "../shared/widgetStates";
 import { h } from "./dom";
-import { identity } from "./identity";
 import { injectStyle } from "./style";
 
 export class EditPanelModel extends DOMWidgetModel {
@@ -12,7 +11,7 @@ export class EditPanelModel extends DOMWidgetModel {
       source_prompt: "", prompt: "", controller: "replace", equalizer: [], guidance_scale: 7.5,
       running: false, done: 0, total: 0, status: "", error: "",
     };
-    return { ...super.defaults(), ...identity(WIDGETS.editPanel), ...state };
+    return { ...super.defaults(), ...widgetIdentity(WIDGETS.editPanel), ...state };
   }
 }
 

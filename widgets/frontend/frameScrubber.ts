@@ -2,15 +2,14 @@
 // Playback runs here, not in the kernel: a kernel round trip per frame would stutter, so `frame` advances
 // locally and is saved when playback pauses or the user moves the slider.
 import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
-import { WIDGETS, type FrameScrubberState, type ScrubberRow } from "../shared/widgetStates";
+import { WIDGETS, type FrameScrubberState, type ScrubberRow, widgetIdentity } from "../shared/widgetStates";
 import { bumpVersion, FrameUrls, h, rangeInput } from "./dom";
-import { identity } from "./identity";
 import { injectStyle } from "./style";
 
 export class FrameScrubberModel extends DOMWidgetModel {
   defaults() {
     const state: FrameScrubberState = { title: "", rows: [], frame_count: 0, frame: 0, playing: false, fps: 8 };
-    return { ...super.defaults(), ...identity(WIDGETS.frameScrubber), ...state };
+    return { ...super.defaults(), ...widgetIdentity(WIDGETS.frameScrubber), ...state };
   }
 }
 

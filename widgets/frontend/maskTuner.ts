@@ -2,10 +2,10 @@
 // the blend mask the kernel computed for these settings. Sliders save once per animation frame while
 // dragged, so the kernel recomputes the preview live.
 import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
-import { WIDGETS, type ClipFrames, type MaskTunerState } from "../shared/widgetStates";
+import { WIDGETS, type ClipFrames, type MaskTunerState, widgetIdentity } from "../shared/widgetStates";
 import { maskImage } from "./colormap";
-import { bumpVersion, bytes, canvasFigures, decodeFrames, drawOverlay, h, perFrame, rangeInput } from "./dom";
-import { identity } from "./identity";
+import { bytes, h, perFrame, rangeInput } from "./dom";
+import { FrameOverlays } from "./frameOverlays";
 import { injectStyle } from "./style";
 
 export class MaskTunerModel extends DOMWidgetModel {
@@ -17,7 +17,7 @@ export class MaskTunerModel extends DOMWidgetModel {
       steps: 1, step: 0, clip, mask: new DataView(new ArrayBuffer(0)), mask_height: 0, mask_width: 0,
       areas: [], preview_ms: 0, error: "",
     };
-    return { ...super.defaults(), ...identity(WIDGETS.maskTuner), ...state };
+    return { ...super.defaults(), ...widgetIdentity(WIDGETS.maskTuner), ...state };
   }
 }
 
@@ -38,10 +38,8 @@ export class MaskTunerView extends DOMWidgetView {
   private stepLabel = h("span", { cls: "fz-muted" });
   private windows = WINDOWS.map(([key, stem]) => ({ key, start: rangeInput(`fz-${stem}-start`, 0, 1, 0.01), end: rangeInput(`fz-${stem}-end`, 0, 1, 0.01), label: h("span", { cls: "fz-muted" }) }));
   private error = h("div", { cls: "fz-error", testid: "fz-tuner-error" });
-  private frames = h("div", { cls: "fz-frames" });
+  private frames = new FrameOverlays("fz-mask", "fz-area");
   private previewMs = h("span", { cls: "fz-muted", testid: "fz-preview-ms" });
-  private bitmaps: Promise<(ImageBitmap | undefined)[]> = Promise.resolve([]);
-  private drawing = 0;
   private saveSoon = perFrame(() => this.model.save_changes());
 
   render(): void {
@@ -52,7 +50,7 @@ export class MaskTunerView extends DOMWidgetView {
     const grid = h("div", { cls: "fz-grid" }, h("span", { text: "threshold" }), h("div", { cls: "fz-row" }, this.threshold, this.thresholdLabel));
     this.windows.forEach((w, i) => grid.append(h("span", { text: WINDOWS[i][2] }), h("div", { cls: "fz-row" }, w.start, w.end, w.label)));
     grid.append(h("span", { text: "blend latents" }), h("div", { cls: "fz-row" }, this.blendLatents), h("span", { text: "preview step" }), h("div", { cls: "fz-row" }, this.step, this.stepLabel));
-    this.el.append(this.prompt, this.words, grid, this.error, this.frames, h("div", { cls: "fz-row" }, h("span", { cls: "fz-muted", text: "preview" }), this.previewMs));
+    this.el.append(this.prompt, this.words, grid, this.error, this.frames.element, h("div", { cls: "fz-row" }, h("span", { cls: "fz-muted", text: "preview" }), this.previewMs));
 
     this.threshold.addEventListener("input", () => this.live({ threshold: Number(this.threshold.value) }));
     this.step.addEventListener("input", () => this.live({ step: Number(this.step.value) }));
@@ -127,23 +125,20 @@ export class MaskTunerView extends DOMWidgetView {
   }
 
   private loadClip(): void {
-    this.bitmaps = decodeFrames(this.model.get("clip") as ClipFrames);
+    this.frames.setClip(this.model.get("clip") as ClipFrames);
     this.draw();
   }
 
-  private async draw(): Promise<void> {
-    const ticket = ++this.drawing;
-    const bitmaps = await this.bitmaps;
-    if (ticket !== this.drawing) return;
-    const clip = this.model.get("clip") as ClipFrames;
+  private draw(): void {
     const mask = bytes(this.model.get("mask"));
     const [mh, mw] = [Number(this.model.get("mask_height")), Number(this.model.get("mask_width"))];
     const areas = (this.model.get("areas") ?? []) as number[];
-    canvasFigures(this.frames, clip?.frames.length ?? 0, "fz-mask", "fz-area").forEach(({ canvas, caption }, f) => {
-      drawOverlay(canvas, bitmaps[f], clip.width || mw, clip.height || mh, maskImage(mask, f, mw, mh));
-      caption.textContent = areas[f] === undefined ? "" : `${(areas[f] * 100).toFixed(1)} %`;
-      bumpVersion(canvas);
+    this.frames.draw({
+      count: mh * mw > 0 ? Math.floor(mask.length / (mh * mw)) : 0,
+      width: mw,
+      height: mh,
+      image: (f) => maskImage(mask, f, mw, mh),
+      caption: (f) => (areas[f] === undefined ? "" : `${(areas[f] * 100).toFixed(1)} %`),
     });
-    bumpVersion(this.frames);
   }
 }

@@ -3,15 +3,14 @@
 import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
 import { parse, View } from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import { WIDGETS, type VegaChartState } from "../shared/widgetStates";
+import { WIDGETS, type VegaChartState, widgetIdentity } from "../shared/widgetStates";
 import { bumpVersion, h } from "./dom";
-import { identity } from "./identity";
 import { injectStyle } from "./style";
 
 export class VegaChartModel extends DOMWidgetModel {
   defaults() {
     const state: VegaChartState = { spec: {} };
-    return { ...super.defaults(), ...identity(WIDGETS.vegaChart), ...state };
+    return { ...super.defaults(), ...widgetIdentity(WIDGETS.vegaChart), ...state };
   }
 }
 

@@ -5,10 +5,9 @@ import type { ClipTokenizer } from "../../src/tokenizer/clipTokenizer";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";
 import { WidgetModel, type WidgetModelOptions } from "../kernel/widgetModel";
-import { WIDGETS, type CrossAttentionViewerState } from "../shared/widgetStates";
+import { WIDGETS, type CrossAttentionViewerState, widgetIdentity } from "../shared/widgetStates";
 import { tokenLabels } from "../charts/tokenLabels";
 import { clipImages, type ClipImageOptions } from "./clipImages";
-import { widgetIdentity } from "./identity";
 import { tokenHeatmap, type GroupMaps } from "./tokenHeatmap";
 
 /** Options of a viewer. */

@@ -4,8 +4,7 @@
 import { insideKernel, interruptSignal } from "../../kernel/kernelContext";
 import type { WidgetState } from "../kernel/protocol";
 import { WidgetModel, type WidgetModelOptions } from "../kernel/widgetModel";
-import { WIDGETS, type EditPanelState, type EqualizerEntry } from "../shared/widgetStates";
-import { widgetIdentity } from "./identity";
+import { WIDGETS, type EditPanelState, type EqualizerEntry, widgetIdentity } from "../shared/widgetStates";
 
 /** Options of a panel. */
 export interface EditPanelOptions extends WidgetModelOptions {

@@ -3,9 +3,8 @@
 import type { VideoClip } from "../../src/video/readVideo";
 import { WidgetModel, type WidgetModelOptions } from "../kernel/widgetModel";
 import type { WidgetState } from "../kernel/protocol";
-import { WIDGETS, type FrameScrubberState, type ScrubberRow } from "../shared/widgetStates";
+import { WIDGETS, type FrameScrubberState, type ScrubberRow, widgetIdentity } from "../shared/widgetStates";
 import { clipImages, type ClipImageOptions } from "./clipImages";
-import { widgetIdentity } from "./identity";
 
 /** A clip with the label shown above it. */
 export interface LabelledClip {

@@ -4,7 +4,7 @@ export { CrossAttentionViewer, groupLabel, type CrossAttentionViewerOptions } fr
 export { EditPanel, type EditPanelOptions, type RunProgress, type RunTask } from "./editPanel";
 export { EditStudio, targetBlendWords, type EditStudioOptions } from "./editStudio";
 export { FrameScrubber, type FrameScrubberOptions, type LabelledClip } from "./frameScrubber";
-export { widgetIdentity } from "./identity";
 export { controlledMaskSize, MaskPreviewer, type MaskPreview } from "./maskPreview";
 export { MaskTuner, type MaskTunerOptions, type TunedP2p } from "./maskTuner";
 export { tokenHeatmap, tokenAttention, type GroupMaps, type TokenHeatmap } from "./tokenHeatmap";
+export { VegaChart } from "./vegaChart";

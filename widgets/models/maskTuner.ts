@@ -6,9 +6,8 @@ import type { WordTokenizer } from "../../src/tokenizer/wordIndices";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";
 import { WidgetModel, type WidgetModelOptions } from "../kernel/widgetModel";
-import { WIDGETS, type MaskTunerState } from "../shared/widgetStates";
+import { WIDGETS, type MaskTunerState, widgetIdentity } from "../shared/widgetStates";
 import { clipImages, type ClipImageOptions } from "./clipImages";
-import { widgetIdentity } from "./identity";
 import { MaskPreviewer } from "./maskPreview";
 
 /** Options of a tuner; unset controls start at FateZero's defaults. */

@@ -144,3 +144,15 @@ export interface VegaChartState {
   /** A complete vega-lite (v5/v6) JSON spec with inline data. */
   spec: Record<string, unknown>;
 }
+
+/** The six identity keys that make the frontend instantiate a widget's model and view classes. */
+export function widgetIdentity(names: WidgetNames) {
+  return {
+    _model_name: names.model,
+    _model_module: MODULE_NAME,
+    _model_module_version: MODULE_VERSION,
+    _view_name: names.view,
+    _view_module: MODULE_NAME,
+    _view_module_version: MODULE_VERSION,
+  };
+}
