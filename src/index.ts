@@ -14,3 +14,6 @@ export { DEFAULT_P2P, DEFAULT_EDIT_LOOP, type EditSpec, type P2pOptions, type Ed
 export { loadFatezeroConfig } from "./config/fatezeroConfig";
 export { resolveEditPlan } from "./config/editPlan";
 export { runEditPlan } from "./pipeline/runEditPlan";
+export { tokenLabels } from "./tokenizer/tokenLabels";
+export { blendWordAlpha, wordPositions } from "./attentionControl/blendWordAlpha";
+export { denoisingMaps, type DenoisingMaps } from "./inversion/denoisingMaps";

@@ -8,9 +8,9 @@ import sharp from "sharp";
 import type { InversionKey } from "../src/inversion/inversionRecord";
 import { makeSampleClip } from "../src/video/sampleClip";
 import {
-  attentionMassChart, chartValues, filmstripPng, frameChangeChart, heatmapClip, maskAreaChart, reconstructionErrorChart, reconstructionErrors,
-  renderChart, saveFigure, stageTimeChart,
+  attentionMassChart, chartValues, frameChangeChart, maskAreaChart, reconstructionErrorChart, reconstructionErrors, renderChart, stageTimeChart,
 } from "../widgets/charts";
+import { filmstripPng, heatmapClip, saveFigure } from "../widgets/figures";
 import { VegaChart } from "../widgets/models";
 import { MODULE_NAME, MODULE_VERSION, WIDGETS } from "../widgets/shared/widgetStates";
 import { FakeCommManager } from "./support/fakeComms";

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import sharp from "sharp";
 import { FIGURE_NOTEBOOKS, NotebookError, runFigureNotebooks } from "../src/cli/figuresCommand";
-import { notebookInputs } from "../widgets/charts";
+import { notebookInputs } from "../widgets/figures";
 import { exportHtml } from "../src/cli/exportHtml";
 import { readVideo } from "../src/video/readVideo";
 import { chromiumMissing, withOfflinePage } from "./support/chromium";

@@ -3,3 +3,4 @@ export * from "./kernel";
 export * from "./models";
 export * from "./shared/widgetStates";
 export * from "./charts";
+export * from "./figures";

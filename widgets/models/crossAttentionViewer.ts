@@ -6,7 +6,7 @@ import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";
 import { WidgetModel, type WidgetModelOptions } from "../kernel/widgetModel";
 import { WIDGETS, type CrossAttentionViewerState, widgetIdentity } from "../shared/widgetStates";
-import { tokenLabels } from "../charts/tokenLabels";
+import { tokenLabels } from "../../src/tokenizer/tokenLabels";
 import { clipImages, type ClipImageOptions } from "./clipImages";
 import { tokenHeatmap, type GroupMaps } from "./tokenHeatmap";
 

@@ -5,7 +5,7 @@
 import { normalisedBlendMap } from "../../src/attentionControl/blendMask";
 import type { InversionRecord } from "../../src/inversion/inversionRecord";
 import type { WordTokenizer } from "../../src/tokenizer/wordIndices";
-import { blendWordAlpha } from "../charts/blendWordAlpha";
+import { blendWordAlpha } from "../../src/attentionControl/blendWordAlpha";
 
 /** A mask preview, or why there is none. */
 export interface MaskPreview {

@@ -1,5 +1,5 @@
 // Words → token positions, and the token weights FateZero sums the blend words' attention with.
-import { requireWordIndices, type WordTokenizer } from "../../src/tokenizer/wordIndices";
+import { requireWordIndices, type WordTokenizer } from "../tokenizer/wordIndices";
 
 /** Token positions (SOT = 0) of `words` in `prompt`; throws, naming the word, when one is missing. */
 export function wordPositions(tokenizer: WordTokenizer, prompt: string, words: string[]): number[] {

@@ -1,7 +1,7 @@
 // A notebook figure in one call: saved into the figures folder and displayed in the cell's output.
 import { displayImage, type ImageOptions } from "../../kernel/kernelContext";
-import type { VegaLiteSpec } from "./chartSpec";
-import { chartImages, displayChart } from "./displayChart";
+import type { VegaLiteSpec } from "../charts/chartSpec";
+import { chartImages, displayChart } from "../charts/displayChart";
 import { saveFigure } from "./figures";
 
 /** Render a chart, save it as `<name>.svg` and `<name>.png`, and display it; returns the two paths. */

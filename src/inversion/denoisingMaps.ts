@@ -3,11 +3,11 @@
 // t_i on the latent x_i; replaying the UNet there with the source prompt gives the maps prompt-to-prompt
 // would have fused, indexed like the inversion's (inversion step N−1−i ran at the same t_i).
 import * as ort from "onnxruntime-node";
-import type { InversionRecord } from "../../src/inversion/inversionRecord";
-import { combineMaskMaps, keepTokens, mapGroups, maskLayerPicks, maskMapSize } from "../../src/inversion/mapLayers";
-import { fusedUnet, neutralControls } from "../../src/pipeline/fusedUnet";
-import { encodePrompts, type FateZeroModel } from "../../src/pipeline/loadModel";
-import { parseSelectors } from "../../src/models/frameLayout";
+import type { InversionRecord } from "./inversionRecord";
+import { combineMaskMaps, keepTokens, mapGroups, maskLayerPicks, maskMapSize } from "./mapLayers";
+import { fusedUnet, neutralControls } from "../pipeline/fusedUnet";
+import { encodePrompts, type FateZeroModel } from "../pipeline/loadModel";
+import { parseSelectors } from "../models/frameLayout";
 
 /** Maps in the inversion's layout (per inversion step index), computed on a denoising trajectory. */
 export type DenoisingMaps = Pick<InversionRecord, "key" | "tokens" | "groups" | "maskMaps">;
