@@ -68,6 +68,7 @@ function attach(jupyter: ClassicJupyter): void {
 async function modelFor(id: string): Promise<Awaited<ReturnType<HTMLManager["get_model"]>>> {
   for (let i = 0; i < 50 && !manager?.has_model(id); i++) await new Promise((r) => setTimeout(r, 100));
   if (!manager) throw new Error("no widget manager: the notebook has no kernel");
+  if (!manager.has_model(id)) throw new Error("its model is not in the running kernel (it was restarted, or this output is from an earlier session): run the cell again");
   return manager.get_model(id);
 }
 
