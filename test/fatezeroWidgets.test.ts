@@ -51,6 +51,9 @@ test("FrameScrubber opens with encoded frames as buffers, replaces or adds rows 
   await scrubber.setClip("edit", clip);
   await scrubber.setClip("source", { ...clip, count: 2, frames: clip.frames.subarray(0, 2 * 128 * 128 * 3) });
   assert.deepEqual(scrubber.labels(), ["source", "edit"]);
+  await scrubber.setClip("middle", clip, "edit");
+  assert.deepEqual(scrubber.labels(), ["source", "middle", "edit"]);
+  scrubber.removeClip("middle");
   assert.equal(scrubber.get("frame_count"), 3);
   assert.equal(scrubber.get("rows")[0].clip.frames.length, 2);
   const comm = comms.comm(scrubber.modelId);
@@ -161,6 +164,13 @@ test("EditStudio: Run re-runs only the editing loop on the cached inversion and 
   const frames = await decodeVideo(model, direct.latents, 3, 16, 16);
   assert.deepEqual(studio.results.get("edit")!.frames, frames, "the same edit as editVideo with the studio's spec");
   assert.deepEqual(Object.keys(studio.timer.seconds), ["edit", "decode", "show"]);
+  const reconstruction = await studio.reconstruct();
+  assert.deepEqual(studio.scrubber.labels(), ["source", "reconstruction", "edit"]);
+  const sourceSpec = { ...spec, prompt: spec.sourcePrompt, p2p: { ...spec.p2p, blendWords: [["jeep"], ["jeep"]] as [string[], string[]] } };
+  delete sourceSpec.p2p.eqParams; // "car" is not in the source prompt
+  assert.deepEqual(studio.spec(SOURCE), sourceSpec);
+  const directReconstruction = await editVideo(model, inversion, sourceSpec);
+  assert.deepEqual(reconstruction.frames, await decodeVideo(model, directReconstruction.latents, 3, 16, 16), "the edit towards the source prompt");
   studio.close();
   assert.ok(studio.panel.closed && studio.scrubber.closed);
 });

@@ -117,7 +117,8 @@ test("the executed quickstart exported to HTML shows its four widgets offline", 
     await tab.waitForFunction(() => ((globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth ?? 0) > 0, undefined, { timeout: 20_000 });
     // The saved state is the last one: the shape edit's prompt and the scrubber's edit row.
     assert.match((await tab.locator('[data-testid="fz-prompt"]').inputValue()) ?? "", /Porsche|jeep/);
-    assert.equal(await tab.locator('[data-testid="fz-row-label-1"]').textContent(), "edit");
+    const labels = await tab.locator('[data-testid^="fz-row-label-"]').allTextContents();
+    assert.deepEqual(labels, ["source", "reconstruction", "edit"]);
     assert.equal(await tab.locator('[data-testid="fz-token-0"]').textContent(), "<|startoftext|>", "saved strings survive nbconvert's escaping");
     assert.deepEqual(load.failedFiles, [], "every local file loads");
   });

@@ -77,19 +77,24 @@ export class EditStudio {
     for (const w of [this.scrubber, this.viewer, this.tuner, this.panel]) w.display();
   }
 
-  /** The edit the current settings describe. */
-  spec(): EditSpec {
+  /** The edit the current settings describe, towards `prompt` (default: the panel's edit prompt). */
+  spec(prompt?: string): EditSpec {
     const p = this.panel.state();
+    const target = prompt ?? p.prompt;
     const sourceWords = this.tuner.blendWords();
-    const equalizer = p.equalizer.filter((e) => e.word.trim() !== "");
+    // Target blend words given with the studio belong to the panel's prompt; any other prompt gets its own.
+    const targetWords = prompt === undefined && this.targetWords ? this.targetWords : targetBlendWords(p.source_prompt, target, sourceWords);
+    // The equalizer re-weights words of the panel's prompt; another prompt keeps only those it contains.
+    const words = new Set(target.split(" "));
+    const equalizer = p.equalizer.filter((e) => e.word.trim() !== "" && (prompt === undefined || words.has(e.word.trim())));
     return {
-      prompt: p.prompt,
+      prompt: target,
       sourcePrompt: p.source_prompt,
       p2p: {
         ...DEFAULT_P2P,
         ...this.tuner.p2p(),
         isReplaceController: p.controller === "replace",
-        ...(sourceWords.length > 0 ? { blendWords: [sourceWords, this.targetWords ?? targetBlendWords(p.source_prompt, p.prompt, sourceWords)] } : {}),
+        ...(sourceWords.length > 0 ? { blendWords: [sourceWords, targetWords] } : {}),
         ...(equalizer.length > 0 ? { eqParams: { words: equalizer.map((e) => e.word.trim()), values: equalizer.map((e) => e.value) } } : {}),
       },
     };
@@ -102,8 +107,7 @@ export class EditStudio {
 
   /** Run the edit with the source prompt as target (FateZero's first "editing" prompt) and show it as "reconstruction". */
   reconstruct(): Promise<VideoClip> {
-    const spec = { ...this.spec() };
-    spec.prompt = spec.sourcePrompt;
+    const spec = this.spec(this.panel.get("source_prompt"));
     return this.panel.run((signal, progress) => this.edit(spec, "reconstruction", signal, progress)).then(() => this.results.get("reconstruction")!);
   }
 
@@ -125,7 +129,8 @@ export class EditStudio {
     const result = await this.timer.time("edit", () => editVideo(model, inversion, spec, { signal, onProgress: progress, guidanceScale: this.panel.get("guidance_scale") }));
     const frames = await this.timer.time("decode", () => decodeVideo(model, result.latents, F, H / 8, W / 8)); // [F, H, W, 3]
     const edited: VideoClip = { frames, count: F, height: H, width: W, source: label, fps: clip.fps };
-    await this.timer.time("show", () => this.scrubber.setClip(label, edited));
+    // Rows read source, reconstruction, edit, whichever ran first.
+    await this.timer.time("show", () => this.scrubber.setClip(label, edited, label === "reconstruction" ? "edit" : undefined));
     this.results.set(label, edited);
     return `${label} done in ${((performance.now() - start) / 1000).toFixed(1)} s`;
   }

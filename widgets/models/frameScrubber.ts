@@ -48,12 +48,14 @@ export class FrameScrubber extends WidgetModel<FrameScrubberState & WidgetState>
     return this.get("rows").map((r) => r.label);
   }
 
-  /** Show `clip` in the row labelled `label`, replacing that row or adding it at the end. */
-  async setClip(label: string, clip: VideoClip): Promise<void> {
+  /** Show `clip` in the row labelled `label`, replacing that row, or adding it before the row `before` (default: at the end). */
+  async setClip(label: string, clip: VideoClip, before?: string): Promise<void> {
     const row: ScrubberRow = { label, clip: await clipImages(clip, this.imageOptions) };
     const rows = this.get("rows").slice();
     const at = rows.findIndex((r) => r.label === label);
+    const next = rows.findIndex((r) => r.label === before);
     if (at >= 0) rows[at] = row;
+    else if (next >= 0) rows.splice(next, 0, row);
     else rows.push(row);
     this.updateRows(rows);
   }
