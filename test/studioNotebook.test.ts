@@ -39,7 +39,7 @@ async function drag(page: Page, id: string, value: number): Promise<void> {
   }, value);
 }
 
-test("studio in the classic notebook: threshold → mask preview, token → its map, Run → progress and the edit", { skip: chromiumMissing() }, async () => {
+test("studio in the classic notebook: threshold → mask preview, token → its map, Run → progress and the edit, Cancel", { skip: chromiumMissing() }, async () => {
   await withNotebookPage(
     {
       cells: [STUDIO_CELL, 'console.log(JSON.stringify({ threshold: studio.tuner.get("threshold"), token: studio.viewer.get("token") }));'],
@@ -96,6 +96,14 @@ test("studio in the classic notebook: threshold → mask preview, token → its 
       await page.waitForFunction(() => ((globalThis as any).document.querySelector('[data-testid="fz-row-1"]')?.naturalWidth ?? 0) > 0, undefined, { timeout: 20_000 });
       assert.equal(await page.locator(tid("fz-panel-error")).textContent(), "");
       await screenshot(page, "studio-run");
+
+      // Cancel: a second run stops at its next step and says so; the edit row keeps the first result.
+      await page.locator(tid("fz-run")).click();
+      await page.waitForFunction(() => !(globalThis as any).document.querySelector('[data-testid="fz-cancel"]')?.disabled, undefined, { timeout: 20_000 });
+      await page.locator(tid("fz-cancel")).click();
+      await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-testid="fz-status"]')?.textContent === "cancelled", undefined, { timeout: 60_000 });
+      assert.equal(await page.locator(tid("fz-panel-error")).textContent(), "");
+      assert.equal(await page.locator(tid("fz-run")).isDisabled(), false, "Run is available again");
       assert.deepEqual(ownErrors(), [], "no page errors");
     },
   );
