@@ -10,7 +10,7 @@ import { InputError } from "../pipeline/inputError";
 import { editCommand, type EditFlags } from "./editCommand";
 import { exportHtml } from "./exportHtml";
 import { widgetsInstallCommand } from "./widgetsCommand";
-import { figuresCommand, type FiguresFlags } from "./figuresCommand";
+import { FIGURE_NOTEBOOKS, figuresCommand, type FiguresFlags } from "./figuresCommand";
 
 /** Parse arguments and run one subcommand; sets the exit code (2 for bad input, 1 for failures). */
 export async function main(argv: string[]): Promise<void> {
@@ -56,7 +56,7 @@ export async function main(argv: string[]): Promise<void> {
     .command("figures")
     .description("regenerate every notebook figure: run the figure notebooks headlessly with the fatezero kernel")
     .option("--out <dir>", "figures folder (default: notebooks/figures)")
-    .option("--notebooks <files...>", "notebooks to run (default: notebooks/how-fatezero-works.ipynb and paper-figures.ipynb)")
+    .option("--notebooks <files...>", `notebooks to run (default: ${FIGURE_NOTEBOOKS.map((n) => `notebooks/${n}`).join(", ")})`)
     .option("--timeout <s>", "seconds one cell may run (default 1800)")
     .action(async (flags: FiguresFlags) => {
       process.exitCode = await figuresCommand(flags);
