@@ -4,7 +4,7 @@
 // would have fused, indexed like the inversion's (inversion step N−1−i ran at the same t_i).
 import * as ort from "onnxruntime-node";
 import type { InversionRecord } from "./inversionRecord";
-import { combineMaskMaps, keepTokens, mapGroups, maskLayerPicks, maskMapSize } from "./mapLayers";
+import { averageGroup, combineMaskMaps, mapGroups, maskLayerPicks, maskMapSize } from "./mapLayers";
 import { fusedUnet, neutralControls } from "../pipeline/fusedUnet";
 import { encodePrompts, type FateZeroModel } from "../pipeline/loadModel";
 import { parseSelectors } from "../models/frameLayout";
@@ -47,15 +47,7 @@ export async function denoisingMaps(model: FateZeroModel, inversion: InversionRe
     const maps = stored.map((l) => out[l.name].data as Float32Array); // each [F, h·w, 77]
     const k = N - 1 - i;
     if (result.maskMaps) result.maskMaps.steps[k] = combineMaskMaps(picks, stored, maps, 0, F, size);
-    groups.forEach((g, gi) => {
-      const rows = F * g.group.height * g.group.width;
-      const mean = new Float32Array(rows * inversion.tokens); // [F·L, T]
-      for (const m of g.members) {
-        const kept = keepTokens(maps[m], rows, inversion.tokens);
-        for (let j = 0; j < mean.length; j++) mean[j] += kept[j] / g.members.length;
-      }
-      result.groups[gi].steps[k] = mean;
-    });
+    groups.forEach((g, gi) => (result.groups[gi].steps[k] = averageGroup(g.members.map((m) => maps[m]), F * g.group.height * g.group.width, inversion.tokens)));
   }
   return result;
 }

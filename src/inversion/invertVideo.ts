@@ -11,7 +11,7 @@ import { injectedHash } from "./injectedHash";
 import { framesToTensor } from "../video/frameTensor";
 import type { InversionCache } from "./inversionCache";
 import type { InversionKey, InversionRecord } from "./inversionRecord";
-import { combineMaskMaps, keepTokens, mapGroups, maskLayerPicks, maskMapSize } from "./mapLayers";
+import { averageGroup, combineMaskMaps, mapGroups, maskLayerPicks, maskMapSize } from "./mapLayers";
 import { encodeLatents, type PosteriorChoice } from "./encodeLatents";
 
 /** What to invert and how. */
@@ -123,14 +123,4 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
   }
   if (options.cache) options.cache.save(record);
   return record;
-}
-
-/** Mean of same-sized layer maps, keeping `tokens` columns: [F·L, T]. */
-function averageGroup(members: Float32Array[], rows: number, tokens: number): Float32Array {
-  const out = new Float32Array(rows * tokens); // [F·L, T]
-  for (const m of members) {
-    const kept = keepTokens(m, rows, tokens);
-    for (let i = 0; i < out.length; i++) out[i] += kept[i] / members.length;
-  }
-  return out;
 }

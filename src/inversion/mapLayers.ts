@@ -82,3 +82,13 @@ export function keepTokens(maps: Float32Array, rows: number, tokens: number): Fl
   for (let r = 0; r < rows; r++) out.set(maps.subarray(r * 77, r * 77 + tokens), r * tokens);
   return out;
 }
+
+/** Mean of same-sized layer maps, keeping `tokens` columns: [F·L, T]. */
+export function averageGroup(members: Float32Array[], rows: number, tokens: number): Float32Array {
+  const out = new Float32Array(rows * tokens); // [F·L, T]
+  for (const m of members) {
+    const kept = keepTokens(m, rows, tokens);
+    for (let i = 0; i < out.length; i++) out[i] += kept[i] / members.length;
+  }
+  return out;
+}
