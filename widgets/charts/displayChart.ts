@@ -2,7 +2,7 @@
 // image/png for viewers that do not render SVG. (The live, interactive form is the VegaChart widget.)
 import { display, type DisplayHandle } from "../../kernel/kernelContext";
 import type { VegaLiteSpec } from "./chartSpec";
-import { renderChart } from "./renderChart";
+import { renderChart, svgToPng } from "./renderChart";
 
 /** The two renderings of a chart. */
 export interface ChartImages {
@@ -10,10 +10,10 @@ export interface ChartImages {
   png: Buffer;
 }
 
-/** Render a spec as SVG and PNG. */
+/** Render a spec as SVG and PNG (the PNG rasterises that same SVG: the chart is laid out once). */
 export async function chartImages(spec: VegaLiteSpec): Promise<ChartImages> {
-  const [svg, png] = await Promise.all([renderChart(spec, "svg"), renderChart(spec, "png")]);
-  return { svg, png };
+  const svg = await renderChart(spec, "svg");
+  return { svg, png: await svgToPng(svg) };
 }
 
 /** Display a chart (display_data with image/svg+xml and image/png); returns the images too. */

@@ -7,5 +7,5 @@ export { reconstructionErrorChart, type ErrorSeries } from "./reconstructionErro
 export { stageTimeChart } from "./stageTimeChart";
 export { StageTimer } from "./stageTimer";
 export { frameChangeChart, frameChanges } from "./frameChangeChart";
-export { renderChart, type RenderOptions } from "./renderChart";
+export { renderChart, svgToPng, type RenderOptions } from "./renderChart";
 export { chartImages, displayChart, type ChartImages } from "./displayChart";

@@ -30,10 +30,13 @@ export async function renderChart(spec: VegaLiteSpec, format: "svg"): Promise<st
 export async function renderChart(spec: VegaLiteSpec, format: "png", options?: RenderOptions): Promise<Buffer>;
 export async function renderChart(spec: VegaLiteSpec, format: "svg" | "png", options: RenderOptions = {}): Promise<string | Buffer> {
   const svg = await chartSvg(spec);
-  if (format === "svg") return svg;
-  const scale = options.scale ?? 2;
+  return format === "svg" ? svg : svgToPng(svg, options);
+}
+
+/** Rasterise a rendered chart's SVG to PNG bytes (the SVG's size × scale). */
+export function svgToPng(svg: string, options: RenderOptions = {}): Promise<Buffer> {
   // librsvg renders 1 SVG unit as 1 px at 72 dpi.
-  return sharp(Buffer.from(svg), { density: 72 * scale }).png().toBuffer();
+  return sharp(Buffer.from(svg), { density: 72 * (options.scale ?? 2) }).png().toBuffer();
 }
 
 async function chartSvg(spec: VegaLiteSpec): Promise<string> {
