@@ -36,7 +36,7 @@ export function installKernelSpec(options: InstallOptions = {}): string {
 }
 
 /** Jupyter's user data dir on this platform, honouring JUPYTER_DATA_DIR as Jupyter does. */
-function userDataDir(): string {
+export function userDataDir(): string {
   if (process.env.JUPYTER_DATA_DIR) return path.resolve(process.env.JUPYTER_DATA_DIR);
   if (process.platform === "darwin") return path.join(os.homedir(), "Library", "Jupyter");
   if (process.platform === "win32") return path.join(process.env.APPDATA ?? os.homedir(), "jupyter");

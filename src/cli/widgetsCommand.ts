@@ -4,14 +4,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { userDataDir, type InstallOptions } from "../../kernel/install";
 import { LABEXTENSION_DIR, NBEXTENSION_DIR } from "../../widgets/build/paths";
 import { MODULE_NAME } from "../../widgets/shared/widgetStates";
-
-/** Where to install: the user's Jupyter dirs (default) or a prefix such as a virtualenv or a test folder. */
-export interface WidgetsInstallOptions {
-  user?: boolean;
-  prefix?: string;
-}
 
 /** What `installWidgetsFrontend` wrote. */
 export interface WidgetsInstallResult {
@@ -24,14 +19,7 @@ export interface WidgetsInstallResult {
 /** The nbextension's require path, as enabled in nbconfig/notebook.json. */
 export const NBEXTENSION_REQUIRE = `${MODULE_NAME}/index`;
 
-// Jupyter's per-user folders, honouring the variables Jupyter itself reads.
-function userDataDir(): string {
-  if (process.env.JUPYTER_DATA_DIR) return path.resolve(process.env.JUPYTER_DATA_DIR);
-  if (process.platform === "darwin") return path.join(os.homedir(), "Library", "Jupyter");
-  if (process.platform === "win32") return path.join(process.env.APPDATA ?? os.homedir(), "jupyter");
-  return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), ".local", "share"), "jupyter");
-}
-
+// Jupyter's per-user config folder, honouring the variable Jupyter itself reads.
 function userConfigDir(): string {
   return process.env.JUPYTER_CONFIG_DIR ? path.resolve(process.env.JUPYTER_CONFIG_DIR) : path.join(os.homedir(), ".jupyter");
 }
@@ -58,7 +46,7 @@ function enableNbextension(configDir: string): string {
  * nbconfig to <prefix>/etc/jupyter (what Jupyter reads for a virtualenv's sys.prefix, or with
  * JUPYTER_CONFIG_PATH); otherwise to the user's data and config dirs.
  */
-export function installWidgetsFrontend(options: WidgetsInstallOptions = {}): WidgetsInstallResult {
+export function installWidgetsFrontend(options: InstallOptions = {}): WidgetsInstallResult {
   if (options.user && options.prefix !== undefined) throw new Error("widgets install: choose --user or --prefix, not both");
   if (!fs.existsSync(path.join(NBEXTENSION_DIR, "index.js"))) throw new Error(`the widget bundles are not built (${NBEXTENSION_DIR}): run npm run build`);
   const prefix = options.prefix !== undefined ? path.resolve(options.prefix) : undefined;
@@ -75,7 +63,7 @@ export function installWidgetsFrontend(options: WidgetsInstallOptions = {}): Wid
 }
 
 /** The CLI action: install and print what was written. */
-export function widgetsInstallCommand(options: WidgetsInstallOptions): void {
+export function widgetsInstallCommand(options: InstallOptions): void {
   const result = installWidgetsFrontend(options);
   console.log(`nbextension: ${result.nbextension} (enabled in ${result.nbconfig})`);
   if (result.labextension) console.log(`labextension: ${result.labextension}`);
