@@ -42,3 +42,18 @@ export function userDataDir(): string {
   if (process.platform === "win32") return path.join(process.env.APPDATA ?? os.homedir(), "jupyter");
   return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), ".local", "share"), "jupyter");
 }
+
+/**
+ * Environment variables for a Jupyter whose data, config and runtime folders live under `root` and which
+ * finds kernelspecs installed with `--prefix prefix` (nothing from the user's own Jupyter leaks in).
+ */
+export function isolatedJupyterEnv(root: string, prefix: string): Record<string, string> {
+  return {
+    JUPYTER_PATH: path.join(prefix, "share", "jupyter"),
+    JUPYTER_DATA_DIR: path.join(root, "data"),
+    JUPYTER_CONFIG_DIR: path.join(root, "config"),
+    JUPYTER_RUNTIME_DIR: path.join(root, "runtime"),
+    JUPYTER_PLATFORM_DIRS: "0",
+    PYDEVD_DISABLE_FILE_VALIDATION: "1",
+  };
+}

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { installKernelSpec, KERNEL_NAME } from "../../kernel/install";
+import { installKernelSpec, isolatedJupyterEnv, KERNEL_NAME } from "../../kernel/install";
 import { UsageError } from "./editCommand";
 
 /** The project root (this file is dist/src/cli/figuresCommand.js). */
@@ -62,12 +62,7 @@ export async function runFigureNotebooks(options: FigureRunOptions = {}): Promis
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...options.env,
-      JUPYTER_PATH: path.join(prefix, "share", "jupyter"),
-      JUPYTER_DATA_DIR: path.join(scratch, "data"),
-      JUPYTER_CONFIG_DIR: path.join(scratch, "config"),
-      JUPYTER_RUNTIME_DIR: path.join(scratch, "runtime"),
-      JUPYTER_PLATFORM_DIRS: "0",
-      PYDEVD_DISABLE_FILE_VALIDATION: "1",
+      ...isolatedJupyterEnv(scratch, prefix),
       FATEZERO_FIGURES_DIR: out,
     };
     fs.mkdirSync(out, { recursive: true });

@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { KernelAPI, KernelConnection, ServerConnection, type Kernel } from "@jupyterlab/services";
 import WebSocket from "ws";
+import { isolatedJupyterEnv } from "../../kernel/install";
 import { withTimeout } from "./withTimeout";
 
 /** The temporary folders the server's Jupyter state lives in. */
@@ -101,12 +102,7 @@ export async function startJupyterServer(options: JupyterServerOptions = {}): Pr
   const token = crypto.randomBytes(24).toString("hex");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    JUPYTER_PATH: path.join(dirs.prefix, "share", "jupyter"),
-    JUPYTER_CONFIG_DIR: dirs.config,
-    JUPYTER_DATA_DIR: dirs.data,
-    JUPYTER_RUNTIME_DIR: dirs.runtime,
-    JUPYTER_PLATFORM_DIRS: "0",
-    PYDEVD_DISABLE_FILE_VALIDATION: "1",
+    ...isolatedJupyterEnv(dirs.root, dirs.prefix),
     IPYTHONDIR: path.join(dirs.root, "ipython"),
   };
   let child: ChildProcess | undefined;

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { isolatedJupyterEnv } from "../../kernel/install";
 import { tempDir } from "../sharedData";
 
 /** The project root (tests run from dist/test). */
@@ -26,12 +27,7 @@ export function temporaryJupyter(tag: string): { env: NodeJS.ProcessEnv; noteboo
   fs.mkdirSync(notebooks);
   const env = {
     ...process.env,
-    JUPYTER_PATH: path.join(prefix, "share/jupyter"),
-    JUPYTER_DATA_DIR: path.join(root, "data"),
-    JUPYTER_CONFIG_DIR: path.join(root, "config"),
-    JUPYTER_RUNTIME_DIR: path.join(root, "runtime"),
-    JUPYTER_PLATFORM_DIRS: "0",
-    PYDEVD_DISABLE_FILE_VALIDATION: "1",
+    ...isolatedJupyterEnv(root, prefix),
     PYTHONPATH: path.join(ROOT, "test/python"),
     // No __pycache__ in the source tree.
     PYTHONDONTWRITEBYTECODE: "1",
