@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { EMBED_DIR } from "../../widgets/build/paths";
 import { MODULE_NAME } from "../../widgets/shared/widgetStates";
 import { InputError } from "../pipeline/inputError";
+import { findJupyterNbconvert } from "./jupyterCommand";
 
 /** The folder beside the page that holds require.js, embed-amd.js and its fonts. */
 export const ASSETS_FOLDER = "jupyter-widgets";
@@ -16,6 +17,8 @@ export function exportHtml(notebook: string, outDir?: string): string {
   const source = path.resolve(notebook);
   if (!fs.existsSync(source) || !fs.statSync(source).isFile()) throw new InputError(`export-html: no notebook at ${source}`);
   if (!fs.existsSync(path.join(EMBED_DIR, `${MODULE_NAME}.js`))) throw new Error(`the widget bundles are not built (${EMBED_DIR}): run npm run build`);
+  const jupyter = findJupyterNbconvert();
+  if (!jupyter) throw new Error("export-html needs nbconvert: install jupyter-nbconvert (Debian/Ubuntu) or `pip install nbconvert`");
   const out = path.resolve(outDir ?? path.dirname(source));
   const assets = path.join(out, ASSETS_FOLDER);
   fs.mkdirSync(assets, { recursive: true });
@@ -28,13 +31,9 @@ export function exportHtml(notebook: string, outDir?: string): string {
     `--HTMLExporter.require_js_url=${ASSETS_FOLDER}/require.js`,
     source,
   ];
-  const run = spawnSync("jupyter", args, { encoding: "utf8" });
-  const missing = "export-html needs nbconvert: install jupyter-nbconvert (Debian/Ubuntu) or `pip install nbconvert`";
-  if (run.error) throw new Error((run.error as NodeJS.ErrnoException).code === "ENOENT" ? `${missing} (no \`jupyter\` on PATH)` : `jupyter nbconvert: ${run.error.message}`);
-  if (run.status !== 0) {
-    if (/jupyter-nbconvert.*not found|No module named nbconvert/i.test(run.stderr)) throw new Error(missing);
-    throw new Error(`jupyter nbconvert failed (exit ${run.status}):\n${run.stderr.trim()}`);
-  }
+  const run = spawnSync(jupyter, args, { encoding: "utf8" });
+  if (run.error) throw new Error(`jupyter nbconvert: ${run.error.message}`);
+  if (run.status !== 0) throw new Error(`jupyter nbconvert failed (exit ${run.status}):\n${run.stderr.trim()}`);
   const page = path.join(out, `${path.basename(source, path.extname(source))}.html`);
   fs.writeFileSync(page, unescapeWidgetJson(fs.readFileSync(page, "utf8")));
   return page;

@@ -1,12 +1,13 @@
 // `fatezero figures`: regenerate every notebook figure by running the figure notebooks headlessly with
 // Debian's nbconvert/nbclient and our kernel (installed into a temporary prefix, all Jupyter state in a
 // temporary folder), FATEZERO_FIGURES_DIR pointing at the output folder.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { installKernelSpec, isolatedJupyterEnv, KERNEL_NAME } from "../../kernel/install";
 import { UsageError } from "./editCommand";
+import { findJupyterNbconvert } from "./jupyterCommand";
 
 /** The project root (this file is dist/src/cli/figuresCommand.js). */
 const ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -104,9 +105,8 @@ export async function figuresCommand(flags: FiguresFlags): Promise<number> {
 
 /** The `jupyter` command, or a UsageError saying how to get Debian's nbconvert. */
 function findJupyter(): string {
-  for (const candidate of ["jupyter", "/usr/bin/jupyter"]) {
-    if (spawnSync(candidate, ["nbconvert", "--version"], { encoding: "utf8" }).status === 0) return candidate;
-  }
+  const jupyter = findJupyterNbconvert();
+  if (jupyter) return jupyter;
   throw new UsageError("jupyter nbconvert was not found: install Debian's jupyter-nbconvert and python3-nbclient (apt-get install jupyter-nbconvert python3-nbclient)");
 }
 
