@@ -4,6 +4,5 @@ export { figurePath, figuresDir, saveFigure } from "./figures";
 export { showChart, showImage } from "./showFigure";
 export { filmstripPng, type FilmstripOptions, type FilmstripRow } from "./filmstrip";
 export { heatmapClip, type HeatmapOptions } from "./heatmapClip";
-export { tokenMap } from "./tokenMaps";
 export { latentSelfAttention, type LatentQuery } from "./latentSelfAttention";
 export { notebookClip, notebookInputs, type NotebookInputs } from "./notebookInputs";

@@ -6,5 +6,5 @@ export { EditStudio, targetBlendWords, type EditStudioOptions } from "./editStud
 export { FrameScrubber, type FrameScrubberOptions, type LabelledClip } from "./frameScrubber";
 export { controlledMaskSize, MaskPreviewer, type MaskPreview } from "./maskPreview";
 export { MaskTuner, type MaskTunerOptions, type TunedP2p } from "./maskTuner";
-export { tokenHeatmap, tokenAttention, type GroupMaps, type TokenHeatmap } from "./tokenHeatmap";
+export { tokenHeatmap, tokenAttention, tokenMap, type GroupMaps, type TokenHeatmap } from "./tokenHeatmap";
 export { VegaChart } from "./vegaChart";

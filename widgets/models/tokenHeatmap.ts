@@ -1,5 +1,5 @@
-// What the cross-attention viewer shows for one selection: one token's column of a group's stored maps
-// (one inversion step, or the mean over steps), as a uint8 heat map per frame plus its attention mass.
+// Token attention read from stored cross-attention maps [F, L, T], and what the cross-attention viewer
+// shows for one selection: a token's map (one step, or the mean over steps) as uint8 per frame, and its mass.
 
 /** Stored maps of one layer group: per step [F, h·w, tokens]. */
 export interface GroupMaps {
@@ -20,15 +20,23 @@ export interface TokenHeatmap {
   mass: number[];
 }
 
+/** Sum of the columns `positions` of maps [F, L, T]: the tokens' attention per frame and position, [F, L]. */
+export function tokenMap(maps: Float32Array, tokens: number, positions: number[]): Float32Array {
+  const rows = maps.length / tokens;
+  const out = new Float32Array(rows); // [F, L]
+  for (let r = 0; r < rows; r++) for (const p of positions) out[r] += maps[r * tokens + p];
+  return out;
+}
+
 /** The attention of `token` at `step` (or the mean over steps when step is "average"): [F, h·w]. */
 export function tokenAttention(g: GroupMaps, token: number, step: number | "average"): Float32Array {
   if (!Number.isInteger(token) || token < 0 || token >= g.tokens) throw new RangeError(`token ${token} is outside 0…${g.tokens - 1}`);
   const picked = step === "average" ? g.steps : [g.steps[step]];
   if (step !== "average" && !picked[0]) throw new RangeError(`step ${step} is outside 0…${g.steps.length - 1}`);
-  const L = g.height * g.width;
-  const out = new Float32Array(g.frames * L); // [F, h·w]
+  const out = new Float32Array(g.frames * g.height * g.width); // [F, h·w]
   for (const maps of picked) {
-    for (let r = 0; r < out.length; r++) out[r] += maps[r * g.tokens + token];
+    const column = tokenMap(maps, g.tokens, [token]);
+    for (let r = 0; r < out.length; r++) out[r] += column[r];
   }
   for (let r = 0; r < out.length; r++) out[r] /= picked.length;
   return out;
