@@ -66,3 +66,16 @@ export function blendMask(m: MaskMaps, alpha: Float32Array, height: number, widt
   const n = normalisedBlendMap(m, alpha, height, width);
   return n.map((v) => (v > th ? 1 : 0));
 }
+
+/** A normalised blend map [F, L] thresholded at `th` as uint8 0/1 (1 = edit), with the fraction of each frame inside. */
+export function thresholdBlendMap(normalised: Float32Array, frames: number, th: number): { mask: Uint8Array; areas: number[] } {
+  const L = normalised.length / frames;
+  const mask = new Uint8Array(normalised.length); // [F, L]
+  const areas = new Array<number>(frames).fill(0);
+  for (let f = 0; f < frames; f++) {
+    let inside = 0;
+    for (let i = f * L; i < (f + 1) * L; i++) inside += mask[i] = normalised[i] > th ? 1 : 0;
+    areas[f] = inside / L;
+  }
+  return { mask, areas };
+}

@@ -1,7 +1,7 @@
 // How much of each frame the self-attention blending mask covers as its threshold moves: the curve a user
 // reads to pick `blend_th` (too low: the edit's self-attention everywhere, the background drifts; too high:
 // the source's everywhere, the shape cannot change).
-import { normalisedBlendMap } from "../../src/attentionControl/blendMask";
+import { normalisedBlendMap, thresholdBlendMap } from "../../src/attentionControl/blendMask";
 import type { InversionRecord } from "../../src/inversion/inversionRecord";
 import { chartSpec, type VegaLiteSpec } from "./chartSpec";
 
@@ -37,14 +37,7 @@ export function maskAreas(record: Pick<InversionRecord, "key" | "maskMaps">, alp
   // blendMask() thresholds this same normalised map; computing it once serves every threshold.
   const normalised = normalisedBlendMap(maps, alpha, H, W); // [F, H·W]
   const thresholds = options.thresholds ?? Array.from({ length: 21 }, (_, i) => i / 20);
-  const L = H * W;
-  return thresholds.flatMap((threshold) =>
-    Array.from({ length: F }, (_, frame) => {
-      let inside = 0;
-      for (let i = 0; i < L; i++) if (normalised[frame * L + i] > threshold) inside++;
-      return { frame, threshold, area: inside / L };
-    }),
-  );
+  return thresholds.flatMap((threshold) => thresholdBlendMap(normalised, F, threshold).areas.map((area, frame) => ({ frame, threshold, area })));
 }
 
 /** Line chart of mask area (y) against threshold (x), one line per frame. */

@@ -2,7 +2,7 @@
 // same normalisedBlendMap + threshold as editVideo's self-attention blending, so what the tuner shows is
 // what the edit uses. The normalised map depends only on the words and the step, so it is kept between
 // threshold changes and a slider move costs one comparison per position.
-import { normalisedBlendMap } from "../../src/attentionControl/blendMask";
+import { normalisedBlendMap, thresholdBlendMap } from "../../src/attentionControl/blendMask";
 import type { InversionRecord } from "../../src/inversion/inversionRecord";
 import type { WordTokenizer } from "../../src/tokenizer/wordIndices";
 import { blendWordAlpha } from "../../src/attentionControl/blendWordAlpha";
@@ -59,15 +59,7 @@ export class MaskPreviewer {
       const maps = { maps: mm.steps[N - 1 - step], frames: F, height: mm.height, width: mm.width, tokens: mm.tokens };
       this.cached = { key, map: normalisedBlendMap(maps, alpha, height, width) }; // [F, h·w]
     }
-    const map = this.cached.map;
-    const L = height * width;
-    const mask = new Uint8Array(map.length); // [F, h, w]
-    const areas = new Array<number>(F).fill(0);
-    for (let f = 0; f < F; f++) {
-      let inside = 0;
-      for (let i = f * L; i < (f + 1) * L; i++) inside += mask[i] = map[i] > threshold ? 1 : 0;
-      areas[f] = inside / L;
-    }
+    const { mask, areas } = thresholdBlendMap(this.cached.map, F, threshold); // mask [F, h, w]
     return { mask, height, width, areas, error: "" };
   }
 }
