@@ -6,6 +6,11 @@ import { WIDGETS, type FrameScrubberState, type ScrubberRow, widgetIdentity } fr
 import { bumpVersion, FrameUrls, h, rangeInput } from "./dom";
 import { injectStyle } from "./style";
 
+/** A playback rate of 1…60 frames per second (1 for anything unreadable). */
+function clampFps(value: unknown): number {
+  return Math.min(Math.max(Number(value) || 1, 1), 60);
+}
+
 export class FrameScrubberModel extends DOMWidgetModel {
   defaults() {
     const state: FrameScrubberState = { title: "", rows: [], frame_count: 0, frame: 0, playing: false, fps: 8 };
@@ -44,8 +49,7 @@ export class FrameScrubberView extends DOMWidgetView {
     this.forward.addEventListener("click", () => this.seek(this.frame() + 1));
     this.play.addEventListener("click", () => this.setPlaying(!this.model.get("playing")));
     this.fps.addEventListener("change", () => {
-      const fps = Math.min(Math.max(Number(this.fps.value) || 1, 1), 60);
-      this.model.set("fps", fps);
+      this.model.set("fps", clampFps(this.fps.value));
       this.model.save_changes();
     });
 
@@ -126,7 +130,7 @@ export class FrameScrubberView extends DOMWidgetView {
     this.play.setAttribute("aria-pressed", String(playing));
     this.stopTimer();
     if (!playing) return;
-    const fps = Math.min(Math.max(Number(this.model.get("fps")) || 1, 1), 60);
+    const fps = clampFps(this.model.get("fps"));
     // Local sets only: the kernel hears the frame when playback stops.
     this.timer = setInterval(() => this.model.set("frame", (this.frame() + 1) % this.frameCount()), 1000 / fps);
   }
