@@ -65,8 +65,8 @@ export class EditStudio {
     const common = { comms: options.comms, image: options.image };
     const scrubber = await FrameScrubber.create([{ label: "source", clip }], { ...common, title: inversion.key.prompt });
     const viewer = await CrossAttentionViewer.create(inversion, model.tokenizer, clip, common);
-    const tuner = await MaskTuner.create(inversion, model.tokenizer, clip, { ...common, ...options, sourcePrompt, blendWords: sourceWords });
-    const panel = EditPanel.create({ ...options, sourcePrompt, comms: options.comms });
+    const tuner = await MaskTuner.create(inversion, model.tokenizer, clip, { ...options, sourcePrompt, blendWords: sourceWords });
+    const panel = EditPanel.create({ ...options, sourcePrompt });
     const studio = new EditStudio(options, scrubber, viewer, tuner, panel, targetWords);
     panel.setTask((signal, progress) => studio.edit(studio.spec(), "edit", signal, progress));
     return studio;
