@@ -4,18 +4,16 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
-import { unetConfig } from "../src/models/configs";
 import { sd15ModelSpec } from "../src/models/modelSpecs";
 import { RANDOM_MODEL_VERSION, writeRandomModel } from "../src/models/randomModel";
-import { Unet } from "../src/models/unetSession";
-import { InversionCache } from "../src/inversion/inversionCache";
-import { invertVideo } from "../src/inversion/invertVideo";
-import { editVideo } from "../src/pipeline/editVideo";
-import { DEFAULT_P2P } from "../src/pipeline/editOptions";
-import { loadModel } from "../src/pipeline/loadModel";
+import { InversionCache } from "../src/fatezero/inversionCache";
+import { invertVideo } from "../src/fatezero/invertVideo";
+import { editVideo } from "../src/fatezero/editVideo";
+import { CONTROL_QUERY_LIMIT, DEFAULT_P2P } from "../src/fatezero/editOptions";
+import { fusedUnet } from "../src/fatezero/fusedUnet";
+import { encodePrompts, loadModel } from "../src/fatezero/loadModel";
 import { defaultCacheDir } from "../src/onnx/session";
-import { makeSampleClip } from "../src/video/sampleClip";
-import { openModelFolder } from "../src/models/modelFolder";
+import { makeSampleClip } from "../src/world/sampleClip";
 import { maskPreviewBench } from "./maskPreviewBench";
 import { widgetRoundtripBench } from "./widgetRoundtripBench";
 
@@ -36,20 +34,22 @@ function sd15Folder(): string {
 const PROMPT = "a red car driving down a curvy road in the countryside";
 
 const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
-  /** One UNet evaluation of SD 1.5's architecture at 512×512 (latent 64×64), batch 1. */
+  /** One evaluation of the product's UNet graph (fused, video) on SD 1.5's architecture at 512×512, one frame. */
   "unet-sd15-512": async () => {
-    const folder = openModelFolder(sd15Folder());
+    const model = await loadModel(sd15Folder(), { cacheDir });
+    const rssBeforeUnet = process.memoryUsage().rss;
     const t0 = now();
-    const unet = await Unet.load(unetConfig(folder.unet.config), folder.unet.weights, { cacheDir });
+    const unet = await fusedUnet(model, { latentSize: [64, 64], selectors: [-1, "first"], leastScChannel: 0, queryLimit: CONTROL_QUERY_LIMIT });
     const loadSeconds = now() - t0;
     const rssAfterLoad = process.memoryUsage().rss;
     const peakRssDuringLoad = peakRss();
-    const sample = new Float32Array(4 * 64 * 64).map((_, i) => Math.sin(i)); // [1, 4, 64, 64]
-    const context = new Float32Array(77 * 768).map((_, i) => Math.cos(i) * 0.5); // [1, 77, 768]
-    await unet.predict(sample, [1, 4, 64, 64], 500, context); // warm-up: first run allocates
+    const C = model.dims.latentChannels;
+    const sample = new Float32Array(C * 64 * 64).map((_, i) => Math.sin(i)); // [1, C, 1, 64, 64]
+    const context = await encodePrompts(model, [PROMPT]); // [1, T, D]
+    await unet.predict(sample, [1, C, 1, 64, 64], 500, context); // warm-up: first run allocates
     const t1 = now();
-    await unet.predict(sample, [1, 4, 64, 64], 500, context);
-    return { seconds: now() - t1, loadSeconds, rssAfterLoadBytes: rssAfterLoad, peakRssDuringLoadBytes: peakRssDuringLoad, peakRssBytes: peakRss() };
+    await unet.predict(sample, [1, C, 1, 64, 64], 500, context);
+    return { seconds: now() - t1, loadSeconds, rssBeforeUnetBytes: rssBeforeUnet, rssAfterLoadBytes: rssAfterLoad, peakRssDuringLoadBytes: peakRssDuringLoad, peakRssBytes: peakRss() };
   },
   /** Inversion cache size for 8 frames × 512² measured at a few steps, extrapolated to 50 steps. */
   "inversion-cache": async () => {

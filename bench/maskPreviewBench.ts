@@ -2,9 +2,9 @@
 // default 8 frames at 512² (the tiny model's inversion; the preview reads only its cached mask maps). A comm
 // that serialises like the kernel (JSON of the data, buffers counted) stands in for the frontend.
 import type { Buffers, Comm, CommManager } from "../kernel/commTypes";
-import { invertVideo } from "../src/inversion/invertVideo";
-import { loadModel } from "../src/pipeline/loadModel";
-import { makeSampleClip } from "../src/video/sampleClip";
+import { invertVideo } from "../src/fatezero/invertVideo";
+import { loadModel } from "../src/fatezero/loadModel";
+import { makeSampleClip } from "../src/world/sampleClip";
 import { MaskTuner } from "../widgets/models/maskTuner";
 
 /** A comm manager whose comms only serialise what they send and count the bytes. */
@@ -43,7 +43,7 @@ export async function maskPreviewBench(cacheDir: string, prompt: string): Promis
   const clip = makeSampleClip(8, 512);
   const inversion = await invertVideo(model, { frames: clip.frames, frameCount: 8, height: 512, width: 512, prompt, steps: 2 });
   const comms = new SerialisingComms();
-  const tuner = await MaskTuner.create(inversion, model.tokenizer, clip, { comms, blendWords: ["car"] });
+  const tuner = await MaskTuner.create(inversion, model, clip, { comms, blendWords: ["car"] });
   const time = (change: () => void) => {
     const t0 = performance.now();
     change();

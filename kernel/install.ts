@@ -16,7 +16,7 @@ export interface InstallOptions {
 /** The kernelspec's kernel.json content. */
 export function kernelSpec(): Record<string, unknown> {
   return {
-    argv: [process.execPath, path.join(__dirname, "main.js"), "{connection_file}"],
+    argv: [process.execPath, path.join(__dirname, "..", "cli", "kernelMain.js"), "{connection_file}"],
     display_name: "FateZero (TypeScript)",
     language: "typescript",
     // The kernel ends busy synchronous cells on SIGINT; an awaiting cell is also ended by interrupt_request.

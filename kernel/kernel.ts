@@ -16,10 +16,13 @@ import { requestHandlers } from "./requestHandlers";
 import { Signer } from "./signing";
 import { KernelSockets } from "./sockets";
 import { StdinPrompts } from "./stdin";
-import { installWidgets } from "../widgets/kernel";
 
-/** Start serving the kernel described by `connectionFile`; cells run with `cwd` as their folder. */
-export async function startKernel(connectionFile: string, cwd: string = process.cwd()): Promise<void> {
+/**
+ * Start serving the kernel described by `connectionFile`; cells run with `cwd` as their folder. `installComms`
+ * registers comm targets (the widgets') before the first message, so a frontend can ask for widget states
+ * before any model exists.
+ */
+export async function startKernel(connectionFile: string, cwd: string = process.cwd(), installComms?: (comms: KernelCommManager) => void): Promise<void> {
   const info = readConnectionFile(connectionFile);
   const signer = new Signer(info.signatureScheme, info.key);
   if (!signer.enabled) kernelLog("the connection file has no key: messages are not authenticated");
@@ -40,8 +43,7 @@ export async function startKernel(connectionFile: string, cwd: string = process.
     interrupts.abort(new Error("kernel interrupted"));
     interrupts = new AbortController();
   };
-  // The widget comm targets exist from the start, so a frontend can ask for widget states before any model.
-  installWidgets(comms);
+  installComms?.(comms);
   provideKernelServices({ comms, display, interruptSignal: () => interrupts.signal, input: (prompt, password) => prompts.ask(prompt, password) });
 
   const restoreOutput = captureOutput(messenger);

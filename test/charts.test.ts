@@ -5,8 +5,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import sharp from "sharp";
-import type { InversionKey } from "../src/inversion/inversionRecord";
-import { makeSampleClip } from "../src/video/sampleClip";
+import type { InversionKey } from "../src/fatezero/inversionRecord";
+import { makeSampleClip } from "../src/world/sampleClip";
 import {
   attentionMassChart, chartValues, frameChangeChart, maskAreaChart, reconstructionErrorChart, reconstructionErrors, renderChart, stageTimeChart,
 } from "../widgets/charts";
@@ -59,7 +59,8 @@ test("maskAreaChart: area per frame and threshold from the blend words' normalis
 
 test("reconstructionErrors compare step i with the inverted latent at the same noise level", () => {
   const latents = [Float32Array.of(1, 0), Float32Array.of(0, 2), Float32Array.of(3, 4)]; // z0, z1, z2
-  const errors = reconstructionErrors({ latents }, [Float32Array.of(0, 1), Float32Array.of(1, 0)]);
+  const step = (...v: number[]) => ({ data: Float32Array.from(v), shape: [1, 1, 1, 2] as [number, number, number, number] });
+  const errors = reconstructionErrors({ latents }, [step(0, 1), step(1, 0)]);
   assert.deepEqual(errors.map((e) => [e.step, e.level]), [[1, 1], [2, 0]]);
   assert.ok(Math.abs(errors[0].error - 0.5) < 1e-7);
   assert.equal(errors[1].error, 0);

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { defaultFatezeroConfig, loadFatezeroConfig, parseFatezeroConfig, type FatezeroConfig } from "../src/config/fatezeroConfig";
-import { formatEditPlan, resolveEditPlan, type EditPlan } from "../src/config/editPlan";
-import type { UnetShape } from "../src/config/attentionLayers";
+import { resolveEditPlan, type EditPlan } from "../src/config/editPlan";
+import { formatEditPlan } from "../src/config/planText";
+import type { UnetShape } from "../src/models/unet";
 import { crossStepRange, crossStepRanges, selfStepRange } from "../src/config/stepWindows";
 import { unetConfig } from "../src/models/configs";
 import { tempDir } from "./sharedData";
@@ -30,7 +31,7 @@ test("every official edit config parses and resolves to a JSON-serialisable plan
   assert.ok(files.length >= 20, `found ${files.length} configs`);
   for (const file of files) {
     const cfg = loadFatezeroConfig(file);
-    const plan = resolveEditPlan(cfg, OVERRIDES, TINY);
+    const plan = resolveEditPlan(cfg, OVERRIDES, { unet: TINY, vaeFactor: 8 });
     assert.equal(plan.edits.length, cfg.edits.length, file);
     assert.equal(plan.frames.length, cfg.dataset.nSampleFrame, file);
     assert.deepEqual(JSON.parse(JSON.stringify(plan)), plan, file);
@@ -56,7 +57,7 @@ test("every tune/ config is refused as a training config", () => {
 
 test("teaser/jeep_posche.yaml: inversion prompt, replace edit, blend words and step windows", () => {
   const cfg = official("teaser/jeep_posche.yaml");
-  const plan = resolveEditPlan(cfg, OVERRIDES, TINY);
+  const plan = resolveEditPlan(cfg, OVERRIDES, { unet: TINY, vaeFactor: 8 });
   assert.equal(plan.inversionPrompt, "a silver jeep driving down a curvy road in the countryside,");
   assert.equal(cfg.pretrainedModelPath, "./ckpt/jeep_tuned_200");
   assert.deepEqual(plan.frames, [0, 1, 2, 3, 4, 5, 6, 7]);
@@ -106,12 +107,12 @@ test("teaser/jeep_watercolor.yaml: equalizer, 'mid' selectors and least_sc_chann
   assert.deepEqual(recon.p2p.blendTh, [2, 2]);
   assert.deepEqual(edit.p2p.eqParams, { words: ["watercolor"], values: [10] });
   assert.equal(edit.p2p.isReplaceController, false);
-  const tiny = resolveEditPlan(cfg, OVERRIDES, TINY);
+  const tiny = resolveEditPlan(cfg, OVERRIDES, { unet: TINY, vaeFactor: 8 });
   assert.equal(tiny.edits[1].controller, "refine");
   assert.deepEqual(tiny.edits[1].reweight, [{ word: "watercolor", value: 10, inPrompt: true }]);
   assert.equal(tiny.edits[0].blend, null);
   assert.ok(tiny.layers.every((l) => l.selectors.length === 0), "64 channels < 640: plain per-frame attention everywhere");
-  const sd = resolveEditPlan(cfg, OVERRIDES, SD);
+  const sd = resolveEditPlan(cfg, OVERRIDES, { unet: SD, vaeFactor: 8 });
   for (const l of sd.layers.filter((x) => x.kind === "self")) {
     assert.deepEqual(l.selectors, l.channels >= 640 ? ["mid"] : [], l.module);
     assert.equal(l.keyLength, l.queryLength, l.module); // one key frame either way
@@ -126,7 +127,7 @@ test("plans match the layer tables and controller windows of the reference runs"
     const r = refs.runs[run];
     // The runs used the yamls' settings at a smaller size, with model_config adapted to the tiny UNet.
     const cfg = parseFatezeroConfig(fs.readFileSync(path.join(CONFIGS, rel), "utf8").replace(/model_config:[^]*?\n(?=\S)/, `model_config: ${JSON.stringify(r.fatezero_config.model_config)}\n`), rel);
-    const plan = resolveEditPlan(cfg, { ...OVERRIDES, size: r.frames.size, frames: r.frames.n_sample_frame, steps: r.timesteps.length }, unet);
+    const plan = resolveEditPlan(cfg, { ...OVERRIDES, size: r.frames.size, frames: r.frames.n_sample_frame, steps: r.timesteps.length }, { unet, vaeFactor: 8 });
     const selectors = (v: unknown) => (v === undefined ? [] : typeof v === "string" ? [-1, "first"] : v);
     const want = r.attention_layers.map((l: Record<string, unknown>) => [l.module, l.place, l.is_cross, l.query_len, l.key_len, l.heads, selectors(l.SparseCausalAttention_index), l.stored_and_controlled, l.store_key ?? null, l.store_index ?? null]);
     const got = plan.layers.map((l) => [l.module, l.place, l.kind === "cross", l.queryLength, l.keyLength, l.heads, l.selectors, l.controlled, l.store?.key ?? null, l.store?.index ?? null]);
@@ -297,24 +298,24 @@ test("FateZero's quirks: 'None', single-list blend words, zip-truncated eq_param
   assert.equal(latentBlend.loop.guidanceScale, 7);
   assert.match(latentBlend.warnings.join("\n"), /only editing prompt is also the controller's source prompt/);
   const lily = official("style/lily_monet.yaml");
-  assert.deepEqual(resolveEditPlan(lily, OVERRIDES, TINY).frames, [1, 21, 41, 61, 81, 101, 121, 141]);
+  assert.deepEqual(resolveEditPlan(lily, OVERRIDES, { unet: TINY, vaeFactor: 8 }).frames, [1, 21, 41, 61, 81, 101, 121, 141]);
 });
 
 test("overrides: size, frames, steps, flag-form prompts, blend words and threshold", () => {
   const cfg = official("teaser/jeep_posche.yaml");
-  const plan: EditPlan = resolveEditPlan(cfg, { ...OVERRIDES, size: [320, 448], frames: 4, steps: 10, out: "out.mp4" }, TINY);
+  const plan: EditPlan = resolveEditPlan(cfg, { ...OVERRIDES, size: [320, 448], frames: 4, steps: 10, out: "out.mp4" }, { unet: TINY, vaeFactor: 8 });
   assert.deepEqual(plan.size, [320, 448]);
   assert.deepEqual(plan.latentSize, [40, 56]);
   assert.deepEqual(plan.frames, [0, 1, 2, 3]);
   assert.equal(plan.out, "out.mp4");
   assert.deepEqual(plan.edits[1].cross.steps, { start: 0, end: 5 });
   assert.equal(plan.layers[0].queryLength, 40 * 56);
-  assert.throws(() => resolveEditPlan(cfg, { ...OVERRIDES, size: 500 }, TINY), /--size: 500×500 is not a multiple of 64/);
-  assert.throws(() => resolveEditPlan(defaultFatezeroConfig("a jeep"), { video: "v" }, TINY), /no model/);
-  assert.throws(() => resolveEditPlan(defaultFatezeroConfig("a jeep"), { model: "tiny" }, TINY), /no video/);
-  assert.equal(resolveEditPlan(cfg, { video: "v", model: "m" }, TINY).model, "m");
+  assert.throws(() => resolveEditPlan(cfg, { ...OVERRIDES, size: 500 }, { unet: TINY, vaeFactor: 8 }), /--size: 500×500 is not a multiple of 64/);
+  assert.throws(() => resolveEditPlan(defaultFatezeroConfig("a jeep"), { video: "v" }, { unet: TINY, vaeFactor: 8 }), /no model/);
+  assert.throws(() => resolveEditPlan(defaultFatezeroConfig("a jeep"), { model: "tiny" }, { unet: TINY, vaeFactor: 8 }), /no video/);
+  assert.equal(resolveEditPlan(cfg, { video: "v", model: "m" }, { unet: TINY, vaeFactor: 8 }).model, "m");
 
-  const flags = resolveEditPlan(defaultFatezeroConfig("a jeep on a road"), { ...OVERRIDES, source: "a jeep on a road", target: "a car on a road", blendWords: ["jeep"], threshold: 0.5 }, TINY);
+  const flags = resolveEditPlan(defaultFatezeroConfig("a jeep on a road"), { ...OVERRIDES, source: "a jeep on a road", target: "a car on a road", blendWords: ["jeep"], threshold: 0.5 }, { unet: TINY, vaeFactor: 8 });
   assert.equal(flags.inversionPrompt, "a jeep on a road");
   assert.deepEqual(flags.edits.map((e) => [e.prompt, e.sourcePrompt, e.reconstruction]), [
     ["a jeep on a road", "a jeep on a road", true],
@@ -325,7 +326,7 @@ test("overrides: size, frames, steps, flag-form prompts, blend words and thresho
   assert.equal(flags.edits[1].blend?.threshold, 0.5);
   assert.equal(flags.edits[1].spec.p2p.blendSelfAttention, true);
 
-  const retarget = resolveEditPlan(cfg, { ...OVERRIDES, source: "a grey jeep on a road", target: "a red bus on a road" }, TINY);
+  const retarget = resolveEditPlan(cfg, { ...OVERRIDES, source: "a grey jeep on a road", target: "a red bus on a road" }, { unet: TINY, vaeFactor: 8 });
   assert.equal(retarget.inversionPrompt, "a grey jeep on a road");
   assert.equal(retarget.edits[1].controller, "replace", "the config's edit 1 settings (is_replace_controller) carry over");
   assert.deepEqual(JSON.parse(JSON.stringify(retarget)), retarget);

@@ -5,9 +5,10 @@ import {
   type ControllerTensors,
   controllerTensors,
   fusionInputs,
-} from "../src/attentionControl/controllerTensors";
-import { MAX_TOKENS, refinementMapper, replacementMapper } from "../src/attentionControl/seqAligner";
-import { type CrossReplaceSteps, DEFAULT_P2P, type EditSpec, type P2pOptions } from "../src/pipeline/editOptions";
+} from "../src/fatezero/controllerTensors";
+import { refinementMapper, replacementMapper } from "../src/fatezero/seqAligner";
+import { CLIP_TOKENS } from "../src/tokenizer/clipTokenizer";
+import { type CrossReplaceSteps, DEFAULT_P2P, type EditSpec, type P2pOptions } from "../src/fatezero/editOptions";
 import { Fixture } from "../src/reference/fixture";
 import { ClipTokenizer } from "../src/tokenizer/clipTokenizer";
 
@@ -71,7 +72,7 @@ function spec(prompt: string, sourcePrompt: string, p2p: Partial<P2pOptions> = {
 const has = (name: string): boolean => fixture.names().includes(name);
 const ref = (name: string): number[] => Array.from(fixture.read(name));
 const column = (alpha: Float32Array, token: number): number[] =>
-  Array.from({ length: alpha.length / MAX_TOKENS }, (_, r) => alpha[r * MAX_TOKENS + token]);
+  Array.from({ length: alpha.length / CLIP_TOKENS }, (_, r) => alpha[r * CLIP_TOKENS + token]);
 
 for (const run of ["style", "shape"]) {
   refEdits(run).forEach((edit, k) => {
@@ -83,7 +84,7 @@ for (const run of ["style", "shape"]) {
       const base = edit.controller_class === "AttentionReweight" ? edit.prev_controller_class : edit.controller_class;
       assert.equal(t.kind, base === "AttentionReplace" ? "replace" : "refine");
       assert.deepEqual(Array.from(t.crossReplaceAlpha), ref(`${prefix}cross_replace_alpha`));
-      assert.equal(t.crossReplaceAlpha.length, (steps + 1) * MAX_TOKENS);
+      assert.equal(t.crossReplaceAlpha.length, (steps + 1) * CLIP_TOKENS);
       if (t.kind === "refine") {
         assert.deepEqual(Array.from(t.refineMapper ?? []), ref(`${prefix}refine_mapper`));
         assert.deepEqual(Array.from(t.refineAlphas ?? []), ref(`${prefix}refine_alphas`));
@@ -92,7 +93,7 @@ for (const run of ["style", "shape"]) {
         assert.deepEqual(Array.from(t.replaceMapper ?? []), ref(`${prefix}replace_mapper`));
         assert.equal(t.refineMapper, undefined);
       }
-      const eq = has(`${prefix}equalizer`) ? ref(`${prefix}equalizer`) : new Array(MAX_TOKENS).fill(1);
+      const eq = has(`${prefix}equalizer`) ? ref(`${prefix}equalizer`) : new Array(CLIP_TOKENS).fill(1);
       assert.deepEqual(Array.from(t.equalizer), eq);
       if (has(`${prefix}blend_alpha_layers`)) {
         assert.deepEqual(Array.from(t.blendAlphaLayers ?? []), ref(`${prefix}blend_alpha_layers`));
@@ -103,7 +104,7 @@ for (const run of ["style", "shape"]) {
       assert.equal(t.attentionBlend, edit.attention_blend);
       assert.equal(t.latentBlend, edit.latent_blend);
       const active = Array.from({ length: steps }, (_, s) => s).filter((s) =>
-        t.crossReplaceAlpha.subarray(s * MAX_TOKENS, (s + 1) * MAX_TOKENS).some((a) => a === 1),
+        t.crossReplaceAlpha.subarray(s * CLIP_TOKENS, (s + 1) * CLIP_TOKENS).some((a) => a === 1),
       );
       assert.deepEqual(active, edit.cross_replace_steps_active);
     });
@@ -141,11 +142,11 @@ test("refinement mapper: insertions, deletions and repeated tokens resolve ties 
   ];
   for (const [source, target, mapper, alphas] of cases) {
     const r = refinementMapper(source, target, tokenizer);
-    assert.equal(r.mapper.length, MAX_TOKENS);
+    assert.equal(r.mapper.length, CLIP_TOKENS);
     assert.deepEqual(Array.from(r.mapper.subarray(0, mapper.length)), mapper, `${source} → ${target}`);
     assert.deepEqual(Array.from(r.alphas.subarray(0, alphas.length)), alphas, `${source} → ${target}`);
-    assert.equal(r.mapper[MAX_TOKENS - 1], MAX_TOKENS - 1);
-    assert.equal(r.alphas[MAX_TOKENS - 1], 1);
+    assert.equal(r.mapper[CLIP_TOKENS - 1], CLIP_TOKENS - 1);
+    assert.equal(r.alphas[CLIP_TOKENS - 1], 1);
   }
 });
 
@@ -157,9 +158,9 @@ test("refinement mapper: prompts past the context are refused", () => {
 // The entries of a [77, 77] mapper that differ from the identity, as [source, target, value], row-major.
 function offIdentity(m: Float32Array): [number, number, number][] {
   const out: [number, number, number][] = [];
-  for (let i = 0; i < MAX_TOKENS; i++) {
-    for (let j = 0; j < MAX_TOKENS; j++) {
-      const v = m[i * MAX_TOKENS + j];
+  for (let i = 0; i < CLIP_TOKENS; i++) {
+    for (let j = 0; j < CLIP_TOKENS; j++) {
+      const v = m[i * CLIP_TOKENS + j];
       if (v !== (i === j ? 1 : 0)) out.push([i, j, v]);
     }
   }
@@ -180,8 +181,8 @@ test("replacement mapper: differing token counts spread 1/len, and the tail stay
       [7, 6, 1], [7, 7, 0], [8, 7, 1], [8, 8, 0], [9, 8, 1], [76, 76, 0],
     ],
   );
-  assert.equal(b[9 * MAX_TOKENS + 9], 1);
-  assert.equal(b[10 * MAX_TOKENS + 9], 0);
+  assert.equal(b[9 * CLIP_TOKENS + 9], 1);
+  assert.equal(b[10 * CLIP_TOKENS + 9], 0);
   const c = replacementMapper("a jeep on the road", "a supercalifragilistic jeep on road", tokenizer);
   const fifth = Math.fround(0.2);
   assert.deepEqual(
@@ -246,7 +247,7 @@ test("cross-replace steps: only the target prompt is searched for the words", ()
 
 test("equalizer reweights the target prompt's tokens", () => {
   const t = controllerTensors(spec(WATERCOLOR, JEEP, { eqParams: { words: ["watercolor", "jeep"], values: [10, 0.5] } }), 10, tokenizer);
-  const expected = new Array(MAX_TOKENS).fill(1);
+  const expected = new Array(CLIP_TOKENS).fill(1);
   expected[1] = 10;
   expected[6] = 0.5;
   assert.deepEqual(Array.from(t.equalizer), expected);
@@ -303,14 +304,14 @@ function random(seed: number): () => number {
 // P' = α ⊙ ((P_src @ M) ⊙ b + P_edit ⊙ (1 − b)) ⊙ eq + (1 − α) ⊙ P_edit for `rows` query rows.
 function fusedUnified(t: ControllerTensors, src: Float64Array, edit: Float64Array, rows: number, step: number): Float64Array {
   const { crossMatrix, crossBlend } = fusionInputs(t);
-  const out = new Float64Array(rows * MAX_TOKENS);
+  const out = new Float64Array(rows * CLIP_TOKENS);
   for (let q = 0; q < rows; q++) {
-    for (let n = 0; n < MAX_TOKENS; n++) {
+    for (let n = 0; n < CLIP_TOKENS; n++) {
       let mapped = 0;
-      for (let w = 0; w < MAX_TOKENS; w++) mapped += src[q * MAX_TOKENS + w] * crossMatrix[w * MAX_TOKENS + n];
-      const e = edit[q * MAX_TOKENS + n];
-      const a = t.crossReplaceAlpha[step * MAX_TOKENS + n];
-      out[q * MAX_TOKENS + n] = a * (mapped * crossBlend[n] + e * (1 - crossBlend[n])) * t.equalizer[n] + (1 - a) * e;
+      for (let w = 0; w < CLIP_TOKENS; w++) mapped += src[q * CLIP_TOKENS + w] * crossMatrix[w * CLIP_TOKENS + n];
+      const e = edit[q * CLIP_TOKENS + n];
+      const a = t.crossReplaceAlpha[step * CLIP_TOKENS + n];
+      out[q * CLIP_TOKENS + n] = a * (mapped * crossBlend[n] + e * (1 - crossBlend[n])) * t.equalizer[n] + (1 - a) * e;
     }
   }
   return out;
@@ -318,23 +319,23 @@ function fusedUnified(t: ControllerTensors, src: Float64Array, edit: Float64Arra
 
 // AttentionRefine / AttentionReplace (+ AttentionReweight) as FateZero writes them.
 function fusedDirect(t: ControllerTensors, src: Float64Array, edit: Float64Array, rows: number, step: number): Float64Array {
-  const out = new Float64Array(rows * MAX_TOKENS);
+  const out = new Float64Array(rows * CLIP_TOKENS);
   for (let q = 0; q < rows; q++) {
-    for (let n = 0; n < MAX_TOKENS; n++) {
-      const e = edit[q * MAX_TOKENS + n];
+    for (let n = 0; n < CLIP_TOKENS; n++) {
+      const e = edit[q * CLIP_TOKENS + n];
       let r: number;
       if (t.kind === "refine") {
         const mapper = t.refineMapper as Int32Array;
         const alphas = t.refineAlphas as Float32Array;
-        const col = mapper[n] < 0 ? MAX_TOKENS + mapper[n] : mapper[n];
-        r = src[q * MAX_TOKENS + col] * alphas[n] + e * (1 - alphas[n]);
+        const col = mapper[n] < 0 ? CLIP_TOKENS + mapper[n] : mapper[n];
+        r = src[q * CLIP_TOKENS + col] * alphas[n] + e * (1 - alphas[n]);
       } else {
         const m = t.replaceMapper as Float32Array;
         r = 0;
-        for (let w = 0; w < MAX_TOKENS; w++) r += src[q * MAX_TOKENS + w] * m[w * MAX_TOKENS + n];
+        for (let w = 0; w < CLIP_TOKENS; w++) r += src[q * CLIP_TOKENS + w] * m[w * CLIP_TOKENS + n];
       }
-      const a = t.crossReplaceAlpha[step * MAX_TOKENS + n];
-      out[q * MAX_TOKENS + n] = (r * t.equalizer[n]) * a + (1 - a) * e;
+      const a = t.crossReplaceAlpha[step * CLIP_TOKENS + n];
+      out[q * CLIP_TOKENS + n] = (r * t.equalizer[n]) * a + (1 - a) * e;
     }
   }
   return out;
@@ -343,7 +344,7 @@ function fusedDirect(t: ControllerTensors, src: Float64Array, edit: Float64Array
 test("fusion inputs: the unified cross formula equals the direct refine and replace formulas", () => {
   const next = random(7);
   const rows = 6;
-  const maps = (): Float64Array => Float64Array.from({ length: rows * MAX_TOKENS }, next);
+  const maps = (): Float64Array => Float64Array.from({ length: rows * CLIP_TOKENS }, next);
   const edits: EditSpec[] = [
     spec(WATERCOLOR, JEEP, { eqParams: { words: ["watercolor"], values: [10] }, crossReplaceSteps: { default_: 0.8, jeep: [0.3, 0.6] } }),
     spec("a bulldozer on the road by a tree", "a jeep on the road by a bush", {
@@ -364,6 +365,6 @@ test("fusion inputs: the unified cross formula equals the direct refine and repl
     }
   }
   const refine = fusionInputs(controllerTensors(edits[0], 10, tokenizer));
-  assert.equal(refine.crossMatrix[(MAX_TOKENS - 1) * MAX_TOKENS + 1], 1, "inserted token reads column 76 (torch index −1)");
+  assert.equal(refine.crossMatrix[(CLIP_TOKENS - 1) * CLIP_TOKENS + 1], 1, "inserted token reads column 76 (torch index −1)");
   assert.equal(refine.crossBlend[1], 0);
 });

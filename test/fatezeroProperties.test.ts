@@ -2,10 +2,10 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { test } from "node:test";
-import { invertVideo } from "../src/inversion/invertVideo";
-import { DEFAULT_P2P, type EditSpec } from "../src/pipeline/editOptions";
-import { editVideo } from "../src/pipeline/editVideo";
-import { encodePrompts, loadModel } from "../src/pipeline/loadModel";
+import { invertVideo } from "../src/fatezero/invertVideo";
+import { DEFAULT_P2P, type EditSpec } from "../src/fatezero/editOptions";
+import { editVideo } from "../src/fatezero/editVideo";
+import { encodePrompts, loadModel } from "../src/fatezero/loadModel";
 import { readVideo } from "../src/video/readVideo";
 import { SHARED, tempDir } from "./sharedData";
 
@@ -41,7 +41,7 @@ const spec = (prompt: string, p2p: Partial<EditSpec["p2p"]>): EditSpec => ({ pro
 test("inversion then DDIM reconstruction with the source prompt (no guidance) returns z0", async () => {
   const { model, inversion } = await setup;
   const rec = await editVideo(model, inversion, spec(SOURCE, {}), { attention: "none", guidanceScale: 1 });
-  const err = relErr(rec.latents, inversion.latents[0]);
+  const err = relErr(rec.latents.data, inversion.latents[0]);
   assert.ok(err < 0.08, `relative L2 error ${err}`); // measured on the tiny model: see the README
   const far = relErr(inversion.latents[STEPS], inversion.latents[0]);
   assert.ok(far > 0.5, `z_T is far from z0 (${far})`);
@@ -51,7 +51,7 @@ test("editing with p_edit = p_src and full replacement reproduces the reconstruc
   const { model, inversion } = await setup;
   const plain = await editVideo(model, inversion, spec(SOURCE, {}), { attention: "none" });
   const fused = await editVideo(model, inversion, spec(SOURCE, { crossReplaceSteps: 1, selfReplaceSteps: 1 }), { attention: "reconstruction" });
-  assert.ok(maxDiff(fused.latents, plain.latents) < 1e-4, `max diff ${maxDiff(fused.latents, plain.latents)}`);
+  assert.ok(maxDiff(fused.latents.data, plain.latents.data) < 1e-4, `max diff ${maxDiff(fused.latents.data, plain.latents.data)}`);
 });
 
 test("blend threshold 0 keeps the edit's self-attention everywhere, above 1 the source's", async () => {
@@ -62,13 +62,13 @@ test("blend threshold 0 keeps the edit's self-attention everywhere, above 1 the 
   const allEdit = await editVideo(model, inversion, spec(target, { ...blend, blendTh: [0, 0] }), { onStep: (_, __, m) => m.forEach((v) => masks.push(...v)) });
   assert.ok(masks.every((v) => v === 1));
   const noSelfFusion = await editVideo(model, inversion, spec(target, { ...blend, selfReplaceSteps: 0 }));
-  assert.ok(maxDiff(allEdit.latents, noSelfFusion.latents) < 1e-5);
+  assert.ok(maxDiff(allEdit.latents.data, noSelfFusion.latents.data) < 1e-5);
   const allSource = await editVideo(model, inversion, spec(target, { ...blend, blendTh: [1.5, 1.5] }));
   const fullReplace = await editVideo(model, inversion, spec(target, { ...blend, blendWords: undefined }));
-  assert.ok(maxDiff(allSource.latents, fullReplace.latents) < 1e-5);
-  assert.ok(maxDiff(allEdit.latents, allSource.latents) > 1e-3, "the mask matters");
+  assert.ok(maxDiff(allSource.latents.data, fullReplace.latents.data) < 1e-5);
+  assert.ok(maxDiff(allEdit.latents.data, allSource.latents.data) > 1e-3, "the mask matters");
   const mid = await editVideo(model, inversion, spec(target, { ...blend, blendTh: [0.5, 0.5] }));
-  assert.ok(maxDiff(mid.latents, allEdit.latents) > 1e-4 && maxDiff(mid.latents, allSource.latents) > 1e-4, "a middle threshold blends");
+  assert.ok(maxDiff(mid.latents.data, allEdit.latents.data) > 1e-4 && maxDiff(mid.latents.data, allSource.latents.data) > 1e-4, "a middle threshold blends");
 });
 
 test("a blend word that is not in its prompt is a clear error", async () => {
@@ -95,9 +95,9 @@ test("latent blending: threshold 0 leaves the edit unchanged, above 1 restores t
   const blend = { blendWords: [["jeep"], ["car"]] as [string[], string[]], crossReplaceSteps: 0.5, selfReplaceSteps: 0.5 };
   const plain = await editVideo(model, inversion, spec(target, blend));
   const all = await editVideo(model, inversion, spec(target, { ...blend, blendLatents: true, blendTh: [0, 0] }));
-  assert.ok(maxDiff(all.latents, plain.latents) < 1e-5, "an all-ones mask keeps the edit");
+  assert.ok(maxDiff(all.latents.data, plain.latents.data) < 1e-5, "an all-ones mask keeps the edit");
   const steps: Float32Array[] = [];
-  await editVideo(model, inversion, spec(target, { ...blend, blendLatents: true, blendTh: [1.5, 1.5] }), { onStep: (_, x) => steps.push(x) });
+  await editVideo(model, inversion, spec(target, { ...blend, blendLatents: true, blendTh: [1.5, 1.5] }), { onStep: (_, x) => steps.push(x.data) });
   // Window (0.2·N, 0.8·N) on the step counter i+1: with N = 6, steps i = 1 and 2 are blended.
   assert.ok(maxDiff(steps[1], inversion.latents[STEPS - 1]) === 0, "step 1 is replaced by z_{N-1}");
   assert.ok(maxDiff(steps[0], inversion.latents[STEPS]) > 1e-3, "step 0 is outside the window");
@@ -109,7 +109,7 @@ test("latent blending: latentBlendSteps moves the window", async () => {
   const p2p = { blendWords: [["jeep"], ["car"]] as [string[], string[]], crossReplaceSteps: 0.5, selfReplaceSteps: 0.5, blendLatents: true, blendTh: [1.5, 1.5] as [number, number] };
   const steps: Float32Array[] = [];
   // Window (0, 0.5·N) on the counter i+1: with N = 6, steps i = 0 and 1 are blended, step 2 is not.
-  await editVideo(model, inversion, spec(target, { ...p2p, latentBlendSteps: [0, 0.5] }), { onStep: (_, x) => steps.push(x) });
+  await editVideo(model, inversion, spec(target, { ...p2p, latentBlendSteps: [0, 0.5] }), { onStep: (_, x) => steps.push(x.data) });
   assert.ok(maxDiff(steps[0], inversion.latents[STEPS]) === 0, "step 0 is replaced by z_N");
   assert.ok(maxDiff(steps[2], inversion.latents[STEPS - 2]) > 1e-3, "step 2 is outside the window");
 });

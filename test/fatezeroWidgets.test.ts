@@ -3,11 +3,11 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { test } from "node:test";
-import { blendMask } from "../src/attentionControl/blendMask";
-import { invertVideo } from "../src/inversion/invertVideo";
-import { decodeVideo } from "../src/pipeline/decodeVideo";
-import { editVideo } from "../src/pipeline/editVideo";
-import { loadModel } from "../src/pipeline/loadModel";
+import { blendMask } from "../src/fatezero/blendMask";
+import { invertVideo } from "../src/fatezero/invertVideo";
+import { decodeVideo } from "../src/fatezero/decodeVideo";
+import { editVideo } from "../src/fatezero/editVideo";
+import { loadModel } from "../src/fatezero/loadModel";
 import { readVideo } from "../src/video/readVideo";
 import { controlledMaskSize, CrossAttentionViewer, EditPanel, EditStudio, FrameScrubber, MaskTuner, targetBlendWords, tokenHeatmap } from "../widgets/models";
 import { MODULE_NAME, WIDGETS } from "../widgets/shared/widgetStates";
@@ -86,9 +86,9 @@ test("CrossAttentionViewer: token chips, and a token or step change recomputes t
 test("MaskTuner: the preview is editVideo's blend mask, shrinks as the threshold rises, and reports unknown words", async () => {
   const { model, clip, inversion } = await setup;
   const comms = new FakeCommManager();
-  const tuner = await MaskTuner.create(inversion, model.tokenizer, clip, { comms, blendWords: ["jeep"] });
+  const tuner = await MaskTuner.create(inversion, model, clip, { comms, blendWords: ["jeep"] });
   const comm = comms.comm(tuner.modelId);
-  const [h, w] = controlledMaskSize(inversion);
+  const [h, w] = controlledMaskSize(inversion, model);
   const mm = inversion.maskMaps!;
   const alpha = new Float32Array(77);
   alpha[3] = 1; // "jeep"
@@ -161,7 +161,7 @@ test("EditStudio: Run re-runs only the editing loop on the cached inversion and 
   assert.deepEqual(studio.scrubber.labels(), ["source", "edit"]);
   assert.deepEqual([studio.panel.get("done"), studio.panel.get("total")], [STEPS, STEPS]);
   const direct = await editVideo(model, inversion, spec);
-  const frames = await decodeVideo(model, direct.latents, 3, 16, 16);
+  const frames = await decodeVideo(model, direct.latents);
   assert.deepEqual(studio.results.get("edit")!.frames, frames, "the same edit as editVideo with the studio's spec");
   assert.deepEqual(Object.keys(studio.timer.seconds), ["edit", "decode", "show"]);
   const reconstruction = await studio.reconstruct();
@@ -170,7 +170,7 @@ test("EditStudio: Run re-runs only the editing loop on the cached inversion and 
   delete sourceSpec.p2p.eqParams; // "car" is not in the source prompt
   assert.deepEqual(studio.spec(SOURCE), sourceSpec);
   const directReconstruction = await editVideo(model, inversion, sourceSpec);
-  assert.deepEqual(reconstruction.frames, await decodeVideo(model, directReconstruction.latents, 3, 16, 16), "the edit towards the source prompt");
+  assert.deepEqual(reconstruction.frames, await decodeVideo(model, directReconstruction.latents), "the edit towards the source prompt");
   studio.close();
   assert.ok(studio.panel.closed && studio.scrubber.closed);
 });

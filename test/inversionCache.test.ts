@@ -5,8 +5,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { InversionCache } from "../src/inversion/inversionCache";
-import type { InversionKey, InversionRecord } from "../src/inversion/inversionRecord";
+import { InversionCache } from "../src/fatezero/inversionCache";
+import type { InversionKey, InversionRecord } from "../src/fatezero/inversionRecord";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fatezero-inversion-cache-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -52,6 +52,7 @@ function makeRecord(key: InversionKey = makeKey(), seed = 1): InversionRecord {
   return {
     key,
     latents: Array.from({ length: key.steps + 1 }, (_, i) => values(latent, seed * 100 + i)),
+    latentShape: [4, f, key.height / 8, key.width / 8],
     tokens,
     maskMaps: { height: 2, width: 3, heads: 40, tokens, steps: Array.from({ length: key.steps }, (_, i) => values(f * 6 * tokens, seed * 200 + i)) },
     groups: [
@@ -347,6 +348,9 @@ test("save rejects records whose arrays do not match their shapes", () => {
   assert.throws(() => cache.save(badGroup), /group 1 0 has 5 values/);
   const oddLatent = makeRecord();
   oddLatent.latents = oddLatent.latents.map(() => new Float32Array(4 * 2 * 7));
-  assert.throws(() => cache.save(oddLatent), /integer s/);
+  assert.throws(() => cache.save(oddLatent), /latent 0 has 56 values, expected \[4, 2, 4, 6\]/);
+  const wrongFrames = makeRecord();
+  wrongFrames.latentShape = [4, 3, 4, 6];
+  assert.throws(() => cache.save(wrongFrames), /latent shape is \[4,3,4,6\], expected \[C, 2, h, w\]/);
   assert.deepEqual(fs.readdirSync(dir), [], "a rejected save leaves nothing behind");
 });

@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { openModelFolder } from "../src/models/modelFolder";
-import { WeightSet } from "../src/models/weightSet";
-import { SafetensorsFile, writeSafetensors } from "../src/models/safetensors";
+import { WeightSet } from "../src/checkpoint/weightSet";
+import { SafetensorsFile, writeSafetensors } from "../src/checkpoint/safetensors";
 
 const FIXTURE = path.resolve(process.cwd(), "../shared/reference/public/model");
 
@@ -58,8 +58,9 @@ test("opens the fixture with configs, tokenizer, scheduler and weights", () => {
   assert.equal(m.unet.config._class_name, "UNet2DConditionModel");
   assert.deepEqual(m.unet.config.block_out_channels, [16, 32, 32, 32]);
   assert.equal(m.vae.config.latent_channels, 4);
-  assert.equal(m.tokenizerDir, path.join(FIXTURE, "tokenizer"));
+  assert.equal(m.vocab.vocab["<|endoftext|>"], 49407);
   assert.equal(m.schedulerConfigPath, path.join(FIXTURE, "scheduler", "scheduler_config.json"));
+  assert.equal(m.schedulerConfig.beta_schedule, "scaled_linear");
 
   assert.equal(m.textEncoder.weights.names().length, 37);
   assert.equal(m.unet.weights.names().length, 684);

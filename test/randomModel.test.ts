@@ -11,7 +11,7 @@ import { textEncoderConfig, unetConfig, vaeConfig } from "../src/models/configs"
 import { openModelFolder } from "../src/models/modelFolder";
 import { sd15ModelSpec, tinyModelSpec } from "../src/models/modelSpecs";
 import { parameterCount, parameterValues, recordParameters, writeRandomModel, type RandomModelSpec } from "../src/models/randomModel";
-import { SafetensorsFile } from "../src/models/safetensors";
+import { SafetensorsFile } from "../src/checkpoint/safetensors";
 import { TextEncoder } from "../src/models/textEncoder";
 import { Unet } from "../src/models/unetSession";
 import { Vae } from "../src/models/vae";
@@ -98,7 +98,7 @@ test("the tiny model has the fixture's config key sets and records its vocabular
 
 test("the tiny model opens and its text encoder, VAE and 2D / video UNets run", async () => {
   const m = openModelFolder(tinyModel());
-  const tokenizer = ClipTokenizer.fromFolder(m.tokenizerDir);
+  const tokenizer = ClipTokenizer.fromFiles(m.vocab);
   const te = await TextEncoder.load(textEncoderConfig(m.textEncoder.config), m.textEncoder.weights, { cacheDir });
   const ids = ["a silver jeep driving down a curvy road", ""].map((p) => tokenizer.tokenize(p).ids);
   const context = await te.encode(ids); // [2, 77, 32]

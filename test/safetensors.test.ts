@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { SafetensorsError, SafetensorsFile, halfToFloat, writeSafetensors } from "../src/models/safetensors";
+import { SafetensorsError, SafetensorsFile, halfToFloat, writeSafetensors } from "../src/checkpoint/safetensors";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fatezero-safetensors-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));

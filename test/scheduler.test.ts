@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { SafetensorsFile } from "../src/models/safetensors";
+import { SafetensorsFile } from "../src/checkpoint/safetensors";
 import { DdimScheduler, DiffusersSchedulerJson } from "../src/scheduler/ddim";
 import { fmaF32, linspaceF32 } from "../src/scheduler/torch-float32";
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { SafetensorsFile } from "../src/models/safetensors";
+import { SafetensorsFile } from "../src/checkpoint/safetensors";
 import { ClipTokenizer } from "../src/tokenizer/clipTokenizer";
 import {
   buildClipVocabFromGz,

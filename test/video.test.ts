@@ -7,7 +7,7 @@ import * as path from "node:path";
 import sharp from "sharp";
 import { FFMPEG_ENV, ffmpegPath, hasEncoder, resetFfmpeg } from "../src/video/ffmpeg";
 import { readVideo, VideoClip } from "../src/video/readVideo";
-import { makeSampleClip } from "../src/video/sampleClip";
+import { makeSampleClip } from "../src/world/sampleClip";
 import { makeGrid, writeFrames, writeGif, writeGrid, writeMp4 } from "../src/video/writeVideo";
 
 // Tests run from the project root; the shared data sits beside it.

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { carTurnFrames, chromiumMissing, SCRUBBER_CELL, tsNotebook, withOfflinePage } from "./support/chromium";
 import { run, temporaryJupyter } from "./support/temporaryJupyter";
-import { unescapeWidgetJson } from "../src/cli/exportHtml";
+import { unescapeWidgetJson } from "../cli/exportHtml";
 import { SHARED } from "./sharedData";
 
 const BIN = path.resolve(__dirname, "../../bin/fatezero.js");

@@ -183,5 +183,6 @@ export class ConfigTree {
 /** A short rendering of a value for error messages. */
 export function show(v: unknown): string {
   const s = v === undefined ? "nothing" : JSON.stringify(v);
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  const limit = 80;
+  return s.length > limit ? `${s.slice(0, limit - 3)}...` : s;
 }

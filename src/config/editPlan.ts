@@ -2,17 +2,20 @@
 // shape, before anything heavy runs: `fatezero edit --dry-run` prints it (as text or as JSON). Pure: it
 // reads no files, so a plan can be made for a video or model that is not on this machine.
 import type { FrameSelector } from "../models/frameLayout";
-import { DEFAULT_P2P, type AttentionSourceMode, type EditSpec } from "../pipeline/editOptions";
-import { attentionLayers, type AttentionLayer, type UnetShape } from "./attentionLayers";
+import { DEFAULT_P2P, type AttentionSourceMode, type EditSpec } from "../fatezero/editOptions";
+import { attentionSites, type AttentionLayer } from "../fatezero/attentionSites";
+import type { ModelShape } from "../fatezero/loadModel";
 import type { FatezeroConfig } from "./fatezeroConfig";
 import { crossStepRanges, selfStepRange, type StepRange } from "./stepWindows";
-
-export { formatEditPlan } from "./planText";
 
 /** Command-line values that replace the config's. */
 export interface PlanOverrides {
   video?: string;
   model?: string;
+  /** For a single-file model: a diffusers folder with its configs and tokenizer. */
+  modelConfig?: string;
+  /** For a single-file model: use its EMA UNet weights. */
+  ema?: boolean;
   /** Frame side, or [height, width]. */
   size?: number | [number, number];
   frames?: number;
@@ -57,11 +60,14 @@ export interface PlannedEdit {
 export interface EditPlan {
   config: string;
   model: string;
+  /** How to read a single-file model: configs from this folder (null: SD 1.x's own), EMA weights or not. */
+  modelConfig: string | null;
+  ema: boolean;
   video: string;
   out: string | null;
   /** Source frame indices used (FateZero's first sampling window). */
   frames: number[];
-  /** [height, width] in pixels, and of the latent (pixels / 8). */
+  /** [height, width] in pixels, and of the latent (pixels / the VAE factor). */
   size: [number, number];
   latentSize: [number, number];
   steps: number;
@@ -77,21 +83,24 @@ export interface EditPlan {
   warnings: string[];
 }
 
-/** Resolve a config plus overrides into a plan for a UNet of the given shape. */
-export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, unet: UnetShape): EditPlan {
+/** Resolve a config plus overrides into a plan for a model of the given shape. */
+export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, shape: ModelShape): EditPlan {
+  const { unet, vaeFactor } = shape;
   const video = overrides.video ?? cfg.dataset.path;
   if (video === undefined) throw new Error(`${cfg.source}: no video: give --video or dataset_config.path`);
   const model = overrides.model ?? cfg.pretrainedModelPath;
-  if (model === undefined) throw new Error(`${cfg.source}: no model: give --model (a diffusers folder, or "tiny") or pretrained_model_path`);
+  if (model === undefined) throw new Error(`${cfg.source}: no model: give --model (a diffusers folder, a .safetensors file, "world" or "tiny") or pretrained_model_path`);
   const frameCount = positiveInt("frames", overrides.frames) ?? cfg.dataset.nSampleFrame;
   const steps = positiveInt("steps", overrides.steps) ?? cfg.loop.steps;
-  const size = resolveSize(cfg, overrides.size, unet.blockOutChannels.length);
-  const latentSize: [number, number] = [size[0] / 8, size[1] / 8];
+  const size = resolveSize(cfg, overrides.size, vaeFactor, unet.blockOutChannels.length);
+  const latentSize: [number, number] = [size[0] / vaeFactor, size[1] / vaeFactor];
   const inversionPrompt = overrides.source ?? cfg.dataset.prompt;
   const specs = applyOverrides(cfg.edits, overrides);
   return {
     config: cfg.source,
     model,
+    modelConfig: overrides.modelConfig ?? null,
+    ema: overrides.ema ?? false,
     video,
     out: overrides.out ?? null,
     frames: Array.from({ length: frameCount }, (_, i) => cfg.dataset.startSampleFrame + i * cfg.dataset.samplingRate),
@@ -106,7 +115,7 @@ export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, u
     inversionPrompt,
     unet: { selectors: [...cfg.model.selectors], leastScChannel: cfg.model.leastScChannel, lora: cfg.model.lora ?? null },
     edits: specs.map((spec, index) => planEdit(spec, index, steps)),
-    layers: attentionLayers(unet, latentSize, cfg.model, cfg.loop.controlQueryLimit),
+    layers: attentionSites(unet, latentSize, cfg.model, cfg.loop.controlQueryLimit),
     warnings: [...cfg.warnings],
   };
 }
@@ -117,13 +126,13 @@ function positiveInt(name: string, v: number | undefined): number | undefined {
 }
 
 /** [H, W] from the override, the dataset's image_size or FateZero's 512; the UNet needs multiples of 8·2^(levels−1). */
-function resolveSize(cfg: FatezeroConfig, size: PlanOverrides["size"], levels: number): [number, number] {
-  const unit = 8 << (levels - 1);
+function resolveSize(cfg: FatezeroConfig, size: PlanOverrides["size"], vaeFactor: number, levels: number): [number, number] {
+  const unit = vaeFactor << (levels - 1);
   const side = cfg.dataset.imageSize ?? 512;
   const hw = size === undefined ? [side, side] : typeof size === "number" ? [size, size] : size;
   const origin = size === undefined ? `${cfg.source}: dataset_config.image_size` : "--size";
   if (hw.length !== 2 || !hw.every((v) => Number.isInteger(v) && v >= unit && v % unit === 0)) {
-    throw new Error(`${origin}: ${hw.join("×")} is not a multiple of ${unit} (the 1/8 latent is halved ${levels - 1} times)`);
+    throw new Error(`${origin}: ${hw.join("×")} is not a multiple of ${unit} (the 1/${vaeFactor} latent is halved ${levels - 1} times)`);
   }
   return [hw[0], hw[1]];
 }

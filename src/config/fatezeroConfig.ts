@@ -3,7 +3,7 @@
 // (test_fatezero.py, P2pSampleLogger, ImageSequenceDataset, from_2d_model). Training (Tune-A-Video)
 // configs are recognised and refused: this tool edits; a tuned checkpoint is passed as the model.
 import * as fs from "node:fs";
-import { DEFAULT_EDIT_LOOP, DEFAULT_P2P, type EditLoopOptions, type EditSpec } from "../pipeline/editOptions";
+import { DEFAULT_EDIT_LOOP, DEFAULT_P2P, type EditLoopOptions, type EditSpec } from "../fatezero/editOptions";
 import { BOOLEAN, NUMBER, STRING, intAtLeast, show, ConfigTree, type KeyPath } from "./configTree";
 import { readModelConfig, type ModelOptions } from "./modelConfig";
 import { readP2pEntry } from "./p2pConfig";

@@ -1,7 +1,7 @@
 // One entry of FateZero's `editing_config.p2p_config` → P2pOptions. Defaults are the ones FateZero's
 // `p2preplace_edit` / `make_controller` apply when a key is absent (not DEFAULT_P2P's: there the
 // replace controller is on unless the config says otherwise).
-import type { CrossReplaceSteps, P2pOptions } from "../pipeline/editOptions";
+import type { CrossReplaceSteps, P2pOptions } from "../fatezero/editOptions";
 import { BOOLEAN, FRACTION, NUMBER, STRING, show, type ConfigTree, type KeyPath } from "./configTree";
 
 /** The keys FateZero reads from a p2p_config entry; anything else is refused as a likely typo. */

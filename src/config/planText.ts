@@ -1,5 +1,5 @@
 // The readable form of an edit plan (`fatezero edit --dry-run`).
-import type { AttentionLayer } from "./attentionLayers";
+import type { AttentionLayer } from "../fatezero/attentionSites";
 import type { EditPlan, PlannedEdit, PlannedWord } from "./editPlan";
 import { formatStepRange, type StepRange } from "./stepWindows";
 

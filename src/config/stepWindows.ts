@@ -1,7 +1,7 @@
-// Which denoising steps a replacement window covers. FateZero uses two different denominators
-// (pitfall 8): the cross-attention schedule is a table of N+1 rows filled up to int(bound·(N+1)), the
+// Which denoising steps a replacement window covers. FateZero uses two different denominators for the two
+// windows: the cross-attention schedule is a table of N+1 rows filled up to int(bound·(N+1)), the
 // self-attention window is [int(N·start), int(N·end)). Edit step i reads row i, so row N is never used.
-import type { CrossReplaceSteps } from "../pipeline/editOptions";
+import type { CrossReplaceSteps } from "../fatezero/editOptions";
 
 /** Edit step indices [start, end) (empty when end ≤ start), of `steps` denoising steps. */
 export interface StepRange {

@@ -1,6 +1,7 @@
 // Typed views of the diffusers / transformers config.json files of an SD 1.x pipeline. Each reader
 // checks the keys the graphs depend on and names the file and key when something is missing or
 // unsupported, instead of building a wrong graph.
+import { CLIP_TOKENS } from "../tokenizer/clipTokenizer";
 
 type Json = Record<string, unknown>;
 
@@ -54,7 +55,7 @@ export function textEncoderConfig(cfg: Json, what = "text_encoder/config.json"):
     intermediateSize: r.int("intermediate_size"),
     layers: r.int("num_hidden_layers"),
     heads: r.int("num_attention_heads"),
-    maxPositions: r.int("max_position_embeddings", 77),
+    maxPositions: r.int("max_position_embeddings", CLIP_TOKENS),
     layerNormEps: r.num("layer_norm_eps", 1e-5),
     activation,
   };
@@ -74,6 +75,11 @@ export interface VaeConfig {
 }
 
 /** Read vae/config.json. */
+/** Image pixels per latent pixel along each side: the VAE halves the image once per level but the last. */
+export function vaeFactor(c: Pick<VaeConfig, "blockOutChannels">): number {
+  return 2 ** (c.blockOutChannels.length - 1);
+}
+
 export function vaeConfig(cfg: Json, what = "vae/config.json"): VaeConfig {
   const r = reader(what, cfg);
   const blocks = r.ints("block_out_channels");

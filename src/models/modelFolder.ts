@@ -4,7 +4,9 @@
 // arbitrary code when loaded, so .bin/.ckpt components are refused with instructions to convert them.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { WeightSet } from "./weightSet";
+import { WeightSet } from "../checkpoint/weightSet";
+import { readTokenizerFolder } from "../tokenizer/clipTokenizer";
+import type { ClipVocabFiles } from "../tokenizer/clipVocab";
 
 /** One model part (text encoder, UNet, VAE): its folder, parsed config.json and weights. */
 export interface Component {
@@ -14,14 +16,18 @@ export interface Component {
   weights: WeightSet;
 }
 
-/** An opened, checked diffusers model folder. */
+/** An opened, checked model: a diffusers folder, or a single-file checkpoint with the configs it needs. */
 export interface ModelFolder {
+  /** The folder, or the single file. */
   root: string;
   modelIndex: Record<string, unknown>;
   textEncoder: Component;
-  tokenizerDir: string;
+  /** The tokenizer's vocab.json and merges.txt. */
+  vocab: ClipVocabFiles;
   unet: Component;
   vae: Component;
+  /** The scheduler's config, and the file it came from (for messages). */
+  schedulerConfig: Record<string, unknown>;
   schedulerConfigPath: string;
 }
 
@@ -29,6 +35,8 @@ export interface ModelFolder {
 export interface ModelFolderOptions {
   /** Subfolder holding the UNet, e.g. "unet_tuned" for Tune-A-Video checkpoints; defaults to "unet". */
   unetSubfolder?: string;
+  /** Open the weights too (default); without, a folder of configs and tokenizer is enough (their weights come from elsewhere). */
+  weights?: boolean;
 }
 
 /** Weight file stem per component, as diffusers and transformers name them. */
@@ -46,23 +54,24 @@ export function openModelFolder(root: string, options: ModelFolderOptions = {}):
   requireFile(path.join(tokenizerDir, "vocab.json"), "the tokenizer vocabulary");
   requireFile(path.join(tokenizerDir, "merges.txt"), "the tokenizer merges");
   const schedulerConfigPath = requireFile(path.join(abs, "scheduler", "scheduler_config.json"), "the scheduler config");
-  readJsonObject(schedulerConfigPath);
+  const weights = options.weights ?? true;
   return {
     root: abs,
     modelIndex,
-    textEncoder: openComponent(abs, "text_encoder", WEIGHTS_STEM.text_encoder),
-    tokenizerDir,
-    unet: openComponent(abs, options.unetSubfolder ?? "unet", WEIGHTS_STEM.unet),
-    vae: openComponent(abs, "vae", WEIGHTS_STEM.vae),
+    textEncoder: openComponent(abs, "text_encoder", WEIGHTS_STEM.text_encoder, weights),
+    vocab: readTokenizerFolder(tokenizerDir),
+    unet: openComponent(abs, options.unetSubfolder ?? "unet", WEIGHTS_STEM.unet, weights),
+    vae: openComponent(abs, "vae", WEIGHTS_STEM.vae, weights),
+    schedulerConfig: readJsonObject(schedulerConfigPath),
     schedulerConfigPath,
   };
 }
 
-/** One component folder: its config.json and weights, both required. */
-function openComponent(root: string, name: string, stem: string): Component {
+/** One component folder: its config.json and (when `withWeights`) its weights, both required. */
+function openComponent(root: string, name: string, stem: string, withWeights = true): Component {
   const dir = path.resolve(root, name);
   const config = readJsonObject(requireFile(path.join(dir, "config.json"), `the ${name} config`));
-  return { name, dir, config, weights: openWeights(dir, stem) };
+  return { name, dir, config, weights: withWeights ? openWeights(dir, stem) : WeightSet.empty(dir) };
 }
 
 /** A component's weights: single safetensors file, then sharded index, then the fp16 variant of each. */
@@ -133,7 +142,7 @@ function requireFile(p: string, what: string): string {
 }
 
 /** A JSON file that must hold an object; any failure names the file. */
-function readJsonObject(p: string): Record<string, unknown> {
+export function readJsonObject(p: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(fs.readFileSync(p, "utf8"));

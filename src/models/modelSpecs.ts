@@ -3,6 +3,7 @@
 // the same keys as the hub's config.json files, so a generated folder looks like a downloaded one.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { CLIP_TOKENS } from "../tokenizer/clipTokenizer";
 import { buildClipVocabFromGz, buildSmallClipVocab, type ClipVocabFiles } from "../tokenizer/clipVocab";
 import type { RandomModelSpec } from "./randomModel";
 
@@ -30,7 +31,7 @@ function clipVocabulary(options: ModelSpecOptions): { files: ClipVocabFiles; voc
 }
 
 /** Sizes of a CLIPTextModel. */
-interface TextSizes {
+export interface TextSizes {
   name: string;
   transformersVersion: string;
   hidden: number;
@@ -41,7 +42,7 @@ interface TextSizes {
 }
 
 /** text_encoder/config.json (transformers CLIPTextConfig keys). */
-function textEncoderJson(s: TextSizes): Json {
+export function textEncoderJson(s: TextSizes): Json {
   return {
     _name_or_path: s.name,
     architectures: ["CLIPTextModel"],
@@ -55,7 +56,7 @@ function textEncoderJson(s: TextSizes): Json {
     initializer_range: 0.02,
     intermediate_size: s.mlp,
     layer_norm_eps: 1e-5,
-    max_position_embeddings: 77,
+    max_position_embeddings: CLIP_TOKENS,
     model_type: "clip_text_model",
     num_attention_heads: s.heads,
     num_hidden_layers: s.layers,
@@ -68,9 +69,11 @@ function textEncoderJson(s: TextSizes): Json {
 }
 
 /** Sizes of an SD 1.x UNet2DConditionModel. */
-interface UnetSizes {
+export interface UnetSizes {
   diffusersVersion: string;
   blocks: number[];
+  /** How many of the highest-resolution levels have cross-attention (SD 1.x: all but the last). */
+  crossLevels?: number;
   layers: number;
   heads: number;
   groups: number;
@@ -78,8 +81,10 @@ interface UnetSizes {
   sampleSize: number;
 }
 
-/** unet/config.json with SD 1.x's four levels: three cross-attention down blocks, a plain one, and the mirror image up. */
-function unetJson(s: UnetSizes): Json {
+/** unet/config.json with SD 1.x's block types: cross-attention down blocks then plain ones, and the mirror image up. */
+export function unetJson(s: UnetSizes): Json {
+  const cross = s.crossLevels ?? s.blocks.length - 1;
+  const down = s.blocks.map((_, i) => (i < cross ? "CrossAttnDownBlock2D" : "DownBlock2D"));
   return {
     _class_name: "UNet2DConditionModel",
     _diffusers_version: s.diffusersVersion,
@@ -88,7 +93,7 @@ function unetJson(s: UnetSizes): Json {
     block_out_channels: s.blocks,
     center_input_sample: false,
     cross_attention_dim: s.crossDim,
-    down_block_types: ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+    down_block_types: down,
     downsample_padding: 1,
     flip_sin_to_cos: true,
     freq_shift: 0,
@@ -99,12 +104,12 @@ function unetJson(s: UnetSizes): Json {
     norm_num_groups: s.groups,
     out_channels: 4,
     sample_size: s.sampleSize,
-    up_block_types: ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+    up_block_types: down.map((type) => type.replace("Down", "Up")).reverse(),
   };
 }
 
 /** Sizes of an AutoencoderKL. */
-interface VaeSizes {
+export interface VaeSizes {
   diffusersVersion: string;
   blocks: number[];
   layers: number;
@@ -113,7 +118,7 @@ interface VaeSizes {
 }
 
 /** vae/config.json (diffusers AutoencoderKL keys). */
-function vaeJson(s: VaeSizes): Json {
+export function vaeJson(s: VaeSizes): Json {
   return {
     _class_name: "AutoencoderKL",
     _diffusers_version: s.diffusersVersion,

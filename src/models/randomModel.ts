@@ -8,9 +8,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RecordingWeights } from "../onnx/weightSource";
+import { CLIP_TOKENS } from "../tokenizer/clipTokenizer";
 import { END_OF_TEXT, START_OF_TEXT, type ClipVocabFiles } from "../tokenizer/clipVocab";
 import { textEncoderConfig, unetConfig, vaeConfig } from "./configs";
-import { writeSafetensors, type TensorToWrite } from "./safetensors";
+import { writeSafetensors, type TensorToWrite } from "../checkpoint/safetensors";
 import { buildTextEncoderGraph } from "./textEncoder";
 import { buildUnetGraph } from "./unet";
 import { buildVaeDecoderGraph, buildVaeEncoderGraph } from "./vae";
@@ -129,7 +130,7 @@ export function writeRandomModel(dir: string, spec: RandomModelSpec, options: Ra
   try {
     const name = typeof text._name_or_path === "string" ? text._name_or_path : "fatezero-random";
     writeJson(path.join(tmp, "model_index.json"), modelIndex(seed, spec.provenance ?? {}));
-    writeJson(path.join(tmp, "scheduler", "scheduler_config.json"), SCHEDULER_CONFIG);
+    writeJson(path.join(tmp, "scheduler", "scheduler_config.json"), SD_SCHEDULER_CONFIG);
     writeJson(path.join(tmp, "tokenizer", "vocab.json"), spec.vocab.vocab, false);
     fs.writeFileSync(path.join(tmp, "tokenizer", "merges.txt"), spec.vocab.merges);
     writeJson(path.join(tmp, "tokenizer", "special_tokens_map.json"), specialTokensMap());
@@ -360,7 +361,8 @@ function modelIndex(seed: number, provenance: Json): Json {
 }
 
 /** SD 1.x DDIM scheduler values (scaled-linear betas 0.00085..0.012, steps_offset 1). */
-const SCHEDULER_CONFIG: Json = {
+/** Stable Diffusion 1.x's DDIM scheduler config, as its model folders ship it. */
+export const SD_SCHEDULER_CONFIG: Json = {
   _class_name: "DDIMScheduler",
   _diffusers_version: "0.11.1",
   beta_end: 0.012,
@@ -394,7 +396,7 @@ function tokenizerConfig(name: string): Json {
     do_lower_case: true,
     eos_token: addedToken(END_OF_TEXT, true),
     errors: "replace",
-    model_max_length: 77,
+    model_max_length: CLIP_TOKENS,
     name_or_path: name,
     pad_token: END_OF_TEXT,
     special_tokens_map_file: "./special_tokens_map.json",

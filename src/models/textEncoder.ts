@@ -1,6 +1,6 @@
 // CLIP text transformer (HF CLIPTextModel naming) as an ONNX graph: token + position embeddings,
 // pre-norm causal self-attention layers, final LayerNorm. SD 1.x conditions on the final-normed last
-// hidden state for all 77 positions (pitfall 21).
+// hidden state for every position (not the pooled EOT output CLIP's image-text matching uses).
 import * as ort from "onnxruntime-node";
 import { attention } from "../onnx/attention";
 import { DType, Graph } from "../onnx/graph";
@@ -8,7 +8,7 @@ import { gelu, layerNorm, linear, quickGelu } from "../onnx/layers";
 import { openSession, type SessionOptions } from "../onnx/session";
 import { CheckpointWeights, type WeightSource } from "../onnx/weightSource";
 import type { TextEncoderConfig } from "./configs";
-import type { WeightSet } from "./weightSet";
+import type { WeightSet } from "../checkpoint/weightSet";
 
 /** Build the text encoder graph: input_ids int64 [B, L] → last_hidden_state [B, L, D]. */
 export function buildTextEncoderGraph(c: TextEncoderConfig, weights: WeightSource): Graph {
@@ -54,7 +54,7 @@ export class TextEncoder {
     return new TextEncoder(await openSession(graph, source.linkedFiles(), options), c);
   }
 
-  /** Encode token id rows (each of length 77) → embeddings [B, 77, D], flattened. */
+  /** Encode token id rows (each of the tokenizer's length T) → embeddings [B, T, D], flattened. */
   async encode(ids: number[][]): Promise<Float32Array> {
     const L = this.config.maxPositions;
     for (const row of ids) if (row.length !== L) throw new Error(`text encoder: each token row must have ${L} ids, got ${row.length}`);

@@ -9,7 +9,7 @@ import type { WeightSource } from "../onnx/weightSource";
 import { downsample, resnetBlock, spatialConv, spatialNorm, upsample, type ConvFn, type NormFn, type ResnetOptions } from "./blocks";
 import type { UnetConfig } from "./configs";
 import { frameContext, imagesToTemporal, imagesToClip, type FrameContext, type FrameSelector } from "./frameLayout";
-import { transformer2d, type AttentionHook, type TransformerOptions } from "./unetTransformer";
+import { transformer2d, type AttentionHook } from "./unetTransformer";
 
 /** How to inflate the UNet over frames (FateZero `model_config`). */
 export interface VideoUnetOptions {
@@ -21,11 +21,45 @@ export interface VideoUnetOptions {
 
 /** Options for building a UNet graph. */
 export interface UnetGraphOptions {
-  /** Present for the inflated video UNet: input [B, 4, F, h, w]; absent for the image UNet [B, 4, h, w]. */
+  /** Present for the inflated video UNet: input [B, C, F, h, w]; absent for the image UNet [B, C, h, w]. */
   video?: VideoUnetOptions;
   /** Build for this latent size [h, w] (lets attention hooks know each layer's query count). */
   latentSize?: [number, number];
   onAttention?: AttentionHook;
+}
+
+/** The parts of a UNet config that place its attention blocks. */
+export type UnetShape = Pick<UnetConfig, "blockOutChannels" | "downBlockTypes" | "upBlockTypes" | "layersPerBlock" | "heads">;
+
+/** One Transformer2DModel of the UNet: where it sits and its width. */
+export interface TransformerPlace {
+  /** Module path, e.g. "down_blocks.1.attentions.0". */
+  prefix: string;
+  place: "down" | "mid" | "up";
+  /** Resolution level: 0 is the full latent size, each level halves it. */
+  level: number;
+  channels: number;
+  heads: number;
+}
+
+/** The UNet's transformer blocks in forward order (cross-attention down blocks, mid block, cross-attention up blocks). */
+export function unetTransformers(c: UnetShape): TransformerPlace[] {
+  const levels = c.blockOutChannels.length;
+  for (const [name, list] of [["down_block_types", c.downBlockTypes], ["up_block_types", c.upBlockTypes], ["attention_head_dim", c.heads]] as const) {
+    if (list.length !== levels) throw new Error(`UNet config: ${name} has ${list.length} entries for ${levels} levels`);
+  }
+  const out: TransformerPlace[] = [];
+  c.downBlockTypes.forEach((type, level) => {
+    if (type !== "CrossAttnDownBlock2D") return;
+    for (let j = 0; j < c.layersPerBlock; j++) out.push({ prefix: `down_blocks.${level}.attentions.${j}`, place: "down", level, channels: c.blockOutChannels[level], heads: c.heads[level] });
+  });
+  out.push({ prefix: "mid_block.attentions.0", place: "mid", level: levels - 1, channels: c.blockOutChannels[levels - 1], heads: c.heads[levels - 1] });
+  c.upBlockTypes.forEach((type, i) => {
+    if (type !== "CrossAttnUpBlock2D") return;
+    const level = levels - 1 - i;
+    for (let j = 0; j <= c.layersPerBlock; j++) out.push({ prefix: `up_blocks.${i}.attentions.${j}`, place: "up", level, channels: c.blockOutChannels[level], heads: c.heads[level] });
+  });
+  return out;
 }
 
 /** Sinusoidal timestep frequencies exp(−ln(10⁴)·i/(half − shift)), rounded to float32 as torch computes them. */
@@ -36,7 +70,7 @@ export function timestepFrequencies(channels: number, shift: number): Float32Arr
   return out;
 }
 
-/** Graph inputs: sample, timestep float [1], encoder_hidden_states [B, 77, D]; output noise_pred shaped like sample. */
+/** Graph inputs: sample, timestep float [1], encoder_hidden_states [B, T, D]; output noise_pred shaped like sample. */
 export function buildUnetGraph(c: UnetConfig, weights: WeightSource, options: UnetGraphOptions = {}): Graph {
   const video = options.video;
   const g = new Graph(video ? "unet_video" : "unet", weights);
@@ -44,7 +78,7 @@ export function buildUnetGraph(c: UnetConfig, weights: WeightSource, options: Un
   const sampleDims = video ? ["batch", c.inChannels, "frames", "height", "width"] : ["batch", c.inChannels, "height", "width"];
   const sample = g.input("sample", DType.float, sampleDims);
   const timestep = g.input("timestep", DType.float, [1]);
-  let context = g.input("encoder_hidden_states", DType.float, ["batch", 77, c.crossAttentionDim]);
+  let context = g.input("encoder_hidden_states", DType.float, ["batch", "tokens", c.crossAttentionDim]);
 
   let x = sample;
   let ctx: FrameContext | undefined;
@@ -52,7 +86,7 @@ export function buildUnetGraph(c: UnetConfig, weights: WeightSource, options: Un
     const frames = g.op("Slice", [g.op("Shape", [sample]), g.constInt64([2]), g.constInt64([3])]); // [1]
     ctx = frameContext(g, frames, video.selectors);
     x = foldFrames(g, sample, c.inChannels); // [(B·F), C, h, w]
-    context = repeatPerFrame(g, context, frames, c.crossAttentionDim); // [(B·F), 77, D]
+    context = repeatPerFrame(g, context, frames, c.crossAttentionDim); // [(B·F), T, D]
   }
   const conv = ctx ? pseudo3dConv(g, ctx) : spatialConv(g);
   const norm = ctx ? clipNorm(g, ctx, c.normGroups, c.normEps) : spatialNorm(g, c.normGroups, c.normEps);
@@ -65,30 +99,35 @@ export function buildUnetGraph(c: UnetConfig, weights: WeightSource, options: Un
   const T = 4 * C0;
   const temb = linear(g, silu(g, linear(g, tProj, "time_embedding.linear_1", C0, T)), "time_embedding.linear_2", T, T); // [1, T]
   const r: ResnetOptions = { norm, conv, temb: { value: temb, channels: T } };
-  const attn = (place: TransformerOptions["place"], level: number, channels: number, heads: number): TransformerOptions => ({
-    channels,
-    heads,
-    crossDim: c.crossAttentionDim,
-    groups: c.normGroups,
-    linearProjection: c.useLinearProjection,
-    context,
-    place,
-    level,
-    size: options.latentSize && [options.latentSize[0] >> level, options.latentSize[1] >> level],
-    video: ctx && video ? { ctx, selectors: channels >= video.leastScChannel ? video.selectors : [] } : undefined,
-    onAttention: options.onAttention,
-  });
+  // Where transformer blocks go is decided once, by unetTransformers: a block is built where the next one sits.
+  const places = unetTransformers(c);
+  const transformer = (v: string, prefix: string): string => {
+    if (places[0]?.prefix !== prefix) return v;
+    const p = places.shift()!;
+    return transformer2d(g, v, prefix, {
+      channels: p.channels,
+      heads: p.heads,
+      crossDim: c.crossAttentionDim,
+      groups: c.normGroups,
+      linearProjection: c.useLinearProjection,
+      context,
+      place: p.place,
+      level: p.level,
+      size: options.latentSize && [options.latentSize[0] >> p.level, options.latentSize[1] >> p.level],
+      video: ctx && video ? { ctx, selectors: p.channels >= video.leastScChannel ? video.selectors : [] } : undefined,
+      onAttention: options.onAttention,
+    });
+  };
 
   x = conv(x, "conv_in", c.inChannels, C0, 3);
   const skips: { value: string; channels: number }[] = [{ value: x, channels: C0 }];
   let ch = C0;
   const levels = c.blockOutChannels.length;
   c.blockOutChannels.forEach((out, i) => {
-    const hasAttn = c.downBlockTypes[i] === "CrossAttnDownBlock2D";
     for (let j = 0; j < c.layersPerBlock; j++) {
       x = resnetBlock(g, x, `down_blocks.${i}.resnets.${j}`, ch, out, r);
       ch = out;
-      if (hasAttn) x = transformer2d(g, x, `down_blocks.${i}.attentions.${j}`, attn("down", i, out, c.heads[i]));
+      x = transformer(x, `down_blocks.${i}.attentions.${j}`);
       skips.push({ value: x, channels: ch });
     }
     if (i < levels - 1) {
@@ -98,24 +137,22 @@ export function buildUnetGraph(c: UnetConfig, weights: WeightSource, options: Un
   });
 
   x = resnetBlock(g, x, "mid_block.resnets.0", ch, ch, r);
-  x = transformer2d(g, x, "mid_block.attentions.0", attn("mid", levels - 1, ch, c.heads[levels - 1]));
+  x = transformer(x, "mid_block.attentions.0");
   x = resnetBlock(g, x, "mid_block.resnets.1", ch, ch, r);
 
   const rev = [...c.blockOutChannels].reverse();
-  const revHeads = [...c.heads].reverse();
   rev.forEach((out, i) => {
-    const hasAttn = c.upBlockTypes[i] === "CrossAttnUpBlock2D";
-    const level = levels - 1 - i;
     for (let j = 0; j <= c.layersPerBlock; j++) {
       const skip = skips.pop()!;
       x = g.op("Concat", [x, skip.value], { axis: 1 });
       x = resnetBlock(g, x, `up_blocks.${i}.resnets.${j}`, ch + skip.channels, out, r);
       ch = out;
-      if (hasAttn) x = transformer2d(g, x, `up_blocks.${i}.attentions.${j}`, attn("up", level, out, revHeads[i]));
+      x = transformer(x, `up_blocks.${i}.attentions.${j}`);
     }
     if (i < levels - 1) x = upsample(g, x, `up_blocks.${i}.upsamplers.0`, ch, conv);
   });
 
+  if (places.length > 0) throw new Error(`UNet graph: transformer ${places[0].prefix} has no place in the block walk`);
   x = silu(g, norm(x, "conv_norm_out", ch));
   x = conv(x, "conv_out", ch, c.outChannels, 3);
   g.output("noise_pred", ctx ? unfoldFrames(g, x, ctx, c.outChannels) : x, DType.float, sampleDims);
@@ -136,11 +173,12 @@ function unfoldFrames(g: Graph, x: string, ctx: FrameContext, channels: number):
   return g.op("Transpose", [u], { perm: [0, 2, 1, 3, 4] });
 }
 
-/** [B, 77, D] → [(B·F), 77, D], each row repeated for its frames (repeat_interleave). */
+/** [B, T, D] → [(B·F), T, D], each row repeated for its frames (repeat_interleave). */
 function repeatPerFrame(g: Graph, x: string, frames: string, dim: number): string {
-  const e = g.op("Unsqueeze", [x, g.constInt64([1])]); // [B, 1, 77, D]
-  const expanded = g.op("Expand", [e, g.op("Concat", [g.constInt64([1]), frames, g.constInt64([1, 1])], { axis: 0 })]); // [B, F, 77, D]
-  return g.op("Reshape", [expanded, g.constInt64([-1, 77, dim])]);
+  const e = g.op("Unsqueeze", [x, g.constInt64([1])]); // [B, 1, T, D]
+  const expanded = g.op("Expand", [e, g.op("Concat", [g.constInt64([1]), frames, g.constInt64([1, 1])], { axis: 0 })]); // [B, F, T, D]
+  const tokens = g.op("Slice", [g.op("Shape", [x]), g.constInt64([1]), g.constInt64([2])]); // [1]
+  return g.op("Reshape", [expanded, g.op("Concat", [g.constInt64([-1]), tokens, g.constInt64([dim])], { axis: 0 })]);
 }
 
 /**

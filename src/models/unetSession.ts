@@ -4,7 +4,7 @@ import { openSession, type SessionOptions } from "../onnx/session";
 import { CheckpointWeights } from "../onnx/weightSource";
 import type { UnetConfig } from "./configs";
 import { buildUnetGraph, type UnetGraphOptions } from "./unet";
-import type { WeightSet } from "./weightSet";
+import type { WeightSet } from "../checkpoint/weightSet";
 
 /** Options for loading a UNet session. */
 export interface UnetLoadOptions extends UnetGraphOptions, SessionOptions {
@@ -28,8 +28,8 @@ export class Unet {
   }
 
   /**
-   * Predict noise for `sample` ([B, 4, h, w], or [B, 4, F, h, w] for the video UNet) at timestep `t`
-   * with text embeddings [B, 77, D]. h and w must be multiples of 2^(levels−1).
+   * Predict noise for `sample` ([B, C, h, w], or [B, C, F, h, w] for the video UNet) at timestep `t`
+   * with text embeddings [B, T, D]. h and w must be multiples of 2^(levels−1).
    */
   async predict(sample: Float32Array, dims: number[], t: number, context: Float32Array): Promise<Float32Array> {
     const c = this.config;
@@ -39,13 +39,14 @@ export class Unet {
     if (dims.length !== rank || dims[1] !== c.inChannels || h % factor || w % factor) {
       throw new Error(`UNet: sample must be [B, ${c.inChannels}${this.isVideo ? ", F" : ""}, h, w] with h, w multiples of ${factor}; got [${dims}]`);
     }
-    if (context.length !== dims[0] * 77 * c.crossAttentionDim) {
-      throw new Error(`UNet: text embeddings must be [${dims[0]}, 77, ${c.crossAttentionDim}] (${dims[0] * 77 * c.crossAttentionDim} values), got ${context.length}`);
+    const tokens = context.length / (dims[0] * c.crossAttentionDim);
+    if (!Number.isInteger(tokens) || tokens < 1) {
+      throw new Error(`UNet: text embeddings must be [${dims[0]}, T, ${c.crossAttentionDim}], got ${context.length} values`);
     }
     const out = await this.session.run({
       sample: new ort.Tensor("float32", sample, dims),
       timestep: new ort.Tensor("float32", Float32Array.of(t), [1]),
-      encoder_hidden_states: new ort.Tensor("float32", context, [dims[0], 77, c.crossAttentionDim]),
+      encoder_hidden_states: new ort.Tensor("float32", context, [dims[0], tokens, c.crossAttentionDim]),
     });
     return out.noise_pred.data as Float32Array;
   }

@@ -1,6 +1,6 @@
 // The UNet's attention blocks: diffusers' Transformer2DModel / BasicTransformerBlock, and FateZero's
 // SpatioTemporalTransformerBlock when frames are present (sparse-causal self-attention over selected
-// frames, then temporal attention after the feed-forward, pitfalls 14-16). Every spatial attention
+// frames, then temporal attention after the feed-forward; the transformer's norms stay per frame). Every spatial attention
 // exposes its probabilities to an `AttentionHook`, the seam where the FateZero engine fuses attention.
 import { attention } from "../onnx/attention";
 import type { Graph } from "../onnx/graph";
@@ -27,7 +27,7 @@ export interface AttentionSite {
 /**
  * Reads or rewrites the probabilities [N, heads, Lq, Lk] of the attention layers it selects. Self-attention
  * is computed one head at a time (rewrite then sees [N, 1, Lq, Lk] per head, so it must act head-wise);
- * cross-attention, small with 77 keys, with all heads at once.
+ * cross-attention, small with one key per text token, with all heads at once.
  */
 export interface AttentionHook {
   select(site: AttentionSite): boolean;
@@ -49,7 +49,7 @@ export interface TransformerOptions {
   crossDim: number;
   groups: number;
   linearProjection: boolean;
-  /** Text embeddings, one row per folded batch entry: [N, 77, crossDim]. */
+  /** Text embeddings, one row per folded batch entry: [N, T, crossDim]. */
   context: string;
   place: AttentionSite["place"];
   level: number;
@@ -124,7 +124,7 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
  * FateZero's temporal attention: LayerNorm, then self-attention over the frames at each spatial
  * position, added to the input. A checkpoint without `attn_temporal` weights gets none (an exact
  * identity) unless only its output bias is supplied — FateZero's zero-weight inflation adds exactly
- * that bias (pitfall 17), which is how its outputs are reproduced.
+ * that bias (from_2d_model initialises it randomly), which is how its outputs are reproduced.
  */
 function temporalAttention(g: Graph, x: string, prefix: string, ctx: FrameContext, C: number, heads: number): string {
   const p = `${prefix}.attn_temporal`;

@@ -1,6 +1,6 @@
 // AutoencoderKL (diffusers 0.11.1) as two ONNX graphs: the encoder returns the posterior mean and std
-// (logvar clamped to [-30, 20], pitfall 1), the decoder maps a latent back to an image in [-1, 1]
-// (unclamped). Scaling by 0.18215 and sampling stay outside the graphs, in the pipeline.
+// (logvar clamped to [-30, 20], as diffusers' DiagonalGaussianDistribution does), the decoder maps a latent back to an image in [-1, 1]
+// (unclamped). Scaling by the scaling factor (SD: 0.18215) and sampling stay outside the graphs, in the pipeline.
 import * as ort from "onnxruntime-node";
 import { attention } from "../onnx/attention";
 import { DType, Graph } from "../onnx/graph";
@@ -8,8 +8,8 @@ import { conv2d, groupNorm, linear, silu, sliceAxis } from "../onnx/layers";
 import { openSession, type SessionOptions } from "../onnx/session";
 import { CheckpointWeights, type WeightSource } from "../onnx/weightSource";
 import { downsample, resnetBlock, spatialConv, spatialNorm, upsample, type ResnetOptions } from "./blocks";
-import type { VaeConfig } from "./configs";
-import type { WeightSet } from "./weightSet";
+import { vaeFactor, type VaeConfig } from "./configs";
+import type { WeightSet } from "../checkpoint/weightSet";
 
 const EPS = 1e-6;
 
@@ -34,7 +34,7 @@ function midBlock(g: Graph, x: string, prefix: string, C: number, groups: number
   return resnetBlock(g, x, `${prefix}.resnets.1`, C, C, r);
 }
 
-/** Encoder graph: sample [N, 3, H, W] in [-1, 1] → mean, std [N, latent, H/8, W/8]. */
+/** Encoder graph: sample [N, 3, H, W] in [-1, 1] → mean, std [N, latent, H/f, W/f] (f: the VAE factor). */
 export function buildVaeEncoderGraph(c: VaeConfig, weights: WeightSource): Graph {
   const g = new Graph("vae_encoder", weights);
   const r: ResnetOptions = { norm: spatialNorm(g, c.normGroups, EPS), conv: spatialConv(g) };
@@ -61,7 +61,7 @@ export function buildVaeEncoderGraph(c: VaeConfig, weights: WeightSource): Graph
   return g;
 }
 
-/** Decoder graph: latent [N, latent, h, w] (unscaled) → sample [N, 3, 8h, 8w]. */
+/** Decoder graph: latent [N, latent, h, w] (unscaled) → sample [N, 3, f·h, f·w]. */
 export function buildVaeDecoderGraph(c: VaeConfig, weights: WeightSource): Graph {
   const g = new Graph("vae_decoder", weights);
   const r: ResnetOptions = { norm: spatialNorm(g, c.normGroups, EPS), conv: spatialConv(g) };
@@ -111,15 +111,21 @@ export class Vae {
     return new Vae(enc, dec, c);
   }
 
-  /** Encode images [N, 3, H, W] in [-1, 1] (H, W multiples of 8) to the posterior. */
-  async encode(images: Float32Array, dims: [number, number, number, number]): Promise<Posterior> {
-    const [n, c, h, w] = dims;
-    if (c !== this.config.inChannels || h % 8 || w % 8) throw new Error(`VAE encode: expected [N, ${this.config.inChannels}, H, W] with H, W multiples of 8, got [${dims}]`);
-    const out = await this.encoder.run({ sample: new ort.Tensor("float32", images, dims) });
-    return { mean: out.mean.data as Float32Array, std: out.std.data as Float32Array, dims: [n, this.config.latentChannels, h / 8, w / 8] };
+  /** Image pixels per latent pixel along each side. */
+  get factor(): number {
+    return vaeFactor(this.config);
   }
 
-  /** Decode unscaled latents [N, latent, h, w] to images [N, 3, 8h, 8w] (not clamped). */
+  /** Encode images [N, 3, H, W] in [-1, 1] (H, W multiples of the factor) to the posterior. */
+  async encode(images: Float32Array, dims: [number, number, number, number]): Promise<Posterior> {
+    const [n, c, h, w] = dims;
+    const f = this.factor;
+    if (c !== this.config.inChannels || h % f || w % f) throw new Error(`VAE encode: expected [N, ${this.config.inChannels}, H, W] with H, W multiples of ${f}, got [${dims}]`);
+    const out = await this.encoder.run({ sample: new ort.Tensor("float32", images, dims) });
+    return { mean: out.mean.data as Float32Array, std: out.std.data as Float32Array, dims: [n, this.config.latentChannels, h / f, w / f] };
+  }
+
+  /** Decode unscaled latents [N, latent, h, w] to images [N, 3, factor·h, factor·w] (not clamped). */
   async decode(latents: Float32Array, dims: [number, number, number, number]): Promise<Float32Array> {
     if (dims[1] !== this.config.latentChannels) throw new Error(`VAE decode: expected ${this.config.latentChannels} latent channels, got ${dims[1]}`);
     const out = await this.decoder.run({ latent: new ort.Tensor("float32", latents, dims) });

@@ -1,5 +1,5 @@
 // Multi-head attention written out as MatMul → Softmax → MatMul, so that the attention probabilities
-// are a named value in the graph: the FateZero engine reads and fuses them there (DESIGN §2).
+// are a named value in the graph: the FateZero engine reads and fuses them there, instead of storing them.
 import type { Graph } from "./graph";
 
 /** Rewrites or records attention probabilities [N, H, Lq, Lk]; returns the probabilities to use. */

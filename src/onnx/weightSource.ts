@@ -1,10 +1,10 @@
 // Where a graph's weights come from. A checkpoint source points ONNX external data at the tensors inside
 // the safetensors files (no copy of the weights is made); extra tensors can be injected inline (e.g. the
-// random temporal-attention biases of FateZero's inflation, pitfall 17); a recording source lists what an
+// random temporal-attention output biases that FateZero's from_2d_model inflation initialises); a recording source lists what an
 // architecture needs, which is how the tiny model generator knows every parameter name and shape.
 import { onnx } from "onnx-proto";
-import type { SafetensorsDtype } from "../models/safetensors";
-import type { WeightSet } from "../models/weightSet";
+import type { SafetensorsDtype } from "../checkpoint/safetensors";
+import type { WeightSet } from "../checkpoint/weightSet";
 
 const ONNX_TYPE: Partial<Record<SafetensorsDtype, number>> = {
   F32: onnx.TensorProto.DataType.FLOAT,

@@ -4,17 +4,19 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { EditPlan } from "../config/editPlan";
 import type { DatasetOptions } from "../config/fatezeroConfig";
-import { InversionCache } from "../inversion/inversionCache";
-import type { InversionRecord } from "../inversion/inversionRecord";
-import { invertVideo } from "../inversion/invertVideo";
+import { InversionCache } from "../fatezero/inversionCache";
+import type { InversionRecord } from "../fatezero/inversionRecord";
+import { invertVideo } from "../fatezero/invertVideo";
 import { defaultCacheDir } from "../onnx/session";
 import { readVideo, type VideoClip } from "../video/readVideo";
-import { makeSampleClip, SAMPLE_CLIP_SOURCE } from "../video/sampleClip";
+import { makeSampleClip, SAMPLE_CLIP_SOURCE } from "../world/sampleClip";
+import { SAMPLE_ATTRIBUTES } from "../world/vocabulary";
+import { renderWorldClip, worldVideoSeed } from "../world/worldClip";
 import { writeGif, writeGrid, writeMp4 } from "../video/writeVideo";
-import { decodeVideo } from "./decodeVideo";
-import { editVideo } from "./editVideo";
-import { asInputError } from "./inputError";
-import { loadModel } from "./loadModel";
+import { decodeVideo } from "../fatezero/decodeVideo";
+import { editVideo } from "../fatezero/editVideo";
+import { asInputError } from "../util/inputError";
+import { loadModel } from "../fatezero/loadModel";
 
 /** Stages reported to `onProgress`. */
 export type Stage = "load" | "invert" | `edit ${number}` | "decode" | "write";
@@ -38,10 +40,12 @@ export interface RunResult {
   seconds: Record<string, number>;
 }
 
-/** Load the plan's clip: a video file or frame folder, or the generated sample clip. */
+/** Load the plan's clip: a video file or frame folder, a world clip (`world:<seed>`) or the sample clip. */
 export async function loadPlanVideo(plan: EditPlan, dataset: DatasetOptions): Promise<VideoClip> {
   const [H, W] = plan.size;
   if (plan.video === SAMPLE_CLIP_SOURCE) return centerCrop(makeSampleClip(plan.frames.length, Math.max(H, W)), H, W);
+  const seed = worldVideoSeed(plan.video);
+  if (seed !== undefined) return centerCrop(renderWorldClip(seed, SAMPLE_ATTRIBUTES, { frames: plan.frames.length, size: Math.max(H, W) }).clip, H, W);
   return readVideo(plan.video, {
     size: [H, W],
     nSampleFrame: plan.frames.length,
@@ -64,7 +68,7 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   options.onProgress?.("load", 0, 1);
   // Failures here come from the user's model folder or video: they are input errors.
-  const model = await timed("load", () => asInputError(() => loadModel(plan.model, { cacheDir })));
+  const model = await timed("load", () => asInputError(() => loadModel(plan.model, { cacheDir, modelConfig: plan.modelConfig ?? undefined, ema: plan.ema })));
   const source = await timed("read", () => asInputError(() => loadPlanVideo(plan, dataset)));
   options.onProgress?.("load", 1, 1);
   const [H, W] = plan.size;
@@ -98,7 +102,7 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
       }),
     );
     for (const w of result.controller.ignoredWords) note(`edit ${e.index}: "${w.word}" is not in "${w.prompt}" (${w.use}); ignored as FateZero does`);
-    const frames = await timed("decode", () => decodeVideo(model, result.latents, source.count, H / 8, W / 8));
+    const frames = await timed("decode", () => decodeVideo(model, result.latents));
     edits.push({ prompt: e.prompt, clip: { ...source, frames, source: `edit: ${e.prompt}` } });
   }
   const outputs = plan.out ? await timed("write", () => writeOutputs(plan.out!, source, edits)) : [];

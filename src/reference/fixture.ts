@@ -2,7 +2,7 @@
 // `refs.json` (what each tensor means and which inputs produced it) and `refs.safetensors`.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SafetensorsFile } from "../models/safetensors";
+import { SafetensorsFile } from "../checkpoint/safetensors";
 
 /** refs.json's description of one tensor. */
 export interface RefInfo {

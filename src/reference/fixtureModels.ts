@@ -1,15 +1,16 @@
 // The fixture's model components, opened on first use and kept for the rest of the run.
 import * as path from "node:path";
 import { textEncoderConfig, unetConfig, vaeConfig } from "../models/configs";
-import { openModelFolder, type ModelFolder } from "../models/modelFolder";
+import type { ModelFolder } from "../models/modelFolder";
+import { openModel } from "../fatezero/loadModel";
 import { TextEncoder } from "../models/textEncoder";
 import { Unet } from "../models/unetSession";
 import { Vae } from "../models/vae";
 import type { FrameSelector } from "../models/frameLayout";
 import { DdimScheduler } from "../scheduler/ddim";
 import { ClipTokenizer } from "../tokenizer/clipTokenizer";
-import type { WeightSet } from "../models/weightSet";
-import { injectedHash } from "../inversion/injectedHash";
+import type { WeightSet } from "../checkpoint/weightSet";
+import { injectedHash } from "../fatezero/injectedHash";
 
 /** Lazily opened components of one model folder. */
 export class FixtureModels {
@@ -19,22 +20,33 @@ export class FixtureModels {
   private tokenizer?: ClipTokenizer;
   private readonly unets = new Map<string, Promise<Unet>>();
 
-  constructor(readonly modelDir: string, readonly cacheDir?: string) {}
+  /** `weightsFile`: a single-file checkpoint to take the text encoder, VAE and "unet" weights from. */
+  constructor(
+    readonly modelDir: string,
+    readonly cacheDir?: string,
+    readonly weightsFile?: string,
+  ) {}
 
   private model(): ModelFolder {
-    this.folder ??= openModelFolder(this.modelDir);
+    this.folder ??= this.open();
     return this.folder;
+  }
+
+  /** The folder with the UNet of `subfolder`, and the single file's weights when there is one. */
+  private open(subfolder?: string): ModelFolder {
+    return openModel(this.modelDir, { unetSubfolder: subfolder, weightsFile: this.weightsFile });
   }
 
   /** The CLIP tokenizer. */
   clipTokenizer(): ClipTokenizer {
-    this.tokenizer ??= ClipTokenizer.fromFolder(this.model().tokenizerDir);
+    this.tokenizer ??= ClipTokenizer.fromFiles(this.model().vocab);
     return this.tokenizer;
   }
 
   /** A fresh DDIM scheduler from the folder's config. */
   scheduler(): DdimScheduler {
-    return DdimScheduler.fromConfigFile(this.model().schedulerConfigPath);
+    const m = this.model();
+    return DdimScheduler.fromConfig(m.schedulerConfig, m.schedulerConfigPath);
   }
 
   /** The text encoder session. */
@@ -44,7 +56,7 @@ export class FixtureModels {
     return this.textEncoder;
   }
 
-  /** Embeddings [B, 77, D] of prompts. */
+  /** Embeddings [B, T, D] of prompts. */
   async encodePrompts(prompts: string[]): Promise<Float32Array> {
     const tok = this.clipTokenizer();
     return (await this.text()).encode(prompts.map((p) => tok.tokenize(p).ids));
@@ -59,7 +71,7 @@ export class FixtureModels {
 
   /** The UNet weights in `subfolder` (default "unet"). */
   unetWeights(subfolder?: string): WeightSet {
-    return (subfolder ? openModelFolder(this.modelDir, { unetSubfolder: subfolder }) : this.model()).unet.weights;
+    return (subfolder ? this.open(subfolder) : this.model()).unet.weights;
   }
 
   /** A UNet session: 2D when `video` is absent; `subfolder` picks e.g. unet_tuned. */
@@ -67,7 +79,7 @@ export class FixtureModels {
     const key = JSON.stringify([options.subfolder, options.video, options.injected ? injectedHash(options.injected) : null]);
     let u = this.unets.get(key);
     if (!u) {
-      const folder = options.subfolder ? openModelFolder(this.modelDir, { unetSubfolder: options.subfolder }) : this.model();
+      const folder = options.subfolder ? this.open(options.subfolder) : this.model();
       u = Unet.load(unetConfig(folder.unet.config, path.join(folder.unet.dir, "config.json")), folder.unet.weights, {
         cacheDir: this.cacheDir,
         video: options.video,

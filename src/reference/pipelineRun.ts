@@ -2,15 +2,16 @@
 // YAML's dataset and editing config, the fixture's input frames and posterior draw, and the inflated UNet
 // with the temporal biases of the variant whose model_config matches. Every edit of the run is computed
 // once; individual reference tensors are then read off the results.
-import { invertVideo } from "../inversion/invertVideo";
-import type { InversionRecord } from "../inversion/inversionRecord";
-import { decodeVideo } from "../pipeline/decodeVideo";
+import { invertVideo } from "../fatezero/invertVideo";
+import type { InversionRecord } from "../fatezero/inversionRecord";
+import { decodeVideo } from "../fatezero/decodeVideo";
 import { parseFatezeroConfig, type FatezeroConfig } from "../config/fatezeroConfig";
-import type { EditSpec } from "../pipeline/editOptions";
-import { editVideo } from "../pipeline/editVideo";
-import { loadModel, type FateZeroModel } from "../pipeline/loadModel";
+import type { EditSpec } from "../fatezero/editOptions";
+import { editVideo } from "../fatezero/editVideo";
+import { loadModel, type FateZeroModel } from "../fatezero/loadModel";
+import { keepTokens } from "../fatezero/mapLayers";
 import type { Fixture } from "./fixture";
-import { concatArrays } from "../pipeline/concatArrays";
+import { concatArrays } from "../util/concatArrays";
 
 type Json = Record<string, any>;
 
@@ -30,10 +31,10 @@ function runConfig(info: Json, run: string): { config: FatezeroConfig; edits: Ed
 }
 
 /** Compute every pipeline tensor of run `run`. */
-export async function computeRun(fx: Fixture, run: string, cacheDir?: string): Promise<RunResults> {
+export async function computeRun(fx: Fixture, run: string, cacheDir?: string, weightsFile?: string): Promise<RunResults> {
   const info = fx.get(`runs.${run}`) as Json;
   const { config, edits, indices } = runConfig(info, run);
-  const model = await loadModel(fx.modelDir, { cacheDir, unetSubfolder: info.unet_subfolder ?? "unet" });
+  const model = await loadModel(fx.modelDir, { cacheDir, unetSubfolder: info.unet_subfolder ?? "unet", weightsFile });
   const injected = matchingInjection(fx, info.fatezero_config.model_config ?? {}, info.unet_subfolder ?? "unet", (n) => model.folder.unet.weights.has(n));
   const [F, H, W] = fx.shape(`${run}.input_frames_u8`);
   const out: RunResults = new Map();
@@ -60,7 +61,7 @@ export async function computeRun(fx: Fixture, run: string, cacheDir?: string): P
           const list = `${site.place}_cross`;
           const j = counters.get(list) ?? 0;
           counters.set(list, j + 1);
-          layerMaps.set(`${run}.inversion.cross_attn.step${String(k).padStart(2, "0")}.${list}.${j}`, firstColumns(maps, columns));
+          layerMaps.set(`${run}.inversion.cross_attn.step${String(k).padStart(2, "0")}.${list}.${j}`, keepTokens(maps, maps.length / model.dims.tokens, columns, model.dims.tokens));
         }
       },
     },
@@ -69,7 +70,7 @@ export async function computeRun(fx: Fixture, run: string, cacheDir?: string): P
   out.set(`${run}.inversion.latents`, concatArrays(inversion.latents));
   for (let k = 0; k < edits.length; k++) await computeEdit(fx, `${run}.edit${indices[k]}`, model, inversion, edits[k], injected, out);
   const nofusion = await editVideo(model, inversion, edits[edits.length - 1], { attention: "none", injected, missingWords: "ignore" });
-  out.set(`${run}.nofusion.latents_final`, nofusion.latents);
+  out.set(`${run}.nofusion.latents_final`, nofusion.latents.data);
   return out;
 }
 
@@ -80,12 +81,12 @@ async function computeEdit(fx: Fixture, prefix: string, model: FateZeroModel, in
     injected,
     missingWords: "ignore",
     onStep: (_, x, masks) => {
-      stepLatents.push(x);
+      stepLatents.push(x.data);
       stepMasks.push(masks);
     },
   });
   out.set(`${prefix}.latents`, concatArrays(stepLatents));
-  out.set(`${prefix}.latents_final`, latents);
+  out.set(`${prefix}.latents_final`, latents.data);
   out.set(`${prefix}.controller.cross_replace_alpha`, c.crossReplaceAlpha);
   out.set(`${prefix}.controller.equalizer`, c.equalizer);
   if (c.refineMapper) out.set(`${prefix}.controller.refine_mapper`, c.refineMapper);
@@ -100,8 +101,7 @@ async function computeEdit(fx: Fixture, prefix: string, model: FateZeroModel, in
     }
   }
   if (fx.tensors.has(`${prefix}.frames_u8`)) {
-    const [F, h, w] = [inv.key.frameCount, inv.key.height / 8, inv.key.width / 8];
-    out.set(`${prefix}.frames_u8`, await decodeVideo(model, latents, F, h, w));
+    out.set(`${prefix}.frames_u8`, await decodeVideo(model, latents));
   }
 }
 
@@ -112,11 +112,4 @@ function matchingInjection(fx: Fixture, modelConfig: Json, unetFolder: string, i
     ([, v]) => JSON.stringify(v.model_config) === JSON.stringify(modelConfig) && (v.unet_folder ?? "unet") === unetFolder,
   );
   return match ? fx.temporalBiases(match[0], inCheckpoint) : new Map();
-}
-
-function firstColumns(maps: Float32Array, columns: number): Float32Array {
-  const rows = maps.length / 77;
-  const out = new Float32Array(rows * columns); // [F·L, columns]
-  for (let r = 0; r < rows; r++) out.set(maps.subarray(r * 77, r * 77 + columns), r * columns);
-  return out;
 }

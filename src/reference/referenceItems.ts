@@ -24,12 +24,12 @@ const INPUT_PATTERNS: [RegExp, string][] = [
 /** Pipeline runs are computed once and shared by all their tensors. */
 const runs = new WeakMap<Fixture, Map<string, Promise<RunResults>>>();
 
-function runResults(fx: Fixture, run: string, cacheDir: string | undefined): Promise<RunResults> {
+function runResults(fx: Fixture, run: string, models: FixtureModels): Promise<RunResults> {
   let perFixture = runs.get(fx);
   if (!perFixture) runs.set(fx, (perFixture = new Map()));
   let r = perFixture.get(run);
   if (!r) {
-    r = computeRun(fx, run, cacheDir);
+    r = computeRun(fx, run, models.cacheDir, models.weightsFile);
     perFixture.set(run, r);
   }
   return r;
@@ -45,7 +45,7 @@ export function planItem(name: string, fx: Fixture, models: FixtureModels): Item
     return {
       kind: "compute",
       run: async () => {
-        const got = (await runResults(fx, pipelineRun, models.cacheDir)).get(name);
+        const got = (await runResults(fx, pipelineRun, models)).get(name);
         if (!got) throw new Error(`the ${pipelineRun} run does not produce this tensor`);
         return got;
       },

@@ -82,13 +82,18 @@ export class DdimScheduler {
     } catch (e) {
       throw new Error(`scheduler config ${path}: not valid JSON (${(e as Error).message})`);
     }
+    return DdimScheduler.fromConfig(json, path);
+  }
+
+  /** Build from a parsed scheduler config; errors name `where` (the file it came from) and the problem. */
+  static fromConfig(json: unknown, where: string): DdimScheduler {
     if (json === null || typeof json !== "object" || Array.isArray(json)) {
-      throw new Error(`scheduler config ${path}: expected a JSON object, got ${describe(json)}`);
+      throw new Error(`scheduler config ${where}: expected a JSON object, got ${describe(json)}`);
     }
     try {
       return new DdimScheduler(json as DiffusersSchedulerJson);
     } catch (e) {
-      throw new Error(`scheduler config ${path}: ${(e as Error).message}`);
+      throw new Error(`scheduler config ${where}: ${(e as Error).message}`);
     }
   }
 

@@ -1,10 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { bytesToUnicode, END_OF_TEXT, END_OF_WORD, splitMerge, START_OF_TEXT } from "./clipVocab";
+import { bytesToUnicode, END_OF_TEXT, END_OF_WORD, splitMerge, START_OF_TEXT, type ClipVocabFiles } from "./clipVocab";
+
+/** CLIP's context length: the text encoder reads SOT, up to 75 BPE ids and EOT, padded to this many tokens. */
+export const CLIP_TOKENS = 77;
 
 /** A prompt encoded for the text encoder: always `maxLength` ids, SOT first, EOT after the text, EOT padding. */
 export interface TokenizedPrompt {
-  /** SOT, up to 75 BPE ids, EOT, then EOT padding: exactly 77 ids. */
+  /** SOT, up to 75 BPE ids, EOT, then EOT padding: exactly CLIP_TOKENS ids. */
   ids: number[];
   /** Whether BPE ids were dropped to fit (the prompt had more than 75). */
   truncated: boolean;
@@ -30,7 +33,7 @@ const TOKEN_PATTERN = new RegExp(
  */
 export class ClipTokenizer {
   /** Context length of the CLIP text encoder. */
-  readonly maxLength = 77;
+  readonly maxLength = CLIP_TOKENS;
   /** Id of `<|startoftext|>`. */
   readonly startId: number;
   /** Id of `<|endoftext|>`, also the padding and unknown-symbol id (as in HF's tokenizer config). */
@@ -66,23 +69,12 @@ export class ClipTokenizer {
 
   /** Load `vocab.json` and `merges.txt` from a diffusers `tokenizer/` folder. */
   static fromFolder(dir: string): ClipTokenizer {
-    const read = (name: string): string => {
-      const file = path.join(dir, name);
-      if (!fs.existsSync(file)) throw new Error(`CLIP tokenizer folder ${dir}: missing ${name}`);
-      return fs.readFileSync(file, "utf8");
-    };
-    const vocabText = read("vocab.json");
-    const mergesText = read("merges.txt");
-    let vocab: unknown;
-    try {
-      vocab = JSON.parse(vocabText);
-    } catch (e) {
-      throw new Error(`CLIP tokenizer folder ${dir}: vocab.json is not JSON (${(e as Error).message})`);
-    }
-    if (vocab === null || typeof vocab !== "object" || Array.isArray(vocab)) {
-      throw new Error(`CLIP tokenizer folder ${dir}: vocab.json is not an object of token → id`);
-    }
-    return new ClipTokenizer(vocab as Record<string, number>, mergesText);
+    return ClipTokenizer.fromFiles(readTokenizerFolder(dir));
+  }
+
+  /** Build from a tokenizer folder's two files. */
+  static fromFiles(files: ClipVocabFiles): ClipTokenizer {
+    return new ClipTokenizer(files.vocab, files.merges);
   }
 
   /** Number of entries in the vocabulary. */
@@ -102,7 +94,7 @@ export class ClipTokenizer {
     return ids;
   }
 
-  /** The 77 ids the text encoder takes: SOT, the first 75 BPE ids, EOT, EOT padding (HF max_length + truncation). */
+  /** The CLIP_TOKENS ids the text encoder takes: SOT, the first 75 BPE ids, EOT, EOT padding (HF max_length + truncation). */
   tokenize(text: string): TokenizedPrompt {
     const bpeIds = this.encode(text);
     const room = this.maxLength - 2;
@@ -262,4 +254,23 @@ function namedCharref(ref: string): string {
     if (value !== undefined) return value + ref.slice(n);
   }
   return "&" + ref;
+}
+
+/** `vocab.json` (parsed and checked to be an object) and `merges.txt` of a diffusers `tokenizer/` folder. */
+export function readTokenizerFolder(dir: string): ClipVocabFiles {
+  const read = (name: string): string => {
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) throw new Error(`CLIP tokenizer folder ${dir}: missing ${name}`);
+    return fs.readFileSync(file, "utf8");
+  };
+  let vocab: unknown;
+  try {
+    vocab = JSON.parse(read("vocab.json"));
+  } catch (e) {
+    throw new Error(`CLIP tokenizer folder ${dir}: vocab.json is not JSON (${(e as Error).message})`);
+  }
+  if (vocab === null || typeof vocab !== "object" || Array.isArray(vocab)) {
+    throw new Error(`CLIP tokenizer folder ${dir}: vocab.json is not an object of token → id`);
+  }
+  return { vocab: vocab as Record<string, number>, merges: read("merges.txt") };
 }

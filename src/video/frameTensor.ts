@@ -1,5 +1,6 @@
 // Conversions between 8-bit RGB frames and the model's image tensors. FateZero feeds u8/255·2−1 and
-// turns decoder output back with round(clamp(x/2 + 0.5, 0, 1)·255) (pitfall 22).
+// turns decoder output back with round(clamp(x/2 + 0.5, 0, 1)·255) (rounding, not truncating as PIL's
+// astype would: FateZero's logger multiplies by 255 and rounds).
 
 /** RGB frames u8 [F, H, W, 3] → image tensor [F, 3, H, W] in [-1, 1]. */
 export function framesToTensor(u8: Uint8Array, frames: number, height: number, width: number): Float32Array {

@@ -173,7 +173,8 @@ async function fitFrame(f: RawFrame, o: Required<FrameOffset>, height: number, w
   // Kernel "linear": libvips' reduce with a triangle filter widened by the scale factor, i.e. an antialiased
   // bilinear — the same filter as FateZero's interpolate(mode="bilinear", antialias=True), so our inputs match
   // the reference pre-processing (measured on car-turn 512→256: mean |diff| 0.29 grey levels against a port of
-  // torch's filter, lanczos3 1.77, cubic 1.23); lanczos3, sharp's default, adds ringing FateZero never saw.
+  // torch's filter, against 1.23 for cubic and 1.8 for lanczos3); lanczos3, sharp's default, adds ringing
+  // FateZero never saw.
   return sharp(f.data, { raw: { width: f.width, height: f.height, channels: 3 } })
     .extract({ left: o.left, top: o.top, width: cw, height: ch })
     .resize(rw, rh, { kernel: "linear", fit: "fill" })

@@ -116,7 +116,7 @@ class CellTests(KernelTestCase):
             "const inversion = await invertVideo(model, { frames: clip.frames, frameCount: clip.count, height: clip.height, width: clip.width, prompt: source, steps: 2 },\n"
             '  { onProgress: progress("inverting"), signal: interruptSignal() });\n'
             'const edit = await editVideo(model, inversion, { prompt: "a car on a road", sourcePrompt: source, p2p: DEFAULT_P2P }, { onProgress: progress("editing") });\n'
-            "const frames = await decodeVideo(model, edit.latents, clip.count, clip.height / 8, clip.width / 8);\n"
+            "const frames = await decodeVideo(model, edit.latents);\n"
             'const [first] = await writeFrames("edited-frames", { ...clip, frames, source: "edit" });\n'
             "displayImage(fs.readFileSync(first));",
             timeout=240,

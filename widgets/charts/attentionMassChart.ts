@@ -1,7 +1,7 @@
 // Attention mass per prompt token over the inversion steps: how much of the cross-attention each token
 // receives, averaged over frames and positions. It shows which words the maps (and so the blend masks)
 // are about, and how that drifts as the latent gets noisier.
-import type { InversionRecord } from "../../src/inversion/inversionRecord";
+import type { InversionRecord } from "../../src/fatezero/inversionRecord";
 import { chartSpec, type VegaLiteSpec } from "./chartSpec";
 
 /** Cross-attention maps per step as an inversion keeps them (or `denoisingMaps` replays them). */

@@ -1,8 +1,8 @@
 // How much of each frame the self-attention blending mask covers as its threshold moves: the curve a user
 // reads to pick `blend_th` (too low: the edit's self-attention everywhere, the background drifts; too high:
 // the source's everywhere, the shape cannot change).
-import { normalisedBlendMap, thresholdBlendMap } from "../../src/attentionControl/blendMask";
-import type { InversionRecord } from "../../src/inversion/inversionRecord";
+import { normalisedBlendMap, thresholdBlendMap } from "../../src/fatezero/blendMask";
+import type { InversionRecord } from "../../src/fatezero/inversionRecord";
 import { chartSpec, type VegaLiteSpec } from "./chartSpec";
 
 /** Options of the mask-area chart. */
@@ -24,7 +24,7 @@ export interface MaskAreaRow {
   area: number;
 }
 
-/** Mask area per frame and threshold for blend-word token weights `alpha` [77]. */
+/** Mask area per frame and threshold for blend-word token weights `alpha` [T]. */
 export function maskAreas(record: Pick<InversionRecord, "key" | "maskMaps">, alpha: Float32Array, options: MaskAreaOptions = {}): MaskAreaRow[] {
   const mm = record.maskMaps;
   if (!mm) throw new Error("mask area: the inversion has no mask maps (no cross-attention layer within the query limit)");

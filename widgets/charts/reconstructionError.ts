@@ -2,7 +2,7 @@
 // has the noise level of the inversion's z_{N−1−i}; with the source prompt (a reconstruction) the two would
 // agree exactly if DDIM inversion were exact, so their relative L2 distance measures the inversion's error
 // (and, with guidance > 1, how much classifier-free guidance pulls the reconstruction away).
-import type { InversionRecord } from "../../src/inversion/inversionRecord";
+import type { InversionRecord, LatentVideo } from "../../src/fatezero/inversionRecord";
 
 /** Error of one denoising step against the inverted latent at the same noise level. */
 export interface ReconstructionErrorRow {
@@ -15,10 +15,10 @@ export interface ReconstructionErrorRow {
 }
 
 /** Relative L2 error per step between a denoising trajectory (latents after each step, from editVideo's onStep) and the inversion. */
-export function reconstructionErrors(inversion: Pick<InversionRecord, "latents">, trajectory: Float32Array[]): ReconstructionErrorRow[] {
+export function reconstructionErrors(inversion: Pick<InversionRecord, "latents">, trajectory: LatentVideo[]): ReconstructionErrorRow[] {
   const N = inversion.latents.length - 1;
   if (trajectory.length > N) throw new Error(`reconstruction error: ${trajectory.length} steps but the inversion has ${N}`);
-  return trajectory.map((x, i) => {
+  return trajectory.map(({ data: x }, i) => {
     const z = inversion.latents[N - 1 - i];
     if (x.length !== z.length) throw new Error(`reconstruction error: step ${i} has ${x.length} values, the inversion ${z.length}`);
     let diff = 0;

@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readVideo, type VideoClip } from "../../src/video/readVideo";
-import { makeSampleClip } from "../../src/video/sampleClip";
+import { makeSampleClip } from "../../src/world/sampleClip";
 
 /** What a notebook runs on. */
 export interface NotebookInputs {

@@ -2,20 +2,16 @@
 // with the selected token's cross-attention heat map drawn over it. The kernel computes `heatmap` for the
 // selection; this view only sends the selection and draws what comes back.
 import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
-import { WIDGETS, type ClipFrames, type CrossAttentionViewerState, widgetIdentity } from "../shared/widgetStates";
+import { WIDGETS, type ClipFrames, widgetIdentity } from "../shared/widgetStates";
 import { drawLegend, heatImage } from "./colormap";
 import { bytes, h, perFrame, rangeInput } from "./dom";
 import { FrameOverlays } from "./frameOverlays";
 import { injectStyle } from "./style";
 
 export class CrossAttentionViewerModel extends DOMWidgetModel {
+  // The state, defaults included, comes from the kernel-side model; only the identity is known here.
   defaults() {
-    const clip: ClipFrames = { mime: "image/jpeg", width: 0, height: 0, frames: [] };
-    const state: CrossAttentionViewerState = {
-      tokens: [], token: 0, steps: 1, step: 0, average_steps: false, groups: [], group: 0,
-      clip, heatmap: new DataView(new ArrayBuffer(0)), map_height: 0, map_width: 0, heat_max: 0, mass: [],
-    };
-    return { ...super.defaults(), ...widgetIdentity(WIDGETS.crossAttentionViewer), ...state };
+    return { ...super.defaults(), ...widgetIdentity(WIDGETS.crossAttentionViewer) };
   }
 }
 

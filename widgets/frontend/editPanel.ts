@@ -1,17 +1,14 @@
 // EditPanel: the edit's prompts, controller, equalizer and guidance, plus Run / Cancel as custom messages
 // (the kernel runs the editing loop and reports progress through `done`, `total`, `status` and `error`).
 import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
-import { WIDGETS, type EditPanelEvent, type EditPanelState, type EqualizerEntry, widgetIdentity } from "../shared/widgetStates";
+import { WIDGETS, type EditPanelEvent, type EqualizerEntry, widgetIdentity } from "../shared/widgetStates";
 import { h } from "./dom";
 import { injectStyle } from "./style";
 
 export class EditPanelModel extends DOMWidgetModel {
+  // The state, defaults included, comes from the kernel-side model; only the identity is known here.
   defaults() {
-    const state: EditPanelState = {
-      source_prompt: "", prompt: "", controller: "replace", equalizer: [], guidance_scale: 7.5,
-      running: false, done: 0, total: 0, status: "", error: "",
-    };
-    return { ...super.defaults(), ...widgetIdentity(WIDGETS.editPanel), ...state };
+    return { ...super.defaults(), ...widgetIdentity(WIDGETS.editPanel) };
   }
 }
 

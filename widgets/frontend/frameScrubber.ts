@@ -2,7 +2,7 @@
 // Playback runs here, not in the kernel: a kernel round trip per frame would stutter, so `frame` advances
 // locally and is saved when playback pauses or the user moves the slider.
 import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
-import { WIDGETS, type FrameScrubberState, type ScrubberRow, widgetIdentity } from "../shared/widgetStates";
+import { WIDGETS, type ScrubberRow, widgetIdentity } from "../shared/widgetStates";
 import { bumpVersion, FrameUrls, h, rangeInput } from "./dom";
 import { injectStyle } from "./style";
 
@@ -12,9 +12,9 @@ function clampFps(value: unknown): number {
 }
 
 export class FrameScrubberModel extends DOMWidgetModel {
+  // The state, defaults included, comes from the kernel-side model; only the identity is known here.
   defaults() {
-    const state: FrameScrubberState = { title: "", rows: [], frame_count: 0, frame: 0, playing: false, fps: 8 };
-    return { ...super.defaults(), ...widgetIdentity(WIDGETS.frameScrubber), ...state };
+    return { ...super.defaults(), ...widgetIdentity(WIDGETS.frameScrubber) };
   }
 }
 

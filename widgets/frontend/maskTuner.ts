@@ -2,22 +2,16 @@
 // the blend mask the kernel computed for these settings. Sliders save once per animation frame while
 // dragged, so the kernel recomputes the preview live.
 import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
-import { WIDGETS, type ClipFrames, type MaskTunerState, widgetIdentity } from "../shared/widgetStates";
+import { WIDGETS, type ClipFrames, widgetIdentity } from "../shared/widgetStates";
 import { maskImage } from "./colormap";
 import { bytes, h, perFrame, rangeInput } from "./dom";
 import { FrameOverlays } from "./frameOverlays";
 import { injectStyle } from "./style";
 
 export class MaskTunerModel extends DOMWidgetModel {
+  // The state, defaults included, comes from the kernel-side model; only the identity is known here.
   defaults() {
-    const clip: ClipFrames = { mime: "image/jpeg", width: 0, height: 0, frames: [] };
-    const state: MaskTunerState = {
-      source_prompt: "", words: [], blend_words: [], threshold: 0.3,
-      self_replace_steps: [0, 0.5], cross_replace_steps: [0, 0.8], blend_latents: true, latent_blend_steps: [0, 1],
-      steps: 1, step: 0, clip, mask: new DataView(new ArrayBuffer(0)), mask_height: 0, mask_width: 0,
-      areas: [], preview_ms: 0, error: "",
-    };
-    return { ...super.defaults(), ...widgetIdentity(WIDGETS.maskTuner), ...state };
+    return { ...super.defaults(), ...widgetIdentity(WIDGETS.maskTuner) };
   }
 }
 
@@ -105,7 +99,9 @@ export class MaskTunerView extends DOMWidgetView {
     set(this.threshold, threshold);
     this.thresholdLabel.textContent = threshold.toFixed(2);
     for (const w of this.windows) {
-      const [start, end] = (this.model.get(w.key) ?? [0, 1]) as [number, number];
+      const window = this.model.get(w.key) as [number, number] | undefined;
+      if (!window) continue;
+      const [start, end] = window;
       set(w.start, start);
       set(w.end, end);
       w.label.textContent = `${start.toFixed(2)} – ${end.toFixed(2)}`;

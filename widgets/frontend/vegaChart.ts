@@ -3,14 +3,14 @@
 import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
 import { parse, View } from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import { WIDGETS, type VegaChartState, widgetIdentity } from "../shared/widgetStates";
+import { WIDGETS, widgetIdentity } from "../shared/widgetStates";
 import { bumpVersion, h } from "./dom";
 import { injectStyle } from "./style";
 
 export class VegaChartModel extends DOMWidgetModel {
+  // The state, defaults included, comes from the kernel-side model; only the identity is known here.
   defaults() {
-    const state: VegaChartState = { spec: {} };
-    return { ...super.defaults(), ...widgetIdentity(WIDGETS.vegaChart), ...state };
+    return { ...super.defaults(), ...widgetIdentity(WIDGETS.vegaChart) };
   }
 }
 

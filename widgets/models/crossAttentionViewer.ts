@@ -1,6 +1,6 @@
 // Kernel side of the CrossAttentionViewer: the cached inversion's per-group cross-attention maps, one token
 // at a time. The frontend picks token, step, group and averaging; the kernel answers with a uint8 heat map.
-import type { InversionRecord, MapGroup } from "../../src/inversion/inversionRecord";
+import type { InversionRecord, MapGroup } from "../../src/fatezero/inversionRecord";
 import type { ClipTokenizer } from "../../src/tokenizer/clipTokenizer";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";

@@ -1,11 +1,11 @@
 // The interactive editor of one cached inversion: a FrameScrubber (source / reconstruction / edit), a
 // CrossAttentionViewer, a MaskTuner and an EditPanel, wired so that Run re-runs only the editing loop
 // against the inversion with the tuner's and the panel's settings, streams progress and shows the result.
-import type { InversionRecord } from "../../src/inversion/inversionRecord";
-import { decodeVideo } from "../../src/pipeline/decodeVideo";
-import { DEFAULT_P2P, type EditSpec } from "../../src/pipeline/editOptions";
-import { editVideo } from "../../src/pipeline/editVideo";
-import type { FateZeroModel } from "../../src/pipeline/loadModel";
+import type { InversionRecord } from "../../src/fatezero/inversionRecord";
+import { decodeVideo } from "../../src/fatezero/decodeVideo";
+import { DEFAULT_P2P, type EditSpec } from "../../src/fatezero/editOptions";
+import { editVideo } from "../../src/fatezero/editVideo";
+import type { FateZeroModel } from "../../src/fatezero/loadModel";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { CommManager } from "../../kernel/commTypes";
 import type { EqualizerEntry } from "../shared/widgetStates";
@@ -65,7 +65,7 @@ export class EditStudio {
     const common = { comms: options.comms, image: options.image };
     const scrubber = await FrameScrubber.create([{ label: "source", clip }], { ...common, title: inversion.key.prompt });
     const viewer = await CrossAttentionViewer.create(inversion, model.tokenizer, clip, common);
-    const tuner = await MaskTuner.create(inversion, model.tokenizer, clip, { ...options, sourcePrompt, blendWords: sourceWords });
+    const tuner = await MaskTuner.create(inversion, model, clip, { ...options, sourcePrompt, blendWords: sourceWords });
     const panel = EditPanel.create({ ...options, sourcePrompt });
     const studio = new EditStudio(options, scrubber, viewer, tuner, panel, targetWords);
     panel.setTask((signal, progress) => studio.edit(studio.spec(), "edit", signal, progress));
@@ -127,7 +127,7 @@ export class EditStudio {
     const { frameCount: F, height: H, width: W } = inversion.key;
     const start = performance.now();
     const result = await this.timer.time("edit", () => editVideo(model, inversion, spec, { signal, onProgress: progress, guidanceScale: this.panel.get("guidance_scale") }));
-    const frames = await this.timer.time("decode", () => decodeVideo(model, result.latents, F, H / 8, W / 8)); // [F, H, W, 3]
+    const frames = await this.timer.time("decode", () => decodeVideo(model, result.latents)); // [F, H, W, 3]
     const edited: VideoClip = { frames, count: F, height: H, width: W, source: label, fps: clip.fps };
     // Rows read source, reconstruction, edit, whichever ran first.
     await this.timer.time("show", () => this.scrubber.setClip(label, edited, label === "reconstruction" ? "edit" : undefined));

@@ -2,10 +2,15 @@
 // same normalisedBlendMap + threshold as editVideo's self-attention blending, so what the tuner shows is
 // what the edit uses. The normalised map depends only on the words and the step, so it is kept between
 // threshold changes and a slider move costs one comparison per position.
-import { normalisedBlendMap, thresholdBlendMap } from "../../src/attentionControl/blendMask";
-import type { InversionRecord } from "../../src/inversion/inversionRecord";
-import type { WordTokenizer } from "../../src/tokenizer/wordIndices";
-import { blendWordAlpha } from "../../src/attentionControl/blendWordAlpha";
+import { attentionSites, largestControlledSelfSize } from "../../src/fatezero/attentionSites";
+import { normalisedBlendMap, thresholdBlendMap } from "../../src/fatezero/blendMask";
+import type { InversionRecord } from "../../src/fatezero/inversionRecord";
+import type { FateZeroModel } from "../../src/fatezero/loadModel";
+import { parseSelectors } from "../../src/models/frameLayout";
+import { blendWordAlpha } from "../../src/fatezero/blendWordAlpha";
+
+/** What the preview reads of the model: its tokenizer and UNet shape. */
+export type PreviewModel = Pick<FateZeroModel, "tokenizer" | "unetConfig">;
 
 /** A mask preview, or why there is none. */
 export interface MaskPreview {
@@ -18,11 +23,11 @@ export interface MaskPreview {
   error: string;
 }
 
-/** The largest self-attention size the edit controls: the latent size halved until it fits the query limit. */
-export function controlledMaskSize(inv: InversionRecord): [number, number] {
-  let [h, w] = [inv.key.height / 8, inv.key.width / 8];
-  while (h * w > inv.key.queryLimit && h % 2 === 0 && w % 2 === 0) [h, w] = [h / 2, w / 2];
-  return [h, w];
+/** The largest self-attention size the edit controls for this inversion (the latent size when none is). */
+export function controlledMaskSize(inv: InversionRecord, model: PreviewModel): [number, number] {
+  const [, , h, w] = inv.latentShape;
+  const video = { selectors: parseSelectors(inv.key.unet.selectors), leastScChannel: inv.key.unet.leastScChannel };
+  return largestControlledSelfSize(attentionSites(model.unetConfig, [h, w], video, inv.key.queryLimit)) ?? [h, w];
 }
 
 /** Blend-mask previews of one inversion for one source prompt, caching the normalised maps per words and step. */
@@ -32,10 +37,10 @@ export class MaskPreviewer {
 
   constructor(
     private readonly inversion: InversionRecord,
-    private readonly tokenizer: WordTokenizer,
+    private readonly model: PreviewModel,
     private readonly sourcePrompt: string,
   ) {
-    this.size = controlledMaskSize(inversion);
+    this.size = controlledMaskSize(inversion, model);
   }
 
   /** The mask at editing step `step` (maps of inversion step N−1−step) for `words` and `threshold`. */
@@ -48,9 +53,9 @@ export class MaskPreviewer {
     const N = this.inversion.key.steps;
     if (!Number.isInteger(step) || step < 0 || step >= N) return fail(`preview step ${step} is outside 0…${N - 1}`);
     if (!Number.isFinite(threshold)) return fail(`threshold ${threshold} is not a number`);
-    let alpha: Float32Array; // [77]
+    let alpha: Float32Array; // [T]
     try {
-      alpha = blendWordAlpha(this.tokenizer, this.sourcePrompt, [...words]);
+      alpha = blendWordAlpha(this.model.tokenizer, this.sourcePrompt, [...words]);
     } catch (e) {
       return fail(`blend ${(e as Error).message}`);
     }

@@ -1,14 +1,13 @@
 // Kernel side of the MaskTuner: blend words, threshold and step windows, with a live preview of the blend
 // mask from the cached inversion (MaskPreviewer) and the p2p options they make for the next edit.
-import type { InversionRecord } from "../../src/inversion/inversionRecord";
-import { DEFAULT_P2P, type P2pOptions } from "../../src/pipeline/editOptions";
-import type { WordTokenizer } from "../../src/tokenizer/wordIndices";
+import type { InversionRecord } from "../../src/fatezero/inversionRecord";
+import { DEFAULT_LATENT_BLEND_STEPS, DEFAULT_P2P, type P2pOptions } from "../../src/fatezero/editOptions";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";
 import { WidgetModel, type WidgetModelOptions } from "../kernel/widgetModel";
 import { WIDGETS, type MaskTunerState, widgetIdentity } from "../shared/widgetStates";
 import { clipImages, type ClipImageOptions } from "./clipImages";
-import { MaskPreviewer } from "./maskPreview";
+import { MaskPreviewer, type PreviewModel } from "./maskPreview";
 
 /** Options of a tuner; unset controls start at FateZero's defaults. */
 export interface MaskTunerOptions extends WidgetModelOptions {
@@ -33,9 +32,9 @@ export class MaskTuner extends WidgetModel<MaskTunerState & WidgetState> {
   private previewer!: MaskPreviewer;
 
   /** Open a tuner over `clip` (the inverted frames) using `inversion`'s cached mask maps. */
-  static async create(inversion: InversionRecord, tokenizer: WordTokenizer, clip: VideoClip, options: MaskTunerOptions = {}): Promise<MaskTuner> {
+  static async create(inversion: InversionRecord, model: PreviewModel, clip: VideoClip, options: MaskTunerOptions = {}): Promise<MaskTuner> {
     const sourcePrompt = options.sourcePrompt ?? inversion.key.prompt;
-    const previewer = new MaskPreviewer(inversion, tokenizer, sourcePrompt);
+    const previewer = new MaskPreviewer(inversion, model, sourcePrompt);
     const blendWords = options.blendWords ?? [];
     const threshold = options.threshold ?? DEFAULT_P2P.blendTh[0];
     const first = previewer.preview(blendWords, threshold, 0);
@@ -49,7 +48,7 @@ export class MaskTuner extends WidgetModel<MaskTunerState & WidgetState> {
         self_replace_steps: options.selfReplaceSteps ?? [0, DEFAULT_P2P.selfReplaceSteps as number],
         cross_replace_steps: options.crossReplaceSteps ?? [0, DEFAULT_P2P.crossReplaceSteps as number],
         blend_latents: options.blendLatents ?? false,
-        latent_blend_steps: options.latentBlendSteps ?? [0.2, 0.8],
+        latent_blend_steps: options.latentBlendSteps ?? DEFAULT_LATENT_BLEND_STEPS,
         steps: inversion.key.steps,
         step: 0,
         clip: await clipImages(clip, options.image),

@@ -1,0 +1,136 @@
+// `fatezero edit`: FateZero's YAML configs, or the flag form, resolved to a plan; `--dry-run` prints it.
+import * as fs from "node:fs";
+import { resolveEditPlan, type EditPlan, type PlanOverrides } from "../src/config/editPlan";
+import { defaultFatezeroConfig, loadFatezeroConfig, type FatezeroConfig } from "../src/config/fatezeroConfig";
+import { formatEditPlan } from "../src/config/planText";
+import { modelShape } from "../src/fatezero/loadModel";
+import { InputError } from "../src/util/inputError";
+import { runEditPlan } from "../src/pipeline/runEditPlan";
+import { SAMPLE_CLIP_PROMPT } from "../src/world/sampleClip";
+import { DEFAULT_WORLD_VIDEO, WORLD_SIZE } from "../src/world/worldClip";
+import { WORLD_STEPS } from "../src/world/worldModel";
+import { progressReporter } from "./progress";
+
+
+/** Flags of `fatezero edit`. */
+export interface EditFlags {
+  config?: string;
+  video?: string;
+  source?: string;
+  target?: string;
+  blendWords?: string[];
+  threshold?: string;
+  steps?: string;
+  frames?: string;
+  size?: string;
+  model?: string;
+  modelConfig?: string;
+  ema?: boolean;
+  out?: string;
+  cacheDir?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/** An error in the command line itself (exit code 2). */
+export class UsageError extends InputError {}
+
+/** What the embedded models run at when the flags say nothing: the world model at its training size, in seconds. */
+const EMBEDDED_DEFAULTS: Record<string, { size: number; steps: number }> = { world: { size: WORLD_SIZE, steps: WORLD_STEPS }, tiny: { size: 256, steps: 20 } };
+
+/** Resolve flags (and the config they name) to a plan. */
+export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: FatezeroConfig } {
+  if (flags.config && !fs.existsSync(flags.config)) throw new UsageError(`--config ${flags.config}: no such file`);
+  let config: FatezeroConfig;
+  if (flags.config) config = loadFatezeroConfig(flags.config);
+  else {
+    if (!flags.target) throw new UsageError("give --target \"…\" (the edit prompt), or --config file.yaml");
+    if (flags.video && !flags.source) throw new UsageError("--video needs --source \"…\" (a prompt describing the video)");
+    config = defaultFatezeroConfig(flags.source ?? SAMPLE_CLIP_PROMPT);
+  }
+  const model = flags.model ?? (flags.config ? undefined : "world");
+  const embedded = EMBEDDED_DEFAULTS[model ?? config.pretrainedModelPath ?? ""];
+  const overrides: PlanOverrides = {
+    video: flags.video ?? (flags.config ? undefined : DEFAULT_WORLD_VIDEO),
+    model,
+    modelConfig: flags.modelConfig,
+    ema: flags.ema,
+    size: parseSize(flags.size) ?? (embedded && config.dataset.imageSize === undefined ? embedded.size : undefined),
+    frames: parseIntFlag("frames", flags.frames),
+    steps: parseIntFlag("steps", flags.steps) ?? (embedded && !flags.config ? embedded.steps : undefined),
+    source: flags.source,
+    target: flags.target,
+    blendWords: flags.blendWords,
+    threshold: flags.threshold === undefined ? undefined : parseNumber("threshold", flags.threshold),
+    out: flags.out,
+  };
+  const shape = modelShape(overrides.model ?? config.pretrainedModelPath ?? "world", { modelConfig: flags.modelConfig, ema: flags.ema });
+  let plan: EditPlan;
+  try {
+    plan = resolveEditPlan(config, overrides, shape);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  // Words given on the command line must be in the prompt; YAML configs keep FateZero's silent skipping.
+  for (const e of plan.edits) {
+    const missing = flags.blendWords ? (e.blend?.sourceWords ?? []).filter((w) => !w.inPrompt) : [];
+    if (missing.length > 0) {
+      throw new UsageError(`--blend-words: ${missing.map((w) => `"${w.word}"`).join(", ")} not in the source prompt "${e.sourcePrompt}" (words are matched exactly, split on spaces)`);
+    }
+  }
+  return { plan, config };
+}
+
+/** Run `fatezero edit`; returns the process exit code. */
+export async function editCommand(flags: EditFlags): Promise<number> {
+  const { plan, config } = planFromFlags(flags);
+  for (const w of plan.warnings) console.error(`warning: ${w}`);
+  if (flags.dryRun) {
+    console.log(flags.json ? JSON.stringify(plan, null, 2) : formatEditPlan(plan));
+    return 0;
+  }
+  if (!plan.out) throw new UsageError("give --out (a .mp4/.gif file, or a folder) or --dry-run");
+  const controller = new AbortController();
+  const onSigint = () => {
+    console.error("\ninterrupted: stopping after the current step (the inversion cache is never left half-written)");
+    controller.abort();
+  };
+  process.once("SIGINT", onSigint);
+  try {
+    const result = await runEditPlan(plan, config.dataset, {
+      cacheDir: flags.cacheDir,
+      signal: controller.signal,
+      onProgress: progressReporter(),
+      onNote: (m) => console.error(`note: ${m}`),
+    });
+    for (const f of result.outputs) console.log(f);
+    console.error(`seconds: ${JSON.stringify(Object.fromEntries(Object.entries(result.seconds).map(([k, v]) => [k, +v.toFixed(2)])))}`);
+    return 0;
+  } catch (e) {
+    if (controller.signal.aborted) return 130;
+    throw e;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+function parseIntFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name}: expected a positive integer, got "${v}"`);
+  return n;
+}
+
+function parseNumber(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name}: expected a number, got "${v}"`);
+  return n;
+}
+
+/** "512" or "320x448" (height × width). */
+function parseSize(v: string | undefined): number | [number, number] | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)(?:[x×](\d+))?$/.exec(v.trim());
+  if (!m) throw new UsageError(`--size: expected N or HxW, got "${v}"`);
+  return m[2] ? [Number(m[1]), Number(m[2])] : Number(m[1]);
+}

@@ -1,0 +1,151 @@
+// `fatezero figures`: regenerate every notebook figure by running the figure notebooks headlessly with
+// Debian's nbconvert/nbclient and our kernel (installed into a temporary prefix, all Jupyter state in a
+// temporary folder), FATEZERO_FIGURES_DIR pointing at the output folder.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { installKernelSpec, isolatedJupyterEnv, KERNEL_NAME } from "../kernel/install";
+import { UsageError } from "./editCommand";
+import { findJupyterNbconvert } from "./jupyterCommand";
+
+/** The project root (this file is dist/cli/figuresCommand.js). */
+const ROOT = path.resolve(__dirname, "..", "..");
+
+/** The notebooks that save figures, in the project's notebooks/ folder. */
+export const FIGURE_NOTEBOOKS = ["quickstart.ipynb", "how-fatezero-works.ipynb", "paper-figures.ipynb"];
+
+/** Flags of `fatezero figures`. */
+export interface FiguresFlags {
+  out?: string;
+  notebooks?: string[];
+  /** Seconds one cell may run (default 1800: a real model's inversion is long). */
+  timeout?: string;
+}
+
+/** What one notebook run produced. */
+export interface NotebookRun {
+  notebook: string;
+  seconds: number;
+  /** Figure files written or rewritten by the run (absolute paths). */
+  figures: string[];
+  /** The executed copy of the notebook, with its outputs. */
+  executed: string;
+}
+
+/** A notebook cell that failed: which notebook, which cell, and the error the kernel reported. */
+export class NotebookError extends Error {}
+
+/** Options of `runFigureNotebooks`. */
+export interface FigureRunOptions {
+  /** Figures folder (default: notebooks/figures in the project). */
+  out?: string;
+  /** Notebook files (default: FIGURE_NOTEBOOKS in the project's notebooks/). */
+  notebooks?: string[];
+  timeoutSeconds?: number;
+  /** Extra environment for the kernels (on top of this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+}
+
+/** Run each notebook with the fatezero kernel; throws NotebookError naming the first failing cell. */
+export async function runFigureNotebooks(options: FigureRunOptions = {}): Promise<NotebookRun[]> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const out = path.resolve(options.out ?? path.join(ROOT, "notebooks", "figures"));
+  const notebooks = (options.notebooks ?? FIGURE_NOTEBOOKS.map((n) => path.join(ROOT, "notebooks", n))).map((n) => path.resolve(n));
+  for (const n of notebooks) if (!fs.existsSync(n)) throw new UsageError(`--notebooks: ${n} does not exist`);
+  const jupyter = findJupyter();
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "fatezero-figures-"));
+  try {
+    const prefix = path.join(scratch, "prefix");
+    installKernelSpec({ prefix });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...options.env,
+      ...isolatedJupyterEnv(scratch, prefix),
+      FATEZERO_FIGURES_DIR: out,
+    };
+    fs.mkdirSync(out, { recursive: true });
+    const executedDir = path.join(out, "executed");
+    const runs: NotebookRun[] = [];
+    for (const [i, notebook] of notebooks.entries()) {
+      const name = path.basename(notebook);
+      log(`[${i + 1}/${notebooks.length}] ${name}: running…`);
+      const before = snapshot(out);
+      const start = performance.now();
+      const args = ["nbconvert", "--to", "notebook", "--execute", `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`, `--ExecutePreprocessor.timeout=${options.timeoutSeconds ?? 1800}`, "--output-dir", executedDir, notebook];
+      const result = await runProcess(jupyter, args, path.dirname(notebook), env);
+      const seconds = (performance.now() - start) / 1000;
+      if (result.code !== 0) throw new NotebookError(failureMessage(notebook, result.output));
+      const figures = changedFiles(out, before).filter((f) => !f.startsWith(executedDir + path.sep));
+      log(`[${i + 1}/${notebooks.length}] ${name}: done in ${seconds.toFixed(1)} s, ${figures.length} figures`);
+      runs.push({ notebook, seconds, figures, executed: path.join(executedDir, name) });
+    }
+    return runs;
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Run `fatezero figures`; prints every figure written; returns the exit code. */
+export async function figuresCommand(flags: FiguresFlags): Promise<number> {
+  const timeout = flags.timeout === undefined ? undefined : Number(flags.timeout);
+  if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout: expected seconds > 0, got "${flags.timeout}"`);
+  try {
+    const runs = await runFigureNotebooks({ out: flags.out, notebooks: flags.notebooks, timeoutSeconds: timeout });
+    for (const run of runs) for (const f of run.figures) console.log(f);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof NotebookError)) throw e;
+    console.error(`fatezero figures: ${e.message}`);
+    return 1;
+  }
+}
+
+/** The `jupyter` command, or a UsageError saying how to get Debian's nbconvert. */
+function findJupyter(): string {
+  const jupyter = findJupyterNbconvert();
+  if (jupyter) return jupyter;
+  throw new UsageError("jupyter nbconvert was not found: install Debian's jupyter-nbconvert and python3-nbclient (apt-get install jupyter-nbconvert python3-nbclient)");
+}
+
+/** Which notebook cell failed and why, from nbclient's CellExecutionError text. */
+function failureMessage(notebook: string, output: string): string {
+  const name = path.basename(notebook);
+  const m = /An error occurred while executing the following cell:\n-+\n([\s\S]*?)\n-+\n([\s\S]*)$/.exec(output);
+  if (!m) return `${name}: nbconvert failed:\n${output.trim().split("\n").slice(-20).join("\n")}`;
+  const source = m[1].trim();
+  const cells = (JSON.parse(fs.readFileSync(notebook, "utf8")) as { cells: { cell_type: string; source: string | string[] }[] }).cells;
+  const index = cells.findIndex((c) => c.cell_type === "code" && (Array.isArray(c.source) ? c.source.join("") : c.source).trim() === source);
+  const where = index >= 0 ? `cell ${index + 1} of ${cells.length}` : "a cell";
+  return `${name}: ${where} failed (it starts "${source.split("\n")[0]}"):\n${m[2].trim()}`;
+}
+
+/** Modification times of every file under `dir`. */
+function snapshot(dir: string): Map<string, number> {
+  const files = new Map<string, number>();
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath ?? entry.path, entry.name);
+    files.set(file, fs.statSync(file).mtimeMs);
+  }
+  return files;
+}
+
+/** Files under `dir` that are new or modified since `before`, sorted. */
+function changedFiles(dir: string, before: Map<string, number>): string[] {
+  return [...snapshot(dir)].filter(([file, mtime]) => before.get(file) !== mtime).map(([file]) => file).sort();
+}
+
+/** Run a process to completion, collecting stdout and stderr together. */
+function runProcess(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, output }));
+  });
+}

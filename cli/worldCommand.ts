@@ -1,0 +1,125 @@
+// `fatezero world`: one world clip with its captions and ground-truth masks; `fatezero world-training-data`:
+// the training set and the model skeleton the trainer (train/) fills with weights; `fatezero world-bench`:
+// the ground-truth edit benchmark.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import sharp from "sharp";
+import { writeRandomModel } from "../src/models/randomModel";
+import { InputError } from "../src/util/inputError";
+import { writeFrames, writeMp4 } from "../src/video/writeVideo";
+import { checkSeed } from "../src/world/layout";
+import { TRAINING_SEEDS, writeTrainingData } from "../src/world/trainingData";
+import { loadModel } from "../src/fatezero/loadModel";
+import { runWorldBench, type BenchRow } from "../src/pipeline/worldBench";
+import { COLOUR_NAMES, MASK_NAMES, SAMPLE_ATTRIBUTES, SETTINGS, STYLES, VEHICLE_KINDS, oneOf, type WorldAttributes } from "../src/world/vocabulary";
+import { renderWorldClip, WORLD_FRAMES, WORLD_SIZE } from "../src/world/worldClip";
+import { miniatureWorldModelSpec, WORLD_STEPS, worldModelSpec } from "../src/world/worldModel";
+import { progressReporter } from "./progress";
+
+/** Flags of `fatezero world`. */
+export interface WorldFlags {
+  seed: string;
+  out: string;
+  kind?: string;
+  colour?: string;
+  setting?: string;
+  style?: string;
+  frames?: string;
+  size?: string;
+}
+
+/** An integer flag within [min, max], or the default. */
+export function integerFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) throw new InputError(`--${name} must be an integer in ${min}..${max}, got "${value}"`);
+  return n;
+}
+
+/** The attributes named by the flags (the sample's where absent). */
+export function attributesFromFlags(flags: Pick<WorldFlags, "kind" | "colour" | "setting" | "style">): WorldAttributes {
+  return {
+    kind: oneOf("--kind", flags.kind ?? SAMPLE_ATTRIBUTES.kind, VEHICLE_KINDS),
+    colour: oneOf("--colour", flags.colour ?? SAMPLE_ATTRIBUTES.colour, COLOUR_NAMES),
+    setting: oneOf("--setting", flags.setting ?? SAMPLE_ATTRIBUTES.setting, SETTINGS),
+    style: oneOf("--style", flags.style ?? SAMPLE_ATTRIBUTES.style, STYLES),
+  };
+}
+
+/** Write a world clip: frames/*.png, clip.mp4, masks/<thing>/*.png and world.json (seed, attributes, captions). */
+export async function worldCommand(flags: WorldFlags): Promise<string[]> {
+  if (!/^\s*\d+\s*$/.test(flags.seed)) throw new InputError(`--seed must be a non-negative integer, got "${flags.seed}"`);
+  const seed = checkSeed(Number(flags.seed), "--seed");
+  const attributes = attributesFromFlags(flags);
+  const frames = integerFlag("frames", flags.frames, WORLD_FRAMES, 1, 1000);
+  const size = integerFlag("size", flags.size, WORLD_SIZE, 16, 2048);
+  const out = path.resolve(flags.out);
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new InputError(`--out ${flags.out}: exists and is not a folder`);
+  const world = renderWorldClip(seed, attributes, { frames, size });
+  const written = await writeFrames(path.join(out, "frames"), world.clip);
+  const mp4 = path.join(out, "clip.mp4");
+  await writeMp4(mp4, world.clip);
+  written.push(mp4);
+  for (const name of MASK_NAMES) {
+    const dir = path.join(out, "masks", name);
+    fs.mkdirSync(dir, { recursive: true });
+    const mask = world.masks[name];
+    for (let f = 0; f < frames; f++) {
+      const pixels = Uint8Array.from(mask.subarray(f * size * size, (f + 1) * size * size), (v) => v * 255); // [H, W]
+      const file = path.join(dir, `${String(f).padStart(5, "0")}.png`);
+      await sharp(pixels, { raw: { width: size, height: size, channels: 1 } }).png().toFile(file);
+      written.push(file);
+    }
+  }
+  const info = path.join(out, "world.json");
+  fs.writeFileSync(info, JSON.stringify({ seed, attributes, frames, size, captions: world.captions, masks: MASK_NAMES }, null, 1) + "\n");
+  written.push(info);
+  return written;
+}
+
+/** Flags of `fatezero world-training-data`. */
+export interface TrainingDataFlags {
+  out: string;
+  clips?: string;
+  miniature?: boolean;
+}
+
+/** Write the training set into <out>/data and the untrained model skeleton into <out>/skeleton. */
+export function trainingDataCommand(flags: TrainingDataFlags): void {
+  const clips = integerFlag("clips", flags.clips, 2000, 1, 1_000_000);
+  const out = path.resolve(flags.out);
+  const report = progressReporter();
+  const meta = writeTrainingData(path.join(out, "data"), clips, (done, total) => report("world", done, total));
+  writeRandomModel(path.join(out, "skeleton"), flags.miniature ? miniatureWorldModelSpec() : worldModelSpec(), { overwrite: true });
+  console.log(`${meta.frames} frames of ${meta.size}² in ${path.join(out, "data")}; model skeleton in ${path.join(out, "skeleton")}`);
+}
+
+/** Flags of `fatezero world-bench`. */
+export interface WorldBenchFlags {
+  seed?: string;
+  clips?: string;
+  steps?: string;
+  model?: string;
+  json?: boolean;
+}
+
+/** Run the ground-truth edit benchmark; prints one JSON line per row (--json) or a table. */
+export async function worldBenchCommand(flags: WorldBenchFlags): Promise<void> {
+  const seed = integerFlag("seed", flags.seed, 1000, 0, Number.MAX_SAFE_INTEGER);
+  const clips = integerFlag("clips", flags.clips, 8, 1, 1000);
+  const steps = integerFlag("steps", flags.steps, WORLD_STEPS, 1, 1000);
+  if (seed + clips > TRAINING_SEEDS) throw new InputError(`--seed ${seed} --clips ${clips}: benchmark seeds must stay below ${TRAINING_SEEDS} (the training clips' seeds)`);
+  const model = await loadModel(flags.model ?? "world");
+  const rows = await runWorldBench(model, { seed, clips, steps, onProgress: (m) => console.error(m) });
+  if (flags.json) {
+    for (const row of rows) console.log(JSON.stringify(roundRow(row)));
+    return;
+  }
+  const columns = ["edit", "attention", "blendMask", "spatialTemporal", "reconPsnr", "maskIou", "targetPsnr", "sourcePsnr", "backgroundPsnr", "colorAccuracy", "flickerRatio", "seconds"] as const;
+  console.log(columns.join("\t"));
+  for (const row of rows.map(roundRow)) console.log(columns.map((c) => String(row[c] ?? "")).join("\t"));
+}
+
+function roundRow(row: BenchRow): BenchRow {
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === "number" && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v])) as unknown as BenchRow;
+}

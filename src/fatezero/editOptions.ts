@@ -1,0 +1,70 @@
+// The typed options of an edit, as a notebook cell or the CLI gives them. FateZero's YAML configs map
+// onto these (src/config/); names follow FateZero's p2p_config keys where one exists.
+
+/** Cross-attention replacement window: a fraction of the steps, [start, end] fractions, or per word with "default_". */
+export type CrossReplaceSteps = number | [number, number] | Record<string, number | [number, number]>;
+
+/** Prompt-to-prompt controls of one edit (FateZero `p2p_config`). */
+export interface P2pOptions {
+  /** Use the word-swap (replace) controller; only honoured when both prompts have the same number of words. */
+  isReplaceController: boolean;
+  crossReplaceSteps: CrossReplaceSteps;
+  /** Self-attention replacement window: end fraction, or [start, end] fractions. */
+  selfReplaceSteps: number | [number, number];
+  /** Blend words: [words of the source prompt, words of the target prompt]. */
+  blendWords?: [string[], string[]];
+  /** [attention-blend threshold, latent-blend threshold] (FateZero `blend_th`). */
+  blendTh: [number, number];
+  /** Blend self-attention with the mask (1 = edit) instead of replacing it entirely. */
+  blendSelfAttention: boolean;
+  /** Blend latents with the inverted ones outside the mask (FateZero `blend_latents`). */
+  blendLatents: boolean;
+  /** Steps whose latents are blended, as [start, end] fractions (FateZero hard-codes 0.2 and 0.8). */
+  latentBlendSteps?: [number, number];
+  /** Re-weight words of the target prompt (FateZero `eq_params`). */
+  eqParams?: { words: string[]; values: number[] };
+}
+
+/** Where the source attention fused into the edit comes from. */
+export type AttentionSourceMode =
+  /** FateZero: the source branch replayed on the inverted latents at the same timestep. */
+  | "inversion"
+  /** Prompt-to-prompt ablation: the source branch follows its own denoising trajectory. */
+  | "reconstruction"
+  /** Plain editing, no attention control (the baseline). */
+  | "none";
+
+/** One edit of a video: the target prompt, the prompt its controller aligns to, and the controls. */
+export interface EditSpec {
+  prompt: string;
+  /** The controller's source prompt (FateZero `editing_prompts[0]`); may differ from the inversion prompt. */
+  sourcePrompt: string;
+  p2p: P2pOptions;
+}
+
+/** Options of the editing loop. */
+export interface EditLoopOptions {
+  guidanceScale: number;
+  attention: AttentionSourceMode;
+  /** Layers whose query length (per frame) is at most this are controlled (CONTROL_QUERY_LIMIT). */
+  controlQueryLimit: number;
+}
+
+/** The steps whose latents are blended, as fractions, when not given: FateZero hard-codes (0.2, 0.8). */
+export const DEFAULT_LATENT_BLEND_STEPS: [number, number] = [0.2, 0.8];
+
+/** FateZero's defaults for the p2p controls. */
+export const DEFAULT_P2P: P2pOptions = {
+  isReplaceController: true,
+  crossReplaceSteps: 0.8,
+  selfReplaceSteps: 0.9,
+  blendTh: [0.3, 0.3],
+  blendSelfAttention: false,
+  blendLatents: false,
+};
+
+/** FateZero's control limit: layers with at most 32² queries per frame are controlled (not SD's 64² layers at 512 px). */
+export const CONTROL_QUERY_LIMIT = 32 * 32;
+
+/** Default loop options: CFG 7.5, inversion attention fusion, FateZero's query limit. */
+export const DEFAULT_EDIT_LOOP: EditLoopOptions = { guidanceScale: 7.5, attention: "inversion", controlQueryLimit: CONTROL_QUERY_LIMIT };

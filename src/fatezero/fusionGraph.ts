@@ -1,0 +1,141 @@
+// Inversion attention fusion inside the ONNX graph. The edit UNet runs a batch of branches ([uncond, edit,
+// source] or, for the reconstruction ablation, [uncond src, uncond edit, src, edit]); at every controlled
+// layer the edit branch's attention probabilities are fused with the source branch's, per frame and head, as
+// FateZero's AttentionControlEdit does:
+//   cross: P' = α ⊙ ((P_src · M) ⊙ a + P_edit ⊙ (1 − a)) ⊙ eq + (1 − α) ⊙ P_edit
+//          (refine: M one-hot of the token mapper, a = its alphas; replace: M the word-swap matrix, a = 1)
+//   self:  P' = m ⊙ P_edit + (1 − m) ⊙ P_src   (m per frame and query: 1 keeps the edit, 0 the source;
+//          outside the self-replace window m = 1, without blend words m = 0 inside it)
+// All other branches pass through untouched. The controls are graph inputs, set per step: this file
+// declares them and turns a UnetControls object into their feeds.
+import * as ort from "onnxruntime-node";
+import type { AttentionHook, AttentionSite } from "../models/unetTransformer";
+import { DType, type Graph } from "../onnx/graph";
+import type { AttentionLayer } from "./attentionSites";
+
+/** The per-step controls of a fused UNet call. Text-token vectors have T entries (the model's token count). */
+export interface UnetControls {
+  /** Branches in the batch, the one whose attention is fused, and the one it is fused with. */
+  branches: number;
+  editBranch: number;
+  sourceBranch: number;
+  /** [T, T] row-major: P_src · crossMatrix is the source attention in target token order. */
+  crossMatrix: Float32Array;
+  /** [T] weight of the mapped source attention against the edit's own, per target token. */
+  crossBlend: Float32Array;
+  /** [T] per-token gain of the fused cross-attention (the equalizer). */
+  crossEq: Float32Array;
+  /** [T] this step's cross-replace weight α per token (0: the edit keeps its own attention). */
+  crossAlpha: Float32Array;
+  /** Self-attention masks [F, h·w] by controlled size `selfMaskInput(h, w)` (1 keeps the edit, 0 takes the source). */
+  selfMasks: Map<string, Float32Array>;
+}
+
+/** Name of the self-attention mask input for a layer size. */
+export function selfMaskInput(height: number, width: number): string {
+  return `self_mask_${height}x${width}`;
+}
+
+/** The graph inputs of the controls, declared by the first controlled layer. */
+interface ControlInputs {
+  src: string;
+  edit: string;
+  onehot: string;
+  matrix: string;
+  blend: string;
+  eq: string;
+  alpha: string;
+}
+
+function declareControls(g: Graph, tokens: number): ControlInputs {
+  return {
+    src: g.input("src_index", DType.int64, [1]),
+    edit: g.input("edit_index", DType.int64, [1]),
+    onehot: g.op("Reshape", [g.input("edit_onehot", DType.bool, ["branches"]), g.constInt64([-1, 1, 1, 1, 1])]), // [B, 1, 1, 1, 1]
+    matrix: g.input("cross_matrix", DType.float, [tokens, tokens]),
+    blend: g.input("cross_blend", DType.float, [tokens]),
+    eq: g.input("cross_eq", DType.float, [tokens]),
+    alpha: g.input("cross_alpha", DType.float, [tokens]),
+  };
+}
+
+/** The feeds of the inputs declareControls makes (and of the mask inputs), for a graph with `inputNames`. */
+export function controlFeeds(c: UnetControls, frames: number, inputNames: readonly string[]): Record<string, ort.Tensor> {
+  const T = c.crossEq.length;
+  const feeds: Record<string, ort.Tensor> = {
+    src_index: new ort.Tensor("int64", BigInt64Array.of(BigInt(c.sourceBranch)), [1]),
+    edit_index: new ort.Tensor("int64", BigInt64Array.of(BigInt(c.editBranch)), [1]),
+    edit_onehot: new ort.Tensor("bool", Uint8Array.from({ length: c.branches }, (_, b) => (b === c.editBranch ? 1 : 0)), [c.branches]),
+    cross_matrix: new ort.Tensor("float32", c.crossMatrix, [T, T]),
+    cross_blend: new ort.Tensor("float32", c.crossBlend, [T]),
+    cross_eq: new ort.Tensor("float32", c.crossEq, [T]),
+    cross_alpha: new ort.Tensor("float32", c.crossAlpha, [T]),
+  };
+  for (const [name, m] of c.selfMasks) feeds[name] = new ort.Tensor("float32", m, [frames, m.length / frames]);
+  // A graph with no controlled layer declares no control inputs.
+  const declared = new Set(inputNames);
+  return Object.fromEntries(Object.entries(feeds).filter(([name]) => declared.has(name)));
+}
+
+/** Controls that fuse nothing: every branch keeps its own attention (the plain UNet). */
+export function neutralControls(branches: number, tokens: number): UnetControls {
+  return {
+    branches,
+    editBranch: -1,
+    sourceBranch: 0,
+    crossMatrix: new Float32Array(tokens * tokens),
+    crossBlend: new Float32Array(tokens),
+    crossEq: new Float32Array(tokens).fill(1),
+    crossAlpha: new Float32Array(tokens),
+    selfMasks: new Map(),
+  };
+}
+
+/** The hook that fuses attention at the controlled layers of `sites`, and what it controlled. */
+export function attentionFusion(
+  sites: AttentionLayer[],
+  tokens: number,
+): {
+  hook: AttentionHook;
+  maskSizes: [number, number][];
+  /** Each controlled cross-attention layer's probabilities before fusion, [B·F, heads, Lq, T]. */
+  crossProbs: { site: AttentionSite; probs: string }[];
+} {
+  const controlled = new Set(sites.filter((l) => l.controlled).map((l) => l.module));
+  const crossProbs: { site: AttentionSite; probs: string }[] = [];
+  const maskSizes: [number, number][] = [];
+  let inputs: ControlInputs | undefined;
+
+  const select = (site: AttentionSite): boolean => {
+    if (!site.size || !site.frames) throw new Error("attention fusion needs the video UNet built for a fixed latent size");
+    return controlled.has(site.path);
+  };
+  const rewrite = (site: AttentionSite, probs: string, g: Graph): string => {
+    const [h, w] = site.size!;
+    if (site.kind === "cross") crossProbs.push({ site, probs });
+    inputs ??= declareControls(g, tokens);
+    const dims = g.op("Concat", [g.constInt64([-1]), site.frames!, g.op("Slice", [g.op("Shape", [probs]), g.constInt64([1]), g.constInt64([4])])], { axis: 0 });
+    const p = g.op("Reshape", [probs, dims]); // [B, F, heads, Lq, Lk]
+    const src = g.op("Gather", [p, inputs.src], { axis: 0 }); // [1, F, heads, Lq, Lk]
+    const edit = g.op("Gather", [p, inputs.edit], { axis: 0 });
+    let fused: string;
+    if (site.kind === "cross") {
+      const one = g.constFloat([1], []);
+      const mapped = g.op("MatMul", [src, inputs.matrix]); // P_src · M
+      const refined = g.op("Add", [g.op("Mul", [mapped, inputs.blend]), g.op("Mul", [edit, g.op("Sub", [one, inputs.blend])])]);
+      const replaced = g.op("Mul", [refined, inputs.eq]);
+      fused = g.op("Add", [g.op("Mul", [replaced, inputs.alpha]), g.op("Mul", [edit, g.op("Sub", [one, inputs.alpha])])]);
+    } else {
+      const name = selfMaskInput(h, w);
+      if (!maskSizes.some(([mh, mw]) => mh === h && mw === w)) {
+        maskSizes.push([h, w]);
+        g.input(name, DType.float, ["frames", h * w]);
+      }
+      const m = g.op("Reshape", [name, g.constInt64([1, -1, 1, h * w, 1])]); // [1, F, 1, Lq, 1]
+      fused = g.op("Add", [g.op("Mul", [m, edit]), g.op("Mul", [g.op("Sub", [g.constFloat([1], []), m]), src])]);
+    }
+    const updated = g.op("Where", [inputs.onehot, fused, p]); // only the edit branch changes
+    return g.op("Reshape", [updated, g.op("Shape", [probs])]);
+  };
+  return { hook: { select, rewrite }, maskSizes, crossProbs };
+}

@@ -1,0 +1,123 @@
+// DDIM inversion of a clip (clean → noise) with the source prompt, conditional branch only, keeping
+// every latent and the head-averaged source cross-attention maps (FateZero's
+// `prepare_latents_ddim_inverted` / `ddim_clean2noisy_loop`): no classifier-free guidance, and step k
+// evaluates the UNet at the k-th of the reversed timesteps on z_k.
+import * as crypto from "node:crypto";
+import { parseSelectors, type FrameSelector } from "../models/frameLayout";
+import type { AttentionSite } from "../models/unetTransformer";
+import { CONTROL_QUERY_LIMIT } from "./editOptions";
+import { fusedUnet } from "./fusedUnet";
+import { encodePrompts, type FateZeroModel } from "./loadModel";
+import { injectedHash } from "./injectedHash";
+import { framesToTensor } from "../video/frameTensor";
+import type { InversionCache } from "./inversionCache";
+import type { InversionKey, InversionRecord } from "./inversionRecord";
+import { averageGroup, combineMaskMaps, mapGroups, maskMapSize } from "./mapLayers";
+import { encodeLatents, type PosteriorChoice } from "./encodeLatents";
+
+/** What to invert and how. */
+export interface InversionRequest {
+  /** RGB frames u8 [F, H, W, 3]. */
+  frames: Uint8Array;
+  frameCount: number;
+  height: number;
+  width: number;
+  prompt: string;
+  steps: number;
+  selectors?: FrameSelector[];
+  leastScChannel?: number;
+  posterior?: PosteriorChoice;
+  /** Largest per-frame query count of stored (and later controlled) layers; default CONTROL_QUERY_LIMIT. */
+  queryLimit?: number;
+  /** Tensors injected into the UNet (FateZero's random temporal biases, for reproducing its outputs). */
+  injected?: ReadonlyMap<string, Float32Array>;
+}
+
+/** Progress, cancellation, caching and raw per-layer maps. */
+export interface InversionOptions {
+  cache?: InversionCache;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  /** Receives, per step, every stored layer's head-averaged map [F, h·w, T] (bypasses the cache). */
+  onLayerMaps?: (step: number, layers: { site: AttentionSite; maps: Float32Array }[]) => void;
+}
+
+/** The cache key of a request. */
+export function inversionKey(model: FateZeroModel, r: InversionRequest): InversionKey {
+  const posterior = r.posterior ?? { mode: "mean" };
+  return {
+    model: model.identity,
+    frames: crypto.createHash("sha256").update(r.frames).digest("hex"),
+    frameCount: r.frameCount,
+    height: r.height,
+    width: r.width,
+    prompt: r.prompt,
+    steps: r.steps,
+    unet: { selectors: r.selectors ?? [-1, "first"], leastScChannel: r.leastScChannel ?? 0, subfolder: model.unetSubfolder },
+    posterior:
+      posterior.mode === "eps"
+        ? { mode: "eps", hash: crypto.createHash("sha256").update(new Uint8Array(posterior.eps.buffer, posterior.eps.byteOffset, posterior.eps.byteLength)).digest("hex") }
+        : posterior,
+    queryLimit: r.queryLimit ?? CONTROL_QUERY_LIMIT,
+    ...(r.injected && r.injected.size > 0 ? { injected: injectedHash(r.injected) } : {}),
+  };
+}
+
+/** Invert a clip, or load the matching inversion from the cache. */
+export async function invertVideo(model: FateZeroModel, r: InversionRequest, options: InversionOptions = {}): Promise<InversionRecord> {
+  const key = inversionKey(model, r);
+  if (options.cache && !options.onLayerMaps) {
+    const cached = options.cache.load(key);
+    if (cached) return cached;
+  }
+  const { frameCount: F, height: H, width: W } = r;
+  const factor = model.dims.vaeFactor;
+  // The UNet halves the latent once per level but the last.
+  const multiple = factor * 2 ** (model.unetConfig.blockOutChannels.length - 1);
+  if (H % multiple || W % multiple) throw new Error(`inversion: frame size ${W}×${H} must be a multiple of ${multiple}`);
+  const queryLimit = key.queryLimit;
+  const selectors = parseSelectors(key.unet.selectors);
+
+  // 1. z0 from the VAE posterior, in the video UNet's layout [C, F, h, w].
+  const z0 = await encodeLatents(model, framesToTensor(r.frames, F, H, W), [F, 3, H, W], r.posterior ?? { mode: "mean" });
+  const [C, , h, w] = z0.shape;
+
+  // 2. The video UNet (the edit graph, run with neutral controls), whose extra outputs are the head-averaged
+  //    cross-attention maps of the stored layers.
+  const unet = await fusedUnet(model, { latentSize: [h, w], selectors, leastScChannel: key.unet.leastScChannel, queryLimit, injected: r.injected });
+  const stored = unet.mapOutputs;
+
+  // 3. DDIM inversion over the reversed timesteps.
+  const scheduler = model.scheduler();
+  scheduler.setTimesteps(r.steps);
+  const timesteps = scheduler.inversionTimesteps();
+  const context = await encodePrompts(model, [r.prompt]); // [1, T, D]
+  const T = model.dims.tokens;
+  const tokens = Math.min(T, model.tokenizer.tokenize(r.prompt).length);
+  const picks = unet.maskOutputs;
+  const maskSize = maskMapSize(picks);
+  const groups = mapGroups(stored);
+  const record: InversionRecord = {
+    key,
+    latents: [z0.data],
+    latentShape: z0.shape,
+    tokens,
+    groups: groups.map((g) => ({ group: g.group, steps: [] })),
+    ...(picks.length > 0 ? { maskMaps: { height: maskSize[0], width: maskSize[1], heads: picks.reduce((a, l) => a + l.site.heads, 0), tokens: T, steps: [] } } : {}),
+  };
+  let z = z0.data;
+  for (let k = 0; k < r.steps; k++) {
+    if (options.signal?.aborted) throw new Error("inversion cancelled");
+    const t = timesteps[k];
+    const out = await unet.predict(z, [1, C, F, h, w], t, context, undefined, stored);
+    const maps = stored.map((l) => out.maps.get(l.name)!); // each [F, h·w, T]
+    options.onLayerMaps?.(k, stored.map((l, i) => ({ site: l.site, maps: maps[i] })));
+    if (record.maskMaps) record.maskMaps.steps.push(combineMaskMaps(picks, stored, maps, 0, F, maskSize, T));
+    groups.forEach((g, gi) => record.groups[gi].steps.push(averageGroup(g.members.map((i) => maps[i]), F * g.group.height * g.group.width, tokens, T)));
+    z = scheduler.invertStep(out.noise, t, z);
+    record.latents.push(z);
+    options.onProgress?.(k + 1, r.steps);
+  }
+  if (options.cache) options.cache.save(record);
+  return record;
+}

@@ -1,0 +1,188 @@
+// Opening a model for the pipeline: a diffusers SD 1.x folder as users download it, "world" (the trained
+// world model committed in models/world/) or "tiny" (random weights, generated once into the cache, for
+// numerical tests). Graph sessions are built on first use and cached.
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { textEncoderConfig, unetConfig, vaeConfig, vaeFactor, type UnetConfig } from "../models/configs";
+import type { UnetShape } from "../models/unet";
+import { tinyModelSpec } from "../models/modelSpecs";
+import { openModelFolder, type ModelFolder } from "../models/modelFolder";
+import { isSingleFile, openSingleFile, withSingleFileWeights, type SingleFileOptions } from "../models/singleFile";
+import { RANDOM_MODEL_VERSION, writeRandomModel } from "../models/randomModel";
+import { TextEncoder } from "../models/textEncoder";
+import { Vae } from "../models/vae";
+import { defaultCacheDir, type SessionOptions } from "../onnx/session";
+import { DdimScheduler } from "../scheduler/ddim";
+import { ClipTokenizer } from "../tokenizer/clipTokenizer";
+import { InputError } from "../util/inputError";
+import { WORLD_MODEL_DIR } from "../world/worldModel";
+
+/** Options for opening a model. */
+export interface LoadModelOptions extends SessionOptions, SingleFileOptions {
+  /** UNet subfolder, e.g. "unet_tuned" for a Tune-A-Video checkpoint. */
+  unetSubfolder?: string;
+  /** A model folder's text encoder, VAE and "unet" weights from this single-file checkpoint instead (configs stay the folder's). */
+  weightsFile?: string;
+}
+
+/** The model's shape facts, from its configs: every stage derives its sizes from these. */
+export interface ModelDims {
+  /** Text tokens per prompt (the tokenizer's and text encoder's context length). */
+  tokens: number;
+  /** Image pixels per latent pixel along each side: 2^(VAE levels − 1). */
+  vaeFactor: number;
+  /** Channels of a latent (the VAE's latent_channels, the UNet's in_channels). */
+  latentChannels: number;
+}
+
+/** A loaded model: its folder, tokenizer, text encoder and VAE sessions, and the UNet's config and weights. */
+export interface FateZeroModel {
+  dir: string;
+  dims: ModelDims;
+  folder: ModelFolder;
+  /** Stable identity of configs and weight files, used in cache keys. */
+  identity: string;
+  tokenizer: ClipTokenizer;
+  textEncoder: TextEncoder;
+  vae: Vae;
+  unetConfig: UnetConfig;
+  unetSubfolder: string;
+  sessionOptions: SessionOptions;
+  /** A fresh DDIM scheduler from the folder's config. */
+  scheduler(): DdimScheduler;
+}
+
+/** The folder of the embedded tiny model, generated on first use. */
+export function ensureTinyModel(cacheDir = defaultCacheDir()): string {
+  const spec = tinyModelSpec();
+  const tag = crypto.createHash("sha256").update(JSON.stringify([RANDOM_MODEL_VERSION, spec.textEncoder, spec.unet, spec.vae, Object.keys(spec.vocab.vocab).length])).digest("hex").slice(0, 12);
+  const dir = path.join(cacheDir, "models", `tiny-${tag}`);
+  if (!fs.existsSync(path.join(dir, "model_index.json"))) {
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    writeRandomModel(dir, spec, { overwrite: true });
+  }
+  return dir;
+}
+
+/** What a plan needs to know of a model before loading it: its UNet's blocks and its VAE factor. */
+export interface ModelShape {
+  unet: UnetShape;
+  vaeFactor: number;
+}
+
+/** The shape of "world", "tiny", a model folder or a single file, from configs alone (no weights are read). */
+export function modelShape(model: string, options: SingleFileOptions = {}): ModelShape {
+  if (model === "tiny") {
+    const spec = tinyModelSpec();
+    return { unet: unetConfig(spec.unet, "tiny model unet"), vaeFactor: vaeFactor(vaeConfig(spec.vae, "tiny model vae")) };
+  }
+  const dir = modelDir(model);
+  if (isSingleFile(dir)) {
+    const folder = openSingleFile(dir, options);
+    return { unet: asInput(() => unetConfig(folder.unet.config, dir)), vaeFactor: vaeFactor(asInput(() => vaeConfig(folder.vae.config, dir))) };
+  }
+  const read = (part: string) => {
+    const file = path.join(dir, part, "config.json");
+    if (!fs.existsSync(file)) throw new InputError(`model ${model}: ${file} does not exist (expected a diffusers Stable Diffusion folder, a single .safetensors file, "world" or "tiny")`);
+    try {
+      return { json: JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>, file };
+    } catch (e) {
+      throw new InputError(`${file}: ${(e as Error).message}`);
+    }
+  };
+  const unet = read("unet");
+  const vae = read("vae");
+  return { unet: asInput(() => unetConfig(unet.json, unet.file)), vaeFactor: vaeFactor(asInput(() => vaeConfig(vae.json, vae.file))) };
+}
+
+/** Run a config reader, reporting its complaint as bad input. */
+function asInput<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
+}
+
+/** The folder of a model name: "world", "tiny" (generated on first use) or a path. */
+export function modelDir(model: string, cacheDir?: string): string {
+  if (model === "tiny") return ensureTinyModel(cacheDir);
+  if (model === "world") {
+    if (!fs.existsSync(path.join(WORLD_MODEL_DIR, "model_index.json"))) throw new InputError(`the world model is missing from ${WORLD_MODEL_DIR} (npm run train:world writes it)`);
+    return WORLD_MODEL_DIR;
+  }
+  return path.resolve(model);
+}
+
+/** Open a model's configs and weights: a diffusers folder, or a single-file checkpoint (.safetensors). */
+export function openModel(dir: string, options: Pick<LoadModelOptions, "unetSubfolder" | "modelConfig" | "ema" | "weightsFile"> = {}): ModelFolder {
+  if (options.weightsFile !== undefined) {
+    if (!isSingleFile(options.weightsFile)) throw new InputError(`--weights ${options.weightsFile}: not a .safetensors file`);
+    const subfolder = options.unetSubfolder ?? "unet";
+    return withSingleFileWeights(openModelFolder(dir, { unetSubfolder: subfolder }), options.weightsFile, { ema: options.ema, keepUnet: subfolder !== "unet" });
+  }
+  if (isSingleFile(dir)) {
+    if (options.unetSubfolder && options.unetSubfolder !== "unet") throw new InputError(`${dir}: a single file has one UNet; a UNet subfolder (${options.unetSubfolder}) needs a model folder`);
+    return openSingleFile(dir, options);
+  }
+  if (options.modelConfig !== undefined || options.ema) throw new InputError(`${dir}: --model-config and --ema apply to single-file checkpoints (.safetensors), not to model folders`);
+  return openModelFolder(dir, { unetSubfolder: options.unetSubfolder });
+}
+
+/** Open `model` ("world", "tiny", a diffusers folder or a single .safetensors file) and its text encoder and VAE sessions. */
+export async function loadModel(model = "world", options: LoadModelOptions = {}): Promise<FateZeroModel> {
+  const sessionOptions: SessionOptions = { cacheDir: options.cacheDir, threads: options.threads };
+  const dir = modelDir(model, options.cacheDir);
+  const unetSubfolder = options.unetSubfolder ?? "unet";
+  const folder = openModel(dir, options);
+  const te = folder.textEncoder;
+  const textConfig = textEncoderConfig(te.config, path.join(te.dir, "config.json"));
+  const [textEncoder, vae] = await Promise.all([
+    TextEncoder.load(textConfig, te.weights, sessionOptions),
+    Vae.load(vaeConfig(folder.vae.config, path.join(folder.vae.dir, "config.json")), folder.vae.weights, sessionOptions),
+  ]);
+  const tokenizer = ClipTokenizer.fromFiles(folder.vocab);
+  const unet = unetConfig(folder.unet.config, path.join(folder.unet.dir, "config.json"));
+  if (textConfig.maxPositions < tokenizer.maxLength) throw new InputError(`${te.dir}/config.json: max_position_embeddings ${textConfig.maxPositions} is below the tokenizer's ${tokenizer.maxLength} tokens`);
+  if (unet.inChannels !== vae.config.latentChannels) throw new InputError(`${folder.unet.dir}/config.json: in_channels ${unet.inChannels} differs from the VAE's latent_channels ${vae.config.latentChannels}`);
+  return {
+    dir,
+    dims: { tokens: tokenizer.maxLength, vaeFactor: vae.factor, latentChannels: vae.config.latentChannels },
+    folder,
+    identity: modelIdentity(folder),
+    tokenizer,
+    textEncoder,
+    vae,
+    unetConfig: unet,
+    unetSubfolder,
+    sessionOptions,
+    scheduler: () => DdimScheduler.fromConfig(folder.schedulerConfig, folder.schedulerConfigPath),
+  };
+}
+
+/** Hash of every config, the tokenizer, which stored tensors each component reads, and each weight file's path, size and modification time. */
+export function modelIdentity(folder: ModelFolder): string {
+  const h = crypto.createHash("sha256");
+  for (const c of [folder.textEncoder, folder.unet, folder.vae]) {
+    h.update(JSON.stringify(c.config));
+    h.update(c.weights.names().map((n) => c.weights.locate(n).stored).join("\0"));
+    for (const f of c.weights.files) {
+      const st = fs.statSync(f.path);
+      h.update(`\0${fs.realpathSync(f.path)}\0${st.size}\0${st.mtimeMs}`);
+    }
+  }
+  h.update(JSON.stringify(folder.schedulerConfig));
+  h.update(JSON.stringify(folder.vocab));
+  return h.digest("hex").slice(0, 32);
+}
+
+/** Text embeddings [B, T, D] of prompts, warning (as CLIP does) when a prompt is truncated. */
+export async function encodePrompts(model: FateZeroModel, prompts: string[], warn: (message: string) => void = console.warn): Promise<Float32Array> {
+  const rows = prompts.map((p) => {
+    const t = model.tokenizer.tokenize(p);
+    if (t.truncated) warn(`prompt truncated to ${model.tokenizer.maxLength} tokens (CLIP's limit): "${p}"`);
+    return t.ids;
+  });
+  return model.textEncoder.encode(rows);
+}
