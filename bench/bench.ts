@@ -39,7 +39,12 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
     const model = await loadModel(sd15Folder(), { cacheDir });
     const rssBeforeUnet = process.memoryUsage().rss;
     const t0 = now();
-    const unet = await fusedUnet(model, { latentSize: [64, 64], selectors: [-1, "first"], leastScChannel: 0, queryLimit: CONTROL_QUERY_LIMIT });
+    const unet = await fusedUnet(model, {
+      latentSize: [64, 64],
+      selectors: [-1, "first"],
+      leastScChannel: 0,
+      queryLimit: CONTROL_QUERY_LIMIT,
+    });
     const loadSeconds = now() - t0;
     const rssAfterLoad = process.memoryUsage().rss;
     const peakRssDuringLoad = peakRss();
@@ -49,7 +54,14 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
     await unet.predict(sample, [1, C, 1, 64, 64], 500, context); // warm-up: first run allocates
     const t1 = now();
     await unet.predict(sample, [1, C, 1, 64, 64], 500, context);
-    return { seconds: now() - t1, loadSeconds, rssBeforeUnetBytes: rssBeforeUnet, rssAfterLoadBytes: rssAfterLoad, peakRssDuringLoadBytes: peakRssDuringLoad, peakRssBytes: peakRss() };
+    return {
+      seconds: now() - t1,
+      loadSeconds,
+      rssBeforeUnetBytes: rssBeforeUnet,
+      rssAfterLoadBytes: rssAfterLoad,
+      peakRssDuringLoadBytes: peakRssDuringLoad,
+      peakRssBytes: peakRss(),
+    };
   },
   /** Inversion cache size for 8 frames × 512² measured at a few steps, extrapolated to 50 steps. */
   "inversion-cache": async () => {
@@ -64,7 +76,16 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
     }
     fs.rmSync(dir, { recursive: true, force: true });
     const perStep = bytes[1] - bytes[0];
-    return { bytes: bytes[0] + perStep * (50 - 2), measuredSteps: [2, 3], measuredBytes: bytes, bytesPerStep: perStep, frames: 8, size: 512, steps: 50, peakRssBytes: peakRss() };
+    return {
+      bytes: bytes[0] + perStep * (50 - 2),
+      measuredSteps: [2, 3],
+      measuredBytes: bytes,
+      bytesPerStep: perStep,
+      frames: 8,
+      size: 512,
+      steps: 50,
+      peakRssBytes: peakRss(),
+    };
   },
   /** FateZero on SD 1.5's architecture (random weights): 256², 4 frames, 5 steps. */
   "edit-sd15-arch": async () => {
@@ -75,14 +96,27 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
     const inversionSeconds = now() - t0;
     const stepTimes: number[] = [];
     let last = now();
-    await editVideo(model, inversion, { prompt: "a silver jeep driving down a curvy road in the snow", sourcePrompt: PROMPT, p2p: { ...DEFAULT_P2P } }, {
-      onStep: () => {
-        stepTimes.push(now() - last);
-        last = now();
+    await editVideo(
+      model,
+      inversion,
+      { prompt: "a silver jeep driving down a curvy road in the snow", sourcePrompt: PROMPT, p2p: { ...DEFAULT_P2P } },
+      {
+        onStep: () => {
+          stepTimes.push(now() - last);
+          last = now();
+        },
       },
-    });
+    );
     const editStep = stepTimes.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, stepTimes.length - 1);
-    return { inversionSeconds, secondsPerEditStep: editStep, firstEditStepSeconds: stepTimes[0], frames: 4, size: 256, steps: 5, peakRssBytes: peakRss() };
+    return {
+      inversionSeconds,
+      secondsPerEditStep: editStep,
+      firstEditStepSeconds: stepTimes[0],
+      frames: 4,
+      size: 256,
+      steps: 5,
+      peakRssBytes: peakRss(),
+    };
   },
   /** One inversion step and one edit step of FateZero's default size (512², 8 frames) on SD 1.5's architecture: does it fit? */
   "edit-sd15-512-step": async () => {
@@ -91,7 +125,11 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
     const t0 = now();
     const inversion = await invertVideo(model, { frames: clip.frames, frameCount: 8, height: 512, width: 512, prompt: PROMPT, steps: 1 });
     const t1 = now();
-    await editVideo(model, inversion, { prompt: "a silver jeep driving down a curvy road in the snow", sourcePrompt: PROMPT, p2p: { ...DEFAULT_P2P } });
+    await editVideo(model, inversion, {
+      prompt: "a silver jeep driving down a curvy road in the snow",
+      sourcePrompt: PROMPT,
+      p2p: { ...DEFAULT_P2P },
+    });
     return { inversionStepSecondsWithBuild: t1 - t0, editStepSeconds: now() - t1, frames: 8, size: 512, peakRssBytes: peakRss() };
   },
   /** Kernel-side MaskTuner: threshold change → new mask sent, 8 frames at 512². */

@@ -32,14 +32,22 @@ export async function widgetRoundtripBench(): Promise<Record<string, unknown>> {
   let result: Record<string, unknown> = {};
   await withNotebookPage({ cells: [SETUP, ROUNDTRIPS], failureShot: "bench-roundtrip-failure" }, async ({ page, execute }) => {
     await execute(0);
-    await page.waitForFunction(() => ((globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth ?? 0) > 0, undefined, { timeout: 120_000 });
+    await page.waitForFunction(
+      () => ((globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth ?? 0) > 0,
+      undefined,
+      { timeout: 120_000 },
+    );
     await page.evaluate(() => {
       const w = globalThis as any;
       w.__loads = [];
       // `load` does not bubble; a capturing listener on the document still sees every image's.
-      w.document.addEventListener("load", (e: any) => {
-        if (e.target?.dataset?.testid === "fz-row-0") w.__loads.push(w.performance.timeOrigin + w.performance.now());
-      }, true);
+      w.document.addEventListener(
+        "load",
+        (e: any) => {
+          if (e.target?.dataset?.testid === "fz-row-0") w.__loads.push(w.performance.timeOrigin + w.performance.now());
+        },
+        true,
+      );
     });
     await execute(1);
     const out = page.locator(".cell").nth(1).locator(".output_text");

@@ -11,7 +11,6 @@ import { DEFAULT_WORLD_VIDEO, WORLD_SIZE } from "../src/world/worldClip";
 import { WORLD_STEPS } from "../src/world/worldModel";
 import { progressReporter } from "./progress";
 
-
 /** Flags of `fatezero edit`. */
 export interface EditFlags {
   config?: string;
@@ -36,7 +35,10 @@ export interface EditFlags {
 export class UsageError extends InputError {}
 
 /** What the embedded models run at when the flags say nothing: the world model at its training size, in seconds. */
-const EMBEDDED_DEFAULTS: Record<string, { size: number; steps: number }> = { world: { size: WORLD_SIZE, steps: WORLD_STEPS }, tiny: { size: 256, steps: 20 } };
+const EMBEDDED_DEFAULTS: Record<string, { size: number; steps: number }> = {
+  world: { size: WORLD_SIZE, steps: WORLD_STEPS },
+  tiny: { size: 256, steps: 20 },
+};
 
 /** Resolve flags (and the config they name) to a plan. */
 export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: FatezeroConfig } {
@@ -44,8 +46,8 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
   let config: FatezeroConfig;
   if (flags.config) config = loadFatezeroConfig(flags.config);
   else {
-    if (!flags.target) throw new UsageError("give --target \"…\" (the edit prompt), or --config file.yaml");
-    if (flags.video && !flags.source) throw new UsageError("--video needs --source \"…\" (a prompt describing the video)");
+    if (!flags.target) throw new UsageError('give --target "…" (the edit prompt), or --config file.yaml');
+    if (flags.video && !flags.source) throw new UsageError('--video needs --source "…" (a prompt describing the video)');
     config = defaultFatezeroConfig(flags.source ?? SAMPLE_CLIP_PROMPT);
   }
   const model = flags.model ?? (flags.config ? undefined : "world");
@@ -75,7 +77,10 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
   for (const e of plan.edits) {
     const missing = flags.blendWords ? (e.blend?.sourceWords ?? []).filter((w) => !w.inPrompt) : [];
     if (missing.length > 0) {
-      throw new UsageError(`--blend-words: ${missing.map((w) => `"${w.word}"`).join(", ")} not in the source prompt "${e.sourcePrompt}" (words are matched exactly, split on spaces)`);
+      throw new UsageError(
+        `--blend-words: ${missing.map((w) => `"${w.word}"`).join(", ")} not in the source prompt "${e.sourcePrompt}" ` +
+          "(words are matched exactly, split on spaces)",
+      );
     }
   }
   return { plan, config };

@@ -16,7 +16,8 @@ export const ASSETS_FOLDER = "jupyter-widgets";
 export function exportHtml(notebook: string, outDir?: string): string {
   const source = path.resolve(notebook);
   if (!fs.existsSync(source) || !fs.statSync(source).isFile()) throw new InputError(`export-html: no notebook at ${source}`);
-  if (!fs.existsSync(path.join(EMBED_DIR, `${MODULE_NAME}.js`))) throw new Error(`the widget bundles are not built (${EMBED_DIR}): run npm run build`);
+  if (!fs.existsSync(path.join(EMBED_DIR, `${MODULE_NAME}.js`)))
+    throw new Error(`the widget bundles are not built (${EMBED_DIR}): run npm run build`);
   const jupyter = findJupyterNbconvert();
   if (!jupyter) throw new Error("export-html needs nbconvert: install jupyter-nbconvert (Debian/Ubuntu) or `pip install nbconvert`");
   const out = path.resolve(outDir ?? path.dirname(source));
@@ -26,7 +27,11 @@ export function exportHtml(notebook: string, outDir?: string): string {
     fs.copyFileSync(path.join(EMBED_DIR, file), file === `${MODULE_NAME}.js` ? path.join(out, file) : path.join(assets, file));
   }
   const args = [
-    "nbconvert", "--to", "html", "--output-dir", out,
+    "nbconvert",
+    "--to",
+    "html",
+    "--output-dir",
+    out,
     `--HTMLExporter.widget_renderer_url=${ASSETS_FOLDER}/embed-amd.js`,
     `--HTMLExporter.require_js_url=${ASSETS_FOLDER}/require.js`,
     source,

@@ -74,7 +74,17 @@ export async function runFigureNotebooks(options: FigureRunOptions = {}): Promis
       log(`[${i + 1}/${notebooks.length}] ${name}: running…`);
       const before = snapshot(out);
       const start = performance.now();
-      const args = ["nbconvert", "--to", "notebook", "--execute", `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`, `--ExecutePreprocessor.timeout=${options.timeoutSeconds ?? 1800}`, "--output-dir", executedDir, notebook];
+      const args = [
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
+        `--ExecutePreprocessor.timeout=${options.timeoutSeconds ?? 1800}`,
+        "--output-dir",
+        executedDir,
+        notebook,
+      ];
       const result = await runProcess(jupyter, args, path.dirname(notebook), env);
       const seconds = (performance.now() - start) / 1000;
       if (result.code !== 0) throw new NotebookError(failureMessage(notebook, result.output));
@@ -107,7 +117,10 @@ export async function figuresCommand(flags: FiguresFlags): Promise<number> {
 function findJupyter(): string {
   const jupyter = findJupyterNbconvert();
   if (jupyter) return jupyter;
-  throw new UsageError("jupyter nbconvert was not found: install Debian's jupyter-nbconvert and python3-nbclient (apt-get install jupyter-nbconvert python3-nbclient)");
+  throw new UsageError(
+    "jupyter nbconvert was not found: install Debian's jupyter-nbconvert and python3-nbclient " +
+      "(apt-get install jupyter-nbconvert python3-nbclient)",
+  );
 }
 
 /** Which notebook cell failed and why, from nbclient's CellExecutionError text. */
@@ -117,7 +130,9 @@ function failureMessage(notebook: string, output: string): string {
   if (!m) return `${name}: nbconvert failed:\n${output.trim().split("\n").slice(-20).join("\n")}`;
   const source = m[1].trim();
   const cells = (JSON.parse(fs.readFileSync(notebook, "utf8")) as { cells: { cell_type: string; source: string | string[] }[] }).cells;
-  const index = cells.findIndex((c) => c.cell_type === "code" && (Array.isArray(c.source) ? c.source.join("") : c.source).trim() === source);
+  const index = cells.findIndex(
+    (c) => c.cell_type === "code" && (Array.isArray(c.source) ? c.source.join("") : c.source).trim() === source,
+  );
   const where = index >= 0 ? `cell ${index + 1} of ${cells.length}` : "a cell";
   return `${name}: ${where} failed (it starts "${source.split("\n")[0]}"):\n${m[2].trim()}`;
 }
@@ -135,11 +150,19 @@ function snapshot(dir: string): Map<string, number> {
 
 /** Files under `dir` that are new or modified since `before`, sorted. */
 function changedFiles(dir: string, before: Map<string, number>): string[] {
-  return [...snapshot(dir)].filter(([file, mtime]) => before.get(file) !== mtime).map(([file]) => file).sort();
+  return [...snapshot(dir)]
+    .filter(([file, mtime]) => before.get(file) !== mtime)
+    .map(([file]) => file)
+    .sort();
 }
 
 /** Run a process to completion, collecting stdout and stderr together. */
-function runProcess(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+function runProcess(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";

@@ -4,5 +4,7 @@ import { spawnSync } from "node:child_process";
 
 /** The `jupyter` command that has nbconvert (on PATH, else Debian's /usr/bin/jupyter), or undefined. */
 export function findJupyterNbconvert(): string | undefined {
-  return ["jupyter", "/usr/bin/jupyter"].find((candidate) => spawnSync(candidate, ["nbconvert", "--version"], { encoding: "utf8" }).status === 0);
+  return ["jupyter", "/usr/bin/jupyter"].find(
+    (candidate) => spawnSync(candidate, ["nbconvert", "--version"], { encoding: "utf8" }).status === 0,
+  );
 }

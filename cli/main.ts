@@ -11,7 +11,14 @@ import { editCommand, type EditFlags } from "./editCommand";
 import { exportHtml } from "./exportHtml";
 import { widgetsInstallCommand } from "./widgetsCommand";
 import { FIGURE_NOTEBOOKS, figuresCommand, type FiguresFlags } from "./figuresCommand";
-import { trainingDataCommand, worldBenchCommand, worldCommand, type TrainingDataFlags, type WorldBenchFlags, type WorldFlags } from "./worldCommand";
+import {
+  trainingDataCommand,
+  worldBenchCommand,
+  worldCommand,
+  type TrainingDataFlags,
+  type WorldBenchFlags,
+  type WorldFlags,
+} from "./worldCommand";
 
 /** Parse arguments and run one subcommand; sets the exit code (2 for bad input, 1 for failures). */
 export async function main(argv: string[]): Promise<void> {
@@ -28,7 +35,10 @@ export async function main(argv: string[]): Promise<void> {
     .option("--steps <n>", "DDIM steps")
     .option("--frames <n>", "number of frames")
     .option("--size <N|HxW>", "frame size in pixels (multiples of 64)")
-    .option("--model <dir|file|world|tiny>", "Stable Diffusion 1.x diffusers folder or single .safetensors file; \"world\" (the default) or \"tiny\" (random weights)")
+    .option(
+      "--model <dir|file|world|tiny>",
+      'Stable Diffusion 1.x diffusers folder or single .safetensors file; "world" (the default) or "tiny" (random weights)',
+    )
     .option("--model-config <dir>", "for a single-file model: a diffusers folder with its configs and tokenizer (weights not needed)")
     .option("--ema", "for a single-file model: use its EMA UNet weights (model_ema.*)")
     .option("--out <path>", "output .mp4/.gif (plus a .grid beside it) or folder")
@@ -83,7 +93,10 @@ export async function main(argv: string[]): Promise<void> {
     .option("--only <regex>", "only tensors whose name matches")
     .option("--weights <file>", "take the text encoder, VAE and UNet weights from this single-file checkpoint (.safetensors)")
     .action(async (dir: string, opts: { only?: string; weights?: string }) => {
-      const counts = await runReference(dir, (line) => console.log(JSON.stringify(line)), { only: opts.only ? new RegExp(opts.only) : undefined, weightsFile: opts.weights });
+      const counts = await runReference(dir, (line) => console.log(JSON.stringify(line)), {
+        only: opts.only ? new RegExp(opts.only) : undefined,
+        weightsFile: opts.weights,
+      });
       console.log(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
       if (counts.failed > 0) process.exitCode = 1;
     });

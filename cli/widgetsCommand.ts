@@ -48,7 +48,8 @@ function enableNbextension(configDir: string): string {
  */
 export function installWidgetsFrontend(options: InstallOptions = {}): WidgetsInstallResult {
   if (options.user && options.prefix !== undefined) throw new Error("widgets install: choose --user or --prefix, not both");
-  if (!fs.existsSync(path.join(NBEXTENSION_DIR, "index.js"))) throw new Error(`the widget bundles are not built (${NBEXTENSION_DIR}): run npm run build`);
+  if (!fs.existsSync(path.join(NBEXTENSION_DIR, "index.js")))
+    throw new Error(`the widget bundles are not built (${NBEXTENSION_DIR}): run npm run build`);
   const prefix = options.prefix !== undefined ? path.resolve(options.prefix) : undefined;
   const dataDir = prefix ? path.join(prefix, "share", "jupyter") : userDataDir();
   const configDir = prefix ? path.join(prefix, "etc", "jupyter") : userConfigDir();

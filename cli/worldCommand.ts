@@ -11,7 +11,16 @@ import { checkSeed } from "../src/world/layout";
 import { TRAINING_SEEDS, writeTrainingData } from "../src/world/trainingData";
 import { loadModel } from "../src/fatezero/loadModel";
 import { runWorldBench, type BenchRow } from "../src/pipeline/worldBench";
-import { COLOUR_NAMES, MASK_NAMES, SAMPLE_ATTRIBUTES, SETTINGS, STYLES, VEHICLE_KINDS, oneOf, type WorldAttributes } from "../src/world/vocabulary";
+import {
+  COLOUR_NAMES,
+  MASK_NAMES,
+  SAMPLE_ATTRIBUTES,
+  SETTINGS,
+  STYLES,
+  VEHICLE_KINDS,
+  oneOf,
+  type WorldAttributes,
+} from "../src/world/vocabulary";
 import { renderWorldClip, WORLD_FRAMES, WORLD_SIZE } from "../src/world/worldClip";
 import { miniatureWorldModelSpec, WORLD_STEPS, worldModelSpec } from "../src/world/worldModel";
 import { progressReporter } from "./progress";
@@ -32,7 +41,8 @@ export interface WorldFlags {
 export function integerFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) throw new InputError(`--${name} must be an integer in ${min}..${max}, got "${value}"`);
+  if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max)
+    throw new InputError(`--${name} must be an integer in ${min}..${max}, got "${value}"`);
   return n;
 }
 
@@ -67,7 +77,9 @@ export async function worldCommand(flags: WorldFlags): Promise<string[]> {
     for (let f = 0; f < frames; f++) {
       const pixels = Uint8Array.from(mask.subarray(f * size * size, (f + 1) * size * size), (v) => v * 255); // [H, W]
       const file = path.join(dir, `${String(f).padStart(5, "0")}.png`);
-      await sharp(pixels, { raw: { width: size, height: size, channels: 1 } }).png().toFile(file);
+      await sharp(pixels, { raw: { width: size, height: size, channels: 1 } })
+        .png()
+        .toFile(file);
       written.push(file);
     }
   }
@@ -108,18 +120,34 @@ export async function worldBenchCommand(flags: WorldBenchFlags): Promise<void> {
   const seed = integerFlag("seed", flags.seed, 1000, 0, Number.MAX_SAFE_INTEGER);
   const clips = integerFlag("clips", flags.clips, 8, 1, 1000);
   const steps = integerFlag("steps", flags.steps, WORLD_STEPS, 1, 1000);
-  if (seed + clips > TRAINING_SEEDS) throw new InputError(`--seed ${seed} --clips ${clips}: benchmark seeds must stay below ${TRAINING_SEEDS} (the training clips' seeds)`);
+  if (seed + clips > TRAINING_SEEDS)
+    throw new InputError(`--seed ${seed} --clips ${clips}: benchmark seeds must stay below ${TRAINING_SEEDS} (the training clips' seeds)`);
   const model = await loadModel(flags.model ?? "world");
   const rows = await runWorldBench(model, { seed, clips, steps, onProgress: (m) => console.error(m) });
   if (flags.json) {
     for (const row of rows) console.log(JSON.stringify(roundRow(row)));
     return;
   }
-  const columns = ["edit", "attention", "blendMask", "spatialTemporal", "reconPsnr", "maskIou", "targetPsnr", "sourcePsnr", "backgroundPsnr", "colorAccuracy", "flickerRatio", "seconds"] as const;
+  const columns = [
+    "edit",
+    "attention",
+    "blendMask",
+    "spatialTemporal",
+    "reconPsnr",
+    "maskIou",
+    "targetPsnr",
+    "sourcePsnr",
+    "backgroundPsnr",
+    "colorAccuracy",
+    "flickerRatio",
+    "seconds",
+  ] as const;
   console.log(columns.join("\t"));
   for (const row of rows.map(roundRow)) console.log(columns.map((c) => String(row[c] ?? "")).join("\t"));
 }
 
 function roundRow(row: BenchRow): BenchRow {
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === "number" && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v])) as unknown as BenchRow;
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [k, typeof v === "number" && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v]),
+  ) as unknown as BenchRow;
 }

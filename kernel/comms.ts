@@ -131,7 +131,8 @@ class KernelComm implements Comm {
 
   /** Deliver a frontend comm_msg to every handler. */
   received(data: Data, buffers: DataView[]): void {
-    if (this.msgHandlers.length === 0) return kernelLog(`comm_msg for ${this.commId} (${this.targetName}) before any onMsg handler: dropped`);
+    if (this.msgHandlers.length === 0)
+      return kernelLog(`comm_msg for ${this.commId} (${this.targetName}) before any onMsg handler: dropped`);
     for (const handler of this.msgHandlers) guarded(`comm ${this.targetName} message handler`, () => handler(data, buffers));
   }
 

@@ -19,13 +19,15 @@ const CHANNELS: readonly Channel[] = ["shell", "control", "stdin", "iopub", "hb"
 export function readConnectionFile(file: string): ConnectionInfo {
   const raw = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
   const transport = raw.transport ?? "tcp";
-  if (transport !== "tcp" && transport !== "ipc") throw new Error(`connection file ${file}: unsupported transport ${JSON.stringify(transport)}`);
+  if (transport !== "tcp" && transport !== "ipc")
+    throw new Error(`connection file ${file}: unsupported transport ${JSON.stringify(transport)}`);
   if (typeof raw.ip !== "string" || raw.ip === "") throw new Error(`connection file ${file}: no ip`);
   const ports = {} as Record<Channel, number>;
   for (const channel of CHANNELS) {
     const port = raw[`${channel}_port`];
     // Port 0 would mean "pick one", which the client could not learn without rewriting its file: refuse it.
-    if (typeof port !== "number" || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`connection file ${file}: bad ${channel}_port ${JSON.stringify(port)}`);
+    if (typeof port !== "number" || !Number.isInteger(port) || port <= 0 || port > 65535)
+      throw new Error(`connection file ${file}: bad ${channel}_port ${JSON.stringify(port)}`);
     ports[channel] = port;
   }
   const key = typeof raw.key === "string" ? raw.key : "";

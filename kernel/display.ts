@@ -57,7 +57,11 @@ export class DisplayPublisher {
   }
 
   private publish(msgType: string, bundle: MimeBundle, metadata: Record<string, unknown>, displayId: string): void {
-    void this.messenger.publish(currentRequest()?.message, msgType, { data: checkedBundle(bundle), metadata, transient: { display_id: displayId } });
+    void this.messenger.publish(currentRequest()?.message, msgType, {
+      data: checkedBundle(bundle),
+      metadata,
+      transient: { display_id: displayId },
+    });
   }
 }
 
@@ -111,7 +115,8 @@ function imageType(bytes: Uint8Array): string {
 }
 
 function checkedBundle(bundle: MimeBundle): MimeBundle {
-  for (const key of Object.keys(bundle)) if (!/^[\w.+-]+\/[\w.+-]+$/.test(key)) throw new Error(`display: ${JSON.stringify(key)} is not a MIME type`);
+  for (const key of Object.keys(bundle))
+    if (!/^[\w.+-]+\/[\w.+-]+$/.test(key)) throw new Error(`display: ${JSON.stringify(key)} is not a MIME type`);
   return bundle;
 }
 

@@ -113,7 +113,9 @@ export class CellExecutor {
 
   /** The type and documentation of what is at (or just before) `cursor`, if anything. */
   inspect(code: string, cursor: number): string | undefined {
-    const info = this.converter.inspect(this.prevDecl, code, cursor) ?? (cursor > 0 ? this.converter.inspect(this.prevDecl, code, cursor - 1) : undefined);
+    const info =
+      this.converter.inspect(this.prevDecl, code, cursor) ??
+      (cursor > 0 ? this.converter.inspect(this.prevDecl, code, cursor - 1) : undefined);
     return info ? printQuickInfo(info) : undefined;
   }
 

@@ -28,7 +28,10 @@ export function kernelSpec(): Record<string, unknown> {
 /** Install the kernelspec; returns the folder written. */
 export function installKernelSpec(options: InstallOptions = {}): string {
   if (options.user && options.prefix !== undefined) throw new Error("kernel install: choose --user or --prefix, not both");
-  const kernels = options.prefix !== undefined ? path.join(path.resolve(options.prefix), "share", "jupyter", "kernels") : path.join(userDataDir(), "kernels");
+  const kernels =
+    options.prefix !== undefined
+      ? path.join(path.resolve(options.prefix), "share", "jupyter", "kernels")
+      : path.join(userDataDir(), "kernels");
   const dir = path.join(kernels, KERNEL_NAME);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "kernel.json"), `${JSON.stringify(kernelSpec(), null, 2)}\n`);

@@ -22,7 +22,11 @@ import { StdinPrompts } from "./stdin";
  * registers comm targets (the widgets') before the first message, so a frontend can ask for widget states
  * before any model exists.
  */
-export async function startKernel(connectionFile: string, cwd: string = process.cwd(), installComms?: (comms: KernelCommManager) => void): Promise<void> {
+export async function startKernel(
+  connectionFile: string,
+  cwd: string = process.cwd(),
+  installComms?: (comms: KernelCommManager) => void,
+): Promise<void> {
   const info = readConnectionFile(connectionFile);
   const signer = new Signer(info.signatureScheme, info.key);
   if (!signer.enabled) kernelLog("the connection file has no key: messages are not authenticated");
@@ -44,7 +48,12 @@ export async function startKernel(connectionFile: string, cwd: string = process.
     interrupts = new AbortController();
   };
   installComms?.(comms);
-  provideKernelServices({ comms, display, interruptSignal: () => interrupts.signal, input: (prompt, password) => prompts.ask(prompt, password) });
+  provideKernelServices({
+    comms,
+    display,
+    interruptSignal: () => interrupts.signal,
+    input: (prompt, password) => prompts.ask(prompt, password),
+  });
 
   const restoreOutput = captureOutput(messenger);
   // A signal that arrives while a synchronous cell runs is taken by the vm (breakOnSigint); this sees the rest.

@@ -3,7 +3,16 @@
 // (the kernel resolves that name to this module), and widgets/ imports "../kernel/kernelContext". Both get the
 // same services: the kernel provides them once at startup; outside the kernel every call throws.
 import type { CommManager } from "./commTypes";
-import { imageBundle, MIME_BUNDLE, progressDisplay, type DisplayHandle, type DisplayOptions, type DisplayPublisher, type ImageOptions, type MimeBundle } from "./display";
+import {
+  imageBundle,
+  MIME_BUNDLE,
+  progressDisplay,
+  type DisplayHandle,
+  type DisplayOptions,
+  type DisplayPublisher,
+  type ImageOptions,
+  type MimeBundle,
+} from "./display";
 
 export type { Buffers, Comm, CommManager } from "./commTypes";
 export { MIME_BUNDLE };
@@ -64,7 +73,13 @@ export function displayVideo(bytes: Uint8Array, options: DisplayOptions & { mime
   const mime = options.mime ?? "video/mp4";
   const src = `data:${mime};base64,${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")}`;
   const width = options.width ? ` width="${options.width}"` : "";
-  return display({ "text/html": `<video controls loop autoplay muted${width} src="${src}"></video>`, "text/plain": `<${mime} video, ${bytes.length} bytes>` }, options);
+  return display(
+    {
+      "text/html": `<video controls loop autoplay muted${width} src="${src}"></video>`,
+      "text/plain": `<${mime} video, ${bytes.length} bytes>`,
+    },
+    options,
+  );
 }
 
 /** Clear the cell's output (when the next output arrives, with `wait`). */

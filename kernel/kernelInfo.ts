@@ -29,7 +29,9 @@ export function kernelInfo(): Record<string, unknown> {
       // Notebook 6 picks CodeMirror's TypeScript mode from name + typescript; JupyterLab reads `mode`.
       codemirror_mode: { name: "javascript", typescript: true, mode: "typescript" },
     },
-    banner: `FateZero-TS ${version}: TypeScript ${typescriptVersion} on Node.js ${process.version}. import { loadModel, readVideo, invertVideo, editVideo, decodeVideo } from "fatezero"`,
+    banner:
+      `FateZero-TS ${version}: TypeScript ${typescriptVersion} on Node.js ${process.version}. ` +
+      'import { loadModel, readVideo, invertVideo, editVideo, decodeVideo } from "fatezero"',
     debugger: false,
     help_links: [{ text: "FateZero (paper)", url: "https://arxiv.org/abs/2303.09535" }],
   };

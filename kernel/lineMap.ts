@@ -76,7 +76,8 @@ function align(a: Token[], b: Token[]): Int32Array {
   const suffix = new Uint32Array((n + 1) * width);
   for (let i = n - 1; i >= 0; i--) {
     for (let j = m - 1; j >= 0; j--) {
-      suffix[i * width + j] = a[i].id === b[j].id ? suffix[(i + 1) * width + j + 1] + 1 : Math.max(suffix[(i + 1) * width + j], suffix[i * width + j + 1]);
+      suffix[i * width + j] =
+        a[i].id === b[j].id ? suffix[(i + 1) * width + j + 1] + 1 : Math.max(suffix[(i + 1) * width + j], suffix[i * width + j + 1]);
     }
   }
   const match = new Int32Array(m).fill(-1);

@@ -39,7 +39,13 @@ export class Messenger {
   }
 
   /** Broadcast on iopub with `parent` as the parent header (none for messages that answer nothing). */
-  publish(parent: JupyterMessage | undefined, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown> = {}, buffers: Buffer[] = []): Promise<void> {
+  publish(
+    parent: JupyterMessage | undefined,
+    msgType: string,
+    content: Record<string, unknown>,
+    metadata: Record<string, unknown> = {},
+    buffers: Buffer[] = [],
+  ): Promise<void> {
     this.flushStreams();
     return this.publishNow(parent, msgType, content, metadata, buffers);
   }
@@ -78,14 +84,26 @@ export class Messenger {
     if (pending && pending.text) void this.publishNow(pending.parent, "stream", { name: pending.name, text: pending.text }, {}, []);
   }
 
-  private publishNow(parent: JupyterMessage | undefined, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown>, buffers: Buffer[]): Promise<void> {
+  private publishNow(
+    parent: JupyterMessage | undefined,
+    msgType: string,
+    content: Record<string, unknown>,
+    metadata: Record<string, unknown>,
+    buffers: Buffer[],
+  ): Promise<void> {
     // The topic frame mirrors ipykernel's ("kernel.<session>.<msg_type>"); subscribers filter on nothing.
     const topic = Buffer.from(`kernel.${this.session}.${msgType}`);
     const frames = encodeMessage([topic], this.message(parent, msgType, content, metadata, buffers), this.signer);
     return this.deliver(this.sockets.iopub, frames, msgType);
   }
 
-  private message(parent: JupyterMessage | undefined, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown>, buffers: Buffer[]): JupyterMessage {
+  private message(
+    parent: JupyterMessage | undefined,
+    msgType: string,
+    content: Record<string, unknown>,
+    metadata: Record<string, unknown>,
+    buffers: Buffer[],
+  ): JupyterMessage {
     return { header: makeHeader(msgType, this.session), parent_header: parent ? parent.header : {}, metadata, content, buffers };
   }
 

@@ -40,12 +40,21 @@ export function requestHandlers({ messenger, executor, history, comms, lifecycle
     inspect_request: (r) => {
       const { code, cursor } = codeAndCursor(r.message.content);
       const text = executor.inspect(code, cursor);
-      return messenger.reply(r, "inspect_reply", { status: "ok", found: text !== undefined, data: text === undefined ? {} : { "text/plain": text }, metadata: {} });
+      return messenger.reply(r, "inspect_reply", {
+        status: "ok",
+        found: text !== undefined,
+        data: text === undefined ? {} : { "text/plain": text },
+        metadata: {},
+      });
     },
     is_complete_request: (r) => {
       const { code } = codeAndCursor(r.message.content);
       const c = executor.isComplete(code);
-      return messenger.reply(r, "is_complete_reply", c.complete ? { status: "complete" } : { status: "incomplete", indent: c.indent ?? "" });
+      return messenger.reply(
+        r,
+        "is_complete_reply",
+        c.complete ? { status: "complete" } : { status: "incomplete", indent: c.indent ?? "" },
+      );
     },
     history_request: (r) => messenger.reply(r, "history_reply", { status: "ok", history: history.query(r.message.content) }),
     comm_info_request: (r) => {

@@ -10,7 +10,8 @@ export function expandShorthandProperties(code: string): string {
   const insertAt: { pos: number; name: string }[] = [];
   const visit = (node: import("@tslab/typescript-for-tslab").Node): void => {
     // `{ a = 1 } = obj` (a destructuring default) has no plain `a: a` form; it never reads `a` anyway.
-    if (ts.isShorthandPropertyAssignment(node) && !node.objectAssignmentInitializer) insertAt.push({ pos: node.name.end, name: node.name.text });
+    if (ts.isShorthandPropertyAssignment(node) && !node.objectAssignmentInitializer)
+      insertAt.push({ pos: node.name.end, name: node.name.text });
     ts.forEachChild(node, visit);
   };
   visit(file);

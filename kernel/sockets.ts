@@ -39,7 +39,10 @@ export class KernelSockets {
     const previous = this.tails.get(socket) ?? Promise.resolve();
     const next = previous.then(() => socket.send(frames));
     // A failed send must not wedge the queue; the failure is reported to the caller of this send only.
-    this.tails.set(socket, next.catch(() => undefined));
+    this.tails.set(
+      socket,
+      next.catch(() => undefined),
+    );
     return next;
   }
 

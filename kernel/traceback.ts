@@ -59,7 +59,11 @@ export function describeThrown(thrown: unknown, cells: CellSources): ErrorConten
   }
   // V8 stops a SIGINT-ed cell wherever it was; its stack shows only the kernel starting the cell.
   if ((thrown as { code?: unknown }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") {
-    return { ename: "Interrupted", evalue: "the cell was interrupted (SIGINT)", traceback: ["Interrupted: the cell was interrupted (SIGINT)"] };
+    return {
+      ename: "Interrupted",
+      evalue: "the cell was interrupted (SIGINT)",
+      traceback: ["Interrupted: the cell was interrupted (SIGINT)"],
+    };
   }
   const ename = thrown.name;
   const evalue = thrown.message;
@@ -88,11 +92,14 @@ export function describeThrown(thrown: unknown, cells: CellSources): ErrorConten
 export function describeDiagnostics(diagnostics: Diagnostic[], label: string, source: string): ErrorContent {
   const traceback: string[] = [];
   for (const d of diagnostics) {
-    const where = d.fileName ? `${d.fileName}:${d.start.line + 1}:${d.start.character + 1}` : `${label}, line ${d.start.line + 1}:${d.start.character + 1}`;
+    const where = d.fileName
+      ? `${d.fileName}:${d.start.line + 1}:${d.start.character + 1}`
+      : `${label}, line ${d.start.line + 1}:${d.start.character + 1}`;
     traceback.push(`${where} - error TS${d.code}: ${d.messageText}`);
     if (!d.fileName) {
       const text = source.split("\n")[d.start.line] ?? "";
-      const width = d.end.line === d.start.line ? Math.max(1, d.end.character - d.start.character) : Math.max(1, text.length - d.start.character);
+      const width =
+        d.end.line === d.start.line ? Math.max(1, d.end.character - d.start.character) : Math.max(1, text.length - d.start.character);
       traceback.push(`    ${text}`, `    ${" ".repeat(d.start.character)}${"~".repeat(width)}`);
     }
   }

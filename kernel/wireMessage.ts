@@ -39,7 +39,14 @@ export class WireError extends Error {}
 
 /** A fresh header for a message of type `msgType` from this kernel's session. */
 export function makeHeader(msgType: string, session: string): MessageHeader {
-  return { msg_id: randomUUID(), session, username: "kernel", date: new Date().toISOString(), msg_type: msgType, version: PROTOCOL_VERSION };
+  return {
+    msg_id: randomUUID(),
+    session,
+    username: "kernel",
+    date: new Date().toISOString(),
+    msg_type: msgType,
+    version: PROTOCOL_VERSION,
+  };
 }
 
 /** Split, verify and parse received frames; throws WireError for anything not acceptable. */
@@ -65,7 +72,9 @@ export function decodeFrames(frames: readonly Buffer[], signer: Signer): Envelop
 
 /** Serialise and sign a message for sending after `identities`; buffers are appended as raw frames. */
 export function encodeMessage(identities: readonly Uint8Array[], message: JupyterMessage, signer: Signer): Buffer[] {
-  const signed = [message.header, message.parent_header, message.metadata, message.content].map((part) => Buffer.from(JSON.stringify(part), "utf8"));
+  const signed = [message.header, message.parent_header, message.metadata, message.content].map((part) =>
+    Buffer.from(JSON.stringify(part), "utf8"),
+  );
   return [...identities.map((id) => Buffer.from(id)), DELIMITER, Buffer.from(signer.sign(signed), "ascii"), ...signed, ...message.buffers];
 }
 

@@ -8,7 +8,14 @@ import sharp from "sharp";
 import type { InversionKey } from "../src/fatezero/inversionRecord";
 import { makeSampleClip } from "../src/world/sampleClip";
 import {
-  attentionMassChart, chartValues, frameChangeChart, maskAreaChart, reconstructionErrorChart, reconstructionErrors, renderChart, stageTimeChart,
+  attentionMassChart,
+  chartValues,
+  frameChangeChart,
+  maskAreaChart,
+  reconstructionErrorChart,
+  reconstructionErrors,
+  renderChart,
+  stageTimeChart,
 } from "../widgets/charts";
 import { filmstripPng, heatmapClip, saveFigure } from "../widgets/figures";
 import { VegaChart } from "../widgets/models";
@@ -34,7 +41,15 @@ test("attentionMassChart: one row per step and token (start token left out), hea
   };
   const spec = attentionMassChart(maps, ["<|startoftext|>", "car", "<|endoftext|>"]);
   const rows = chartValues(spec) as { step: number; token: string; mass: number }[];
-  assert.deepEqual(rows.map((r) => [r.step, r.token]), [[0, "1: car"], [0, "2: <|endoftext|>"], [1, "1: car"], [1, "2: <|endoftext|>"]]);
+  assert.deepEqual(
+    rows.map((r) => [r.step, r.token]),
+    [
+      [0, "1: car"],
+      [0, "2: <|endoftext|>"],
+      [1, "1: car"],
+      [1, "2: <|endoftext|>"],
+    ],
+  );
   assert.ok(Math.abs(rows[0].mass - (0.3 * 1 + 0.1 * 3) / 4) < 1e-6);
   assert.ok(Math.abs(rows[2].mass - 0.1) < 1e-6);
   assert.equal((spec.mark as { type: string }).type, "line");
@@ -61,18 +76,33 @@ test("reconstructionErrors compare step i with the inverted latent at the same n
   const latents = [Float32Array.of(1, 0), Float32Array.of(0, 2), Float32Array.of(3, 4)]; // z0, z1, z2
   const step = (...v: number[]) => ({ data: Float32Array.from(v), shape: [1, 1, 1, 2] as [number, number, number, number] });
   const errors = reconstructionErrors({ latents }, [step(0, 1), step(1, 0)]);
-  assert.deepEqual(errors.map((e) => [e.step, e.level]), [[1, 1], [2, 0]]);
+  assert.deepEqual(
+    errors.map((e) => [e.step, e.level]),
+    [
+      [1, 1],
+      [2, 0],
+    ],
+  );
   assert.ok(Math.abs(errors[0].error - 0.5) < 1e-7);
   assert.equal(errors[1].error, 0);
   const spec = reconstructionErrorChart([{ label: "guidance 1", errors }]);
-  assert.deepEqual((chartValues(spec) as { run: string }[]).map((r) => r.run), ["guidance 1", "guidance 1"]);
+  assert.deepEqual(
+    (chartValues(spec) as { run: string }[]).map((r) => r.run),
+    ["guidance 1", "guidance 1"],
+  );
 });
 
 test("stageTimeChart and frameChangeChart carry their data", () => {
-  assert.deepEqual(chartValues(stageTimeChart({ invert: 2.5, edit: 4 })), [{ stage: "invert", seconds: 2.5 }, { stage: "edit", seconds: 4 }]);
+  assert.deepEqual(chartValues(stageTimeChart({ invert: 2.5, edit: 4 })), [
+    { stage: "invert", seconds: 2.5 },
+    { stage: "edit", seconds: 4 },
+  ]);
   const clip = makeSampleClip(3, 16);
   const rows = chartValues(frameChangeChart([{ label: "sample", clip }])) as { frame: number; change: number }[];
-  assert.deepEqual(rows.map((r) => r.frame), [0, 1]);
+  assert.deepEqual(
+    rows.map((r) => r.frame),
+    [0, 1],
+  );
   assert.ok(rows.every((r) => r.change > 0));
 });
 
@@ -116,9 +146,21 @@ test("figures: saveFigure writes into FATEZERO_FIGURES_DIR; filmstrip and heatma
   process.env.FATEZERO_FIGURES_DIR = dir;
   try {
     const clip = makeSampleClip(3, 32);
-    const heat = heatmapClip(Float32Array.from({ length: 3 * 16 }, (_, i) => i), 3, 4, 4, { over: clip });
+    const heat = heatmapClip(
+      Float32Array.from({ length: 3 * 16 }, (_, i) => i),
+      3,
+      4,
+      4,
+      { over: clip },
+    );
     assert.deepEqual([heat.count, heat.height, heat.width], [3, 32, 32]);
-    const png = await filmstripPng([{ label: "source", clip }, { label: "heat", clip: heat }], { tile: 40, labelWidth: 100, gap: 4 });
+    const png = await filmstripPng(
+      [
+        { label: "source", clip },
+        { label: "heat", clip: heat },
+      ],
+      { tile: 40, labelWidth: 100, gap: 4 },
+    );
     const file = saveFigure("strip.png", png);
     assert.equal(file, path.join(dir, "strip.png"));
     const meta = await sharp(fs.readFileSync(file)).metadata();

@@ -14,12 +14,18 @@ const CAR_TURN = path.join(SHARED, "data/car-turn");
 const CONFIGS = path.join(SHARED, "data/fatezero-configs");
 
 function fatezero(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, FATEZERO_CACHE: cache }, timeout: 300_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, FATEZERO_CACHE: cache },
+    timeout: 300_000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 function yamlFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : e.name.endsWith(".yaml") ? [path.join(dir, e.name)] : []));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : e.name.endsWith(".yaml") ? [path.join(dir, e.name)] : []));
 }
 
 test("every official edit config resolves with --model tiny --video car-turn --dry-run; tune/ configs are refused", () => {
@@ -57,7 +63,23 @@ test("bad input gives a clear message and exit code 2", () => {
 
 test("too few frames and a corrupt video fail cleanly without writing output", () => {
   const out = path.join(work, "never.mp4");
-  const few = fatezero("edit", "--video", CAR_TURN, "--source", "a jeep", "--target", "a car", "--frames", "9", "--size", "64", "--steps", "1", "--out", out);
+  const few = fatezero(
+    "edit",
+    "--video",
+    CAR_TURN,
+    "--source",
+    "a jeep",
+    "--target",
+    "a car",
+    "--frames",
+    "9",
+    "--size",
+    "64",
+    "--steps",
+    "1",
+    "--out",
+    out,
+  );
   assert.equal(few.code, 2, few.err);
   assert.match(few.err, /8 frames.*9 frames were requested/s);
   const bad = path.join(work, "bad.mp4");
@@ -70,7 +92,19 @@ test("too few frames and a corrupt video fail cleanly without writing output", (
 
 test("the default edit runs end to end on the tiny model and writes the video and its grid", async () => {
   const out = path.join(work, "edit.mp4");
-  const r = fatezero("edit", "--target", "a silver jeep driving down a curvy road in the snow", "--frames", "2", "--size", "128", "--steps", "3", "--out", out);
+  const r = fatezero(
+    "edit",
+    "--target",
+    "a silver jeep driving down a curvy road in the snow",
+    "--frames",
+    "2",
+    "--size",
+    "128",
+    "--steps",
+    "3",
+    "--out",
+    out,
+  );
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(r.out.trim().split("\n"), [out, path.join(work, "edit.grid.mp4")]);
   const clip = await readVideo(out, { size: 128, nSampleFrame: -1 });

@@ -23,7 +23,9 @@ const TINY: UnetShape = {
 const SD: UnetShape = { ...TINY, blockOutChannels: [320, 640, 1280, 1280], heads: [8, 8, 8, 8] };
 
 const yamlFiles = (dir: string): string[] =>
-  fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [path.join(dir, e.name)] : []));
+  fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [path.join(dir, e.name)] : []));
 const official = (rel: string) => loadFatezeroConfig(path.join(CONFIGS, rel));
 
 test("every official edit config parses and resolves to a JSON-serialisable plan", () => {
@@ -45,13 +47,16 @@ test("every tune/ config is refused as a training config", () => {
   const files = yamlFiles(path.join(CONFIGS, "tune"));
   assert.ok(files.length >= 3);
   for (const file of files) {
-    assert.throws(() => loadFatezeroConfig(file), (e: Error) => {
-      assert.match(e.message, /training \(Tune-A-Video\) config/);
-      assert.match(e.message, /does not train/);
-      assert.match(e.message, /tuned checkpoint folder as the model/);
-      assert.ok(e.message.startsWith(file), e.message);
-      return true;
-    });
+    assert.throws(
+      () => loadFatezeroConfig(file),
+      (e: Error) => {
+        assert.match(e.message, /training \(Tune-A-Video\) config/);
+        assert.match(e.message, /does not train/);
+        assert.match(e.message, /tuned checkpoint folder as the model/);
+        assert.ok(e.message.startsWith(file), e.message);
+        return true;
+      },
+    );
   }
 });
 
@@ -78,9 +83,15 @@ test("teaser/jeep_posche.yaml: inversion prompt, replace edit, blend words and s
   assert.equal(edit.prompt, "a Porsche car driving down a curvy road in the countryside");
   assert.equal(edit.sourcePrompt, recon.sourcePrompt);
   assert.equal(edit.controller, "replace");
-  assert.deepEqual(edit.spec.p2p.blendWords, [["silver", "jeep"], ["Porsche", "car"]]);
+  assert.deepEqual(edit.spec.p2p.blendWords, [
+    ["silver", "jeep"],
+    ["Porsche", "car"],
+  ]);
   assert.deepEqual(edit.blend, {
-    sourceWords: [{ word: "silver", inPrompt: true }, { word: "jeep", inPrompt: true }],
+    sourceWords: [
+      { word: "silver", inPrompt: true },
+      { word: "jeep", inPrompt: true },
+    ],
     targetWords: ["Porsche", "car"],
     threshold: 0.3,
     latentThreshold: 0.3,
@@ -111,7 +122,10 @@ test("teaser/jeep_watercolor.yaml: equalizer, 'mid' selectors and least_sc_chann
   assert.equal(tiny.edits[1].controller, "refine");
   assert.deepEqual(tiny.edits[1].reweight, [{ word: "watercolor", value: 10, inPrompt: true }]);
   assert.equal(tiny.edits[0].blend, null);
-  assert.ok(tiny.layers.every((l) => l.selectors.length === 0), "64 channels < 640: plain per-frame attention everywhere");
+  assert.ok(
+    tiny.layers.every((l) => l.selectors.length === 0),
+    "64 channels < 640: plain per-frame attention everywhere",
+  );
   const sd = resolveEditPlan(cfg, OVERRIDES, { unet: SD, vaeFactor: 8 });
   for (const l of sd.layers.filter((x) => x.kind === "self")) {
     assert.deepEqual(l.selectors, l.channels >= 640 ? ["mid"] : [], l.module);
@@ -123,14 +137,48 @@ test("teaser/jeep_watercolor.yaml: equalizer, 'mid' selectors and least_sc_chann
 test("plans match the layer tables and controller windows of the reference runs", () => {
   const refs = JSON.parse(fs.readFileSync(path.join(FIXTURE, "refs.json"), "utf8"));
   const unet = unetConfig(JSON.parse(fs.readFileSync(path.join(FIXTURE, "model/unet/config.json"), "utf8")));
-  for (const [run, rel] of [["style", "teaser/jeep_watercolor.yaml"], ["shape", "shape/jeep_posche.yaml"]]) {
+  for (const [run, rel] of [
+    ["style", "teaser/jeep_watercolor.yaml"],
+    ["shape", "shape/jeep_posche.yaml"],
+  ]) {
     const r = refs.runs[run];
     // The runs used the yamls' settings at a smaller size, with model_config adapted to the tiny UNet.
-    const cfg = parseFatezeroConfig(fs.readFileSync(path.join(CONFIGS, rel), "utf8").replace(/model_config:[^]*?\n(?=\S)/, `model_config: ${JSON.stringify(r.fatezero_config.model_config)}\n`), rel);
-    const plan = resolveEditPlan(cfg, { ...OVERRIDES, size: r.frames.size, frames: r.frames.n_sample_frame, steps: r.timesteps.length }, { unet, vaeFactor: 8 });
+    const cfg = parseFatezeroConfig(
+      fs
+        .readFileSync(path.join(CONFIGS, rel), "utf8")
+        .replace(/model_config:[^]*?\n(?=\S)/, `model_config: ${JSON.stringify(r.fatezero_config.model_config)}\n`),
+      rel,
+    );
+    const plan = resolveEditPlan(
+      cfg,
+      { ...OVERRIDES, size: r.frames.size, frames: r.frames.n_sample_frame, steps: r.timesteps.length },
+      { unet, vaeFactor: 8 },
+    );
     const selectors = (v: unknown) => (v === undefined ? [] : typeof v === "string" ? [-1, "first"] : v);
-    const want = r.attention_layers.map((l: Record<string, unknown>) => [l.module, l.place, l.is_cross, l.query_len, l.key_len, l.heads, selectors(l.SparseCausalAttention_index), l.stored_and_controlled, l.store_key ?? null, l.store_index ?? null]);
-    const got = plan.layers.map((l) => [l.module, l.place, l.kind === "cross", l.queryLength, l.keyLength, l.heads, l.selectors, l.controlled, l.store?.key ?? null, l.store?.index ?? null]);
+    const want = r.attention_layers.map((l: Record<string, unknown>) => [
+      l.module,
+      l.place,
+      l.is_cross,
+      l.query_len,
+      l.key_len,
+      l.heads,
+      selectors(l.SparseCausalAttention_index),
+      l.stored_and_controlled,
+      l.store_key ?? null,
+      l.store_index ?? null,
+    ]);
+    const got = plan.layers.map((l) => [
+      l.module,
+      l.place,
+      l.kind === "cross",
+      l.queryLength,
+      l.keyLength,
+      l.heads,
+      l.selectors,
+      l.controlled,
+      l.store?.key ?? null,
+      l.store?.index ?? null,
+    ]);
     assert.deepEqual(got, want, run);
     r.edits.forEach((e: Record<string, unknown>, k: number) => {
       const p = plan.edits[k];
@@ -156,7 +204,10 @@ test("step windows: (N+1)-row cross schedule, N-based self window, per-word dict
   assert.deepEqual(selfStepRange(0.9, 10), { start: 0, end: 9 });
   assert.deepEqual(selfStepRange(0.5, 10), { start: 0, end: 5 });
   assert.deepEqual(selfStepRange([0.2, 0.6], 50), { start: 10, end: 30 });
-  assert.deepEqual(crossStepRanges({ default_: 0.8, watercolor: [0, 0.4] }, 10), { all: { start: 0, end: 8 }, words: [{ word: "watercolor", steps: { start: 0, end: 4 } }] });
+  assert.deepEqual(crossStepRanges({ default_: 0.8, watercolor: [0, 0.4] }, 10), {
+    all: { start: 0, end: 8 },
+    words: [{ word: "watercolor", steps: { start: 0, end: 4 } }],
+  });
   assert.deepEqual(crossStepRanges({ jeep: 0.5 }, 10).all, { start: 0, end: 10 }); // FateZero's default_ (0, 1)
 });
 
@@ -202,11 +253,14 @@ function loadVariant(...edits: [string, string][]): FatezeroConfig {
 }
 const P2P1 = "      blend_th: [0.3, 0.3]\n";
 const failsWith = (re: RegExp, ...edits: [string, string][]) =>
-  assert.throws(() => loadVariant(...edits), (e: Error) => {
-    assert.match(e.message, re);
-    assert.match(e.message, /variant\d+\.yaml/, "names the file");
-    return true;
-  });
+  assert.throws(
+    () => loadVariant(...edits),
+    (e: Error) => {
+      assert.match(e.message, re);
+      assert.match(e.message, /variant\d+\.yaml/, "names the file");
+      return true;
+    },
+  );
 
 test("the base config loads with FateZero's defaults", () => {
   const cfg = loadVariant();
@@ -220,54 +274,101 @@ test("the base config loads with FateZero's defaults", () => {
 });
 
 test("interpolations: relative, absolute, in strings, to mappings; lazy like OmegaConf", () => {
-  const clip = loadVariant(['clip_length: "${..dataset_config.n_sample_frame}"', 'clip_length: "${..dataset_config.n_sample_frame}"\n  source_prompt: "${dataset_config.prompt}"']);
+  const clip = loadVariant([
+    'clip_length: "${..dataset_config.n_sample_frame}"',
+    'clip_length: "${..dataset_config.n_sample_frame}"\n  source_prompt: "${dataset_config.prompt}"',
+  ]);
   assert.equal(clip.edits[1].sourcePrompt, "a silver jeep driving down a curvy road in the countryside");
-  failsWith(/editing_config\.clip_length: 4 differs from dataset_config\.n_sample_frame 8/, ['clip_length: "${..dataset_config.n_sample_frame}"', "clip_length: 4"]);
+  failsWith(/editing_config\.clip_length: 4 differs from dataset_config\.n_sample_frame 8/, [
+    'clip_length: "${..dataset_config.n_sample_frame}"',
+    "clip_length: 4",
+  ]);
   const mixed = loadVariant(
-    ['  prompt: "a silver jeep driving down a curvy road in the countryside"', '  thing: jeep\n  prompt: "a silver ${.thing} driving down a curvy road in the ${..place}"'],
+    [
+      '  prompt: "a silver jeep driving down a curvy road in the countryside"',
+      '  thing: jeep\n  prompt: "a silver ${.thing} driving down a curvy road in the ${..place}"',
+    ],
     ["seed: 0", "seed: 0\nplace: countryside\nshared:\n  cross_replace_steps: 0.3\n  self_replace_steps: 0.2\nunused: ${nowhere.at.all}"],
     ["    1:\n      cross_replace_steps: 0.5\n      self_replace_steps: 0.5\n" + P2P1, "    1: ${...shared}\n"],
   );
   assert.equal(mixed.dataset.prompt, "a silver jeep driving down a curvy road in the countryside");
   assert.equal(mixed.edits[1].p2p.crossReplaceSteps, 0.3);
   assert.equal(mixed.edits[1].p2p.selfReplaceSteps, 0.2);
-  failsWith(/editing_config\.num_inference_steps: interpolation cycle: editing_config\.num_inference_steps → steps → editing_config\.num_inference_steps/, [
+  failsWith(
+    /editing_config\.num_inference_steps: interpolation cycle: editing_config\.num_inference_steps → steps → editing_config\.num_inference_steps/,
+    ["num_inference_steps: 10", "num_inference_steps: ${..steps}"],
+    ["seed: 0", "seed: 0\nsteps: ${editing_config.num_inference_steps}"],
+  );
+  failsWith(/editing_config\.num_inference_steps: cannot resolve \$\{\.\.validation\.steps\}: validation\.steps does not exist/, [
     "num_inference_steps: 10",
-    "num_inference_steps: ${..steps}",
-  ], ["seed: 0", "seed: 0\nsteps: ${editing_config.num_inference_steps}"]);
-  failsWith(/editing_config\.num_inference_steps: cannot resolve \$\{\.\.validation\.steps\}: validation\.steps does not exist/, ["num_inference_steps: 10", "num_inference_steps: ${..validation.steps}"]);
+    "num_inference_steps: ${..validation.steps}",
+  ]);
   const doubling = Array.from({ length: 40 }, (_, i) => `s${i + 1}: "\${s${i}}\${s${i}}"`).join("\n");
-  failsWith(/s\d+: interpolates to more than 100000 characters/, ['  prompt: "a silver jeep driving down a curvy road in the countryside"', '  prompt: "${s40}"'], ["seed: 0", `seed: 0\ns0: ab\n${doubling}`]);
+  failsWith(
+    /s\d+: interpolates to more than 100000 characters/,
+    ['  prompt: "a silver jeep driving down a curvy road in the countryside"', '  prompt: "${s40}"'],
+    ["seed: 0", `seed: 0\ns0: ab\n${doubling}`],
+  );
   failsWith(/resolvers .* are not supported/, ["num_inference_steps: 10", "num_inference_steps: ${oc.env:STEPS}"]);
 });
 
 test("validation errors name the file, the line and the key path", () => {
   failsWith(/variant\d+\.yaml:21: editing_config\.p2p_config\.1\.blend_th: expected two numbers/, [P2P1, "      blend_th: 0.3\n"]);
-  failsWith(/editing_config\.p2p_config\.1\.blend_word: unknown p2p_config key; known keys: is_replace_controller, cross_replace_steps, .*blend_words/, [
+  failsWith(
+    /editing_config\.p2p_config\.1\.blend_word: unknown p2p_config key; known keys: is_replace_controller, cross_replace_steps, .*blend_words/,
+    [P2P1, P2P1 + "      blend_word: [[jeep], [car]]\n"],
+  );
+  failsWith(/editing_config\.p2p_config\.2: there is no editing prompt 2 \(editing_prompts has 2\)/, [
     P2P1,
-    P2P1 + "      blend_word: [[jeep], [car]]\n",
+    P2P1 + "    2:\n      cross_replace_steps: 0.5\n      self_replace_steps: 0.5\n",
   ]);
-  failsWith(/editing_config\.p2p_config\.2: there is no editing prompt 2 \(editing_prompts has 2\)/, [P2P1, P2P1 + "    2:\n      cross_replace_steps: 0.5\n      self_replace_steps: 0.5\n"]);
-  failsWith(/editing_config\.p2p_config: no entry for editing prompt 1/, ["    1:\n      cross_replace_steps: 0.5\n      self_replace_steps: 0.5\n" + P2P1, ""]);
+  failsWith(/editing_config\.p2p_config: no entry for editing prompt 1/, [
+    "    1:\n      cross_replace_steps: 0.5\n      self_replace_steps: 0.5\n" + P2P1,
+    "",
+  ]);
   failsWith(/editing_config\.p2p_config\.1\.cross_replace_steps: is required/, ["    1:\n      cross_replace_steps: 0.5\n", "    1:\n"]);
   failsWith(/editing_config\.editing_prompts: is required/, ["  editing_prompts: [", "  prompts: ["]);
   failsWith(/dataset_config\.prompt: is required/, ['  prompt: "a silver jeep', '  caption: "a silver jeep']);
   failsWith(/editing_config\.num_inference_steps: is required/, ["  num_inference_steps: 10\n", ""]);
   failsWith(/editing_config\.guidance_scale: expected a number, got "high"/, ["guidance_scale: 7.5", "guidance_scale: high"]);
-  failsWith(/editing_config\.p2p_config\.1\.is_replace_controller: expected true or false, got "yes"/, [P2P1, P2P1 + "      is_replace_controller: yes\n"]);
-  failsWith(/editing_config\.p2p_config\.0\.self_replace_steps: expected a number in \[0, 1\], got 1\.5/, ["self_replace_steps: 0.9", "self_replace_steps: 1.5"]);
-  failsWith(/editing_config\.p2p_config\.1\.blend_words: expected \[\[source words\], \[target words\]\]/, [P2P1, P2P1 + "      blend_words: jeep\n"]);
-  failsWith(/editing_config\.p2p_config\.1\.eq_params\.word: unknown eq_params key/, [P2P1, P2P1 + "      eq_params: {word: [car], values: [2]}\n"]);
+  failsWith(/editing_config\.p2p_config\.1\.is_replace_controller: expected true or false, got "yes"/, [
+    P2P1,
+    P2P1 + "      is_replace_controller: yes\n",
+  ]);
+  failsWith(/editing_config\.p2p_config\.0\.self_replace_steps: expected a number in \[0, 1\], got 1\.5/, [
+    "self_replace_steps: 0.9",
+    "self_replace_steps: 1.5",
+  ]);
+  failsWith(/editing_config\.p2p_config\.1\.blend_words: expected \[\[source words\], \[target words\]\]/, [
+    P2P1,
+    P2P1 + "      blend_words: jeep\n",
+  ]);
+  failsWith(/editing_config\.p2p_config\.1\.eq_params\.word: unknown eq_params key/, [
+    P2P1,
+    P2P1 + "      eq_params: {word: [car], values: [2]}\n",
+  ]);
   failsWith(/dataset_config\.n_sample_frame: expected an integer ≥ 1, got -1/, ["n_sample_frame: 8", "n_sample_frame: -1"]);
-  failsWith(/model_config\.SparseCausalAttention_index: "centre" is not an int or one of/, ["seed: 0", "seed: 0\nmodel_config:\n  SparseCausalAttention_index: [-1, centre]"]);
+  failsWith(/model_config\.SparseCausalAttention_index: "centre" is not an int or one of/, [
+    "seed: 0",
+    "seed: 0\nmodel_config:\n  SparseCausalAttention_index: [-1, centre]",
+  ]);
   failsWith(/model_config\.attention_head_dim: unknown model_config key/, ["seed: 0", "seed: 0\nmodel_config:\n  attention_head_dim: 8"]);
-  failsWith(/model_config\.temporal_downsample: temporal downsampling is not supported/, ["seed: 0", "seed: 0\nmodel_config:\n  temporal_downsample: true"]);
-  failsWith(/editing_config\.use_invertion_latents: false .* is not supported/, ["  use_inversion_attention: true", "  use_invertion_latents: false"]);
+  failsWith(/model_config\.temporal_downsample: temporal downsampling is not supported/, [
+    "seed: 0",
+    "seed: 0\nmodel_config:\n  temporal_downsample: true",
+  ]);
+  failsWith(/editing_config\.use_invertion_latents: false .* is not supported/, [
+    "  use_inversion_attention: true",
+    "  use_invertion_latents: false",
+  ]);
   failsWith(/dataset_config: is required/, ["dataset_config:\n", "dataset:\n"]);
 });
 
 test("YAML syntax errors, duplicate keys and tags are refused with line numbers", () => {
-  failsWith(/variant\d+\.yaml:1[0-9]:\d+: YAML: /, ["    a Porsche car driving down a curvy road in the countryside,\n  ]", "    a Porsche car driving down a curvy road in the countryside,\n"]);
+  failsWith(/variant\d+\.yaml:1[0-9]:\d+: YAML: /, [
+    "    a Porsche car driving down a curvy road in the countryside,\n  ]",
+    "    a Porsche car driving down a curvy road in the countryside,\n",
+  ]);
   failsWith(/variant\d+\.yaml:26:1: YAML: Map keys must be unique/, ["seed: 0", "seed: 0\nseed: 1"]);
   failsWith(/variant\d+\.yaml:26:\d+: YAML: Unresolved tag/, ["seed: 0", "seed: 0\nthing: !!python/object:os.system ls"]);
   assert.throws(() => parseFatezeroConfig("", "empty.yaml"), /empty\.yaml: \(top level\): the config is empty/);
@@ -303,30 +404,48 @@ test("FateZero's quirks: 'None', single-list blend words, zip-truncated eq_param
 
 test("overrides: size, frames, steps, flag-form prompts, blend words and threshold", () => {
   const cfg = official("teaser/jeep_posche.yaml");
-  const plan: EditPlan = resolveEditPlan(cfg, { ...OVERRIDES, size: [320, 448], frames: 4, steps: 10, out: "out.mp4" }, { unet: TINY, vaeFactor: 8 });
+  const plan: EditPlan = resolveEditPlan(
+    cfg,
+    { ...OVERRIDES, size: [320, 448], frames: 4, steps: 10, out: "out.mp4" },
+    { unet: TINY, vaeFactor: 8 },
+  );
   assert.deepEqual(plan.size, [320, 448]);
   assert.deepEqual(plan.latentSize, [40, 56]);
   assert.deepEqual(plan.frames, [0, 1, 2, 3]);
   assert.equal(plan.out, "out.mp4");
   assert.deepEqual(plan.edits[1].cross.steps, { start: 0, end: 5 });
   assert.equal(plan.layers[0].queryLength, 40 * 56);
-  assert.throws(() => resolveEditPlan(cfg, { ...OVERRIDES, size: 500 }, { unet: TINY, vaeFactor: 8 }), /--size: 500×500 is not a multiple of 64/);
+  assert.throws(
+    () => resolveEditPlan(cfg, { ...OVERRIDES, size: 500 }, { unet: TINY, vaeFactor: 8 }),
+    /--size: 500×500 is not a multiple of 64/,
+  );
   assert.throws(() => resolveEditPlan(defaultFatezeroConfig("a jeep"), { video: "v" }, { unet: TINY, vaeFactor: 8 }), /no model/);
   assert.throws(() => resolveEditPlan(defaultFatezeroConfig("a jeep"), { model: "tiny" }, { unet: TINY, vaeFactor: 8 }), /no video/);
   assert.equal(resolveEditPlan(cfg, { video: "v", model: "m" }, { unet: TINY, vaeFactor: 8 }).model, "m");
 
-  const flags = resolveEditPlan(defaultFatezeroConfig("a jeep on a road"), { ...OVERRIDES, source: "a jeep on a road", target: "a car on a road", blendWords: ["jeep"], threshold: 0.5 }, { unet: TINY, vaeFactor: 8 });
+  const flags = resolveEditPlan(
+    defaultFatezeroConfig("a jeep on a road"),
+    { ...OVERRIDES, source: "a jeep on a road", target: "a car on a road", blendWords: ["jeep"], threshold: 0.5 },
+    { unet: TINY, vaeFactor: 8 },
+  );
   assert.equal(flags.inversionPrompt, "a jeep on a road");
-  assert.deepEqual(flags.edits.map((e) => [e.prompt, e.sourcePrompt, e.reconstruction]), [
-    ["a jeep on a road", "a jeep on a road", true],
-    ["a car on a road", "a jeep on a road", false],
-  ]);
+  assert.deepEqual(
+    flags.edits.map((e) => [e.prompt, e.sourcePrompt, e.reconstruction]),
+    [
+      ["a jeep on a road", "a jeep on a road", true],
+      ["a car on a road", "a jeep on a road", false],
+    ],
+  );
   assert.equal(flags.edits[0].blend, null, "the reconstruction keeps its own blend settings");
   assert.deepEqual(flags.edits[1].blend?.sourceWords, [{ word: "jeep", inPrompt: true }]);
   assert.equal(flags.edits[1].blend?.threshold, 0.5);
   assert.equal(flags.edits[1].spec.p2p.blendSelfAttention, true);
 
-  const retarget = resolveEditPlan(cfg, { ...OVERRIDES, source: "a grey jeep on a road", target: "a red bus on a road" }, { unet: TINY, vaeFactor: 8 });
+  const retarget = resolveEditPlan(
+    cfg,
+    { ...OVERRIDES, source: "a grey jeep on a road", target: "a red bus on a road" },
+    { unet: TINY, vaeFactor: 8 },
+  );
   assert.equal(retarget.inversionPrompt, "a grey jeep on a road");
   assert.equal(retarget.edits[1].controller, "replace", "the config's edit 1 settings (is_replace_controller) carry over");
   assert.deepEqual(JSON.parse(JSON.stringify(retarget)), retarget);

@@ -1,11 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import {
-  type ControllerTensors,
-  controllerTensors,
-  fusionInputs,
-} from "../src/fatezero/controllerTensors";
+import { type ControllerTensors, controllerTensors, fusionInputs } from "../src/fatezero/controllerTensors";
 import { refinementMapper, replacementMapper } from "../src/fatezero/seqAligner";
 import { CLIP_TOKENS } from "../src/tokenizer/clipTokenizer";
 import { type CrossReplaceSteps, DEFAULT_P2P, type EditSpec, type P2pOptions } from "../src/fatezero/editOptions";
@@ -114,10 +110,11 @@ for (const run of ["style", "shape"]) {
 test("shape edit 0 carries words its reconstruction prompt lacks: listed with ignore, an error by default", () => {
   const edit = refEdits("shape")[0];
   const t = controllerTensors(specOf(edit), refSteps("shape"), tokenizer, { missingWords: "ignore" });
-  assert.deepEqual(
-    t.ignoredWords.map((w) => `${w.use}:${w.word}`).sort(),
-    ["blend-target:car", "equalizer:painting", "equalizer:watercolor"],
-  );
+  assert.deepEqual(t.ignoredWords.map((w) => `${w.use}:${w.word}`).sort(), [
+    "blend-target:car",
+    "equalizer:painting",
+    "equalizer:watercolor",
+  ]);
   assert.ok(t.ignoredWords.every((w) => w.prompt === JEEP));
   assert.throws(
     () => controllerTensors(specOf(edit), refSteps("shape"), tokenizer),
@@ -126,7 +123,11 @@ test("shape edit 0 carries words its reconstruction prompt lacks: listed with ig
 });
 
 test("the other reference edits pass strict word checking", () => {
-  for (const [run, k] of [["style", 0], ["style", 1], ["shape", 1]] as const) {
+  for (const [run, k] of [
+    ["style", 0],
+    ["style", 1],
+    ["shape", 1],
+  ] as const) {
     const t = controllerTensors(specOf(refEdits(run)[k]), refSteps(run), tokenizer);
     assert.deepEqual(t.ignoredWords, []);
   }
@@ -170,37 +171,56 @@ function offIdentity(m: Float32Array): [number, number, number][] {
 test("replacement mapper: differing token counts spread 1/len, and the tail stays on the target diagonal", () => {
   // "jeep" is 1 token, "bulldozer" 2: spread 1/2; afterwards target "on" (4) reads source "the" (4).
   const a = replacementMapper("a jeep on the road", "a bulldozer on the road", tokenizer);
-  assert.deepEqual(offIdentity(a), [[2, 2, 0.5], [2, 3, 0.5], [3, 3, 0]]);
+  assert.deepEqual(offIdentity(a), [
+    [2, 2, 0.5],
+    [2, 3, 0.5],
+    [3, 3, 0],
+  ]);
   const b = replacementMapper("a bulldozer on the road by a tree", "a jeep on the road by a bush", tokenizer);
   // Both "bulldozer" tokens map to "jeep" with weight 1/1 (not normalised). Target EOT (9) reads source token 9 ("tree"), not the source EOT (10), and the loop stops when the
   // source index reaches 77, leaving target token 76 unmapped: FateZero's tail quirks.
-  assert.deepEqual(
-    offIdentity(b),
-    [
-      [3, 2, 1], [3, 3, 0], [4, 3, 1], [4, 4, 0], [5, 4, 1], [5, 5, 0], [6, 5, 1], [6, 6, 0],
-      [7, 6, 1], [7, 7, 0], [8, 7, 1], [8, 8, 0], [9, 8, 1], [76, 76, 0],
-    ],
-  );
+  assert.deepEqual(offIdentity(b), [
+    [3, 2, 1],
+    [3, 3, 0],
+    [4, 3, 1],
+    [4, 4, 0],
+    [5, 4, 1],
+    [5, 5, 0],
+    [6, 5, 1],
+    [6, 6, 0],
+    [7, 6, 1],
+    [7, 7, 0],
+    [8, 7, 1],
+    [8, 8, 0],
+    [9, 8, 1],
+    [76, 76, 0],
+  ]);
   assert.equal(b[9 * CLIP_TOKENS + 9], 1);
   assert.equal(b[10 * CLIP_TOKENS + 9], 0);
   const c = replacementMapper("a jeep on the road", "a supercalifragilistic jeep on road", tokenizer);
   const fifth = Math.fround(0.2);
-  assert.deepEqual(
-    offIdentity(c),
-    [
-      [2, 2, fifth], [2, 3, fifth], [2, 4, fifth], [2, 5, fifth], [2, 6, fifth], [3, 3, 0], [3, 7, 1],
-      [4, 4, 0], [4, 8, 1], [5, 5, 0], [6, 6, 0], [7, 7, 0], [8, 8, 0],
-    ],
-  );
+  assert.deepEqual(offIdentity(c), [
+    [2, 2, fifth],
+    [2, 3, fifth],
+    [2, 4, fifth],
+    [2, 5, fifth],
+    [2, 6, fifth],
+    [3, 3, 0],
+    [3, 7, 1],
+    [4, 4, 0],
+    [4, 8, 1],
+    [5, 5, 0],
+    [6, 6, 0],
+    [7, 7, 0],
+    [8, 8, 0],
+  ]);
 });
 
 test("replacement mapper: different word counts are an error naming both prompts", () => {
   assert.throws(
     () => replacementMapper(JEEP, WATERCOLOR, tokenizer),
     (e: Error) =>
-      e.message.includes(JSON.stringify(JEEP)) &&
-      e.message.includes(JSON.stringify(WATERCOLOR)) &&
-      /11 words .* 14$/.test(e.message),
+      e.message.includes(JSON.stringify(JEEP)) && e.message.includes(JSON.stringify(WATERCOLOR)) && /11 words .* 14$/.test(e.message),
   );
 });
 
@@ -335,7 +355,7 @@ function fusedDirect(t: ControllerTensors, src: Float64Array, edit: Float64Array
         for (let w = 0; w < CLIP_TOKENS; w++) r += src[q * CLIP_TOKENS + w] * m[w * CLIP_TOKENS + n];
       }
       const a = t.crossReplaceAlpha[step * CLIP_TOKENS + n];
-      out[q * CLIP_TOKENS + n] = (r * t.equalizer[n]) * a + (1 - a) * e;
+      out[q * CLIP_TOKENS + n] = r * t.equalizer[n] * a + (1 - a) * e;
     }
   }
   return out;

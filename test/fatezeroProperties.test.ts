@@ -32,11 +32,22 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 const setup = (async () => {
   const model = await loadModel("tiny", { cacheDir });
   const clip = await readVideo(path.join(SHARED, "data/car-turn"), { size: 256, nSampleFrame: 3 });
-  const inversion = await invertVideo(model, { frames: clip.frames, frameCount: clip.count, height: 256, width: 256, prompt: SOURCE, steps: STEPS });
+  const inversion = await invertVideo(model, {
+    frames: clip.frames,
+    frameCount: clip.count,
+    height: 256,
+    width: 256,
+    prompt: SOURCE,
+    steps: STEPS,
+  });
   return { model, inversion };
 })();
 
-const spec = (prompt: string, p2p: Partial<EditSpec["p2p"]>): EditSpec => ({ prompt, sourcePrompt: SOURCE, p2p: { ...DEFAULT_P2P, ...p2p } });
+const spec = (prompt: string, p2p: Partial<EditSpec["p2p"]>): EditSpec => ({
+  prompt,
+  sourcePrompt: SOURCE,
+  p2p: { ...DEFAULT_P2P, ...p2p },
+});
 
 test("inversion then DDIM reconstruction with the source prompt (no guidance) returns z0", async () => {
   const { model, inversion } = await setup;
@@ -50,16 +61,25 @@ test("inversion then DDIM reconstruction with the source prompt (no guidance) re
 test("editing with p_edit = p_src and full replacement reproduces the reconstruction", async () => {
   const { model, inversion } = await setup;
   const plain = await editVideo(model, inversion, spec(SOURCE, {}), { attention: "none" });
-  const fused = await editVideo(model, inversion, spec(SOURCE, { crossReplaceSteps: 1, selfReplaceSteps: 1 }), { attention: "reconstruction" });
+  const fused = await editVideo(model, inversion, spec(SOURCE, { crossReplaceSteps: 1, selfReplaceSteps: 1 }), {
+    attention: "reconstruction",
+  });
   assert.ok(maxDiff(fused.latents.data, plain.latents.data) < 1e-4, `max diff ${maxDiff(fused.latents.data, plain.latents.data)}`);
 });
 
 test("blend threshold 0 keeps the edit's self-attention everywhere, above 1 the source's", async () => {
   const { model, inversion } = await setup;
   const target = "a silver car driving down a curvy road in the countryside";
-  const blend = { blendWords: [["jeep"], ["car"]] as [string[], string[]], blendSelfAttention: true, crossReplaceSteps: 0.5, selfReplaceSteps: 0.8 };
+  const blend = {
+    blendWords: [["jeep"], ["car"]] as [string[], string[]],
+    blendSelfAttention: true,
+    crossReplaceSteps: 0.5,
+    selfReplaceSteps: 0.8,
+  };
   const masks: number[] = [];
-  const allEdit = await editVideo(model, inversion, spec(target, { ...blend, blendTh: [0, 0] }), { onStep: (_, __, m) => m.forEach((v) => masks.push(...v)) });
+  const allEdit = await editVideo(model, inversion, spec(target, { ...blend, blendTh: [0, 0] }), {
+    onStep: (_, __, m) => m.forEach((v) => masks.push(...v)),
+  });
   assert.ok(masks.every((v) => v === 1));
   const noSelfFusion = await editVideo(model, inversion, spec(target, { ...blend, selfReplaceSteps: 0 }));
   assert.ok(maxDiff(allEdit.latents.data, noSelfFusion.latents.data) < 1e-5);
@@ -68,7 +88,10 @@ test("blend threshold 0 keeps the edit's self-attention everywhere, above 1 the 
   assert.ok(maxDiff(allSource.latents.data, fullReplace.latents.data) < 1e-5);
   assert.ok(maxDiff(allEdit.latents.data, allSource.latents.data) > 1e-3, "the mask matters");
   const mid = await editVideo(model, inversion, spec(target, { ...blend, blendTh: [0.5, 0.5] }));
-  assert.ok(maxDiff(mid.latents.data, allEdit.latents.data) > 1e-4 && maxDiff(mid.latents.data, allSource.latents.data) > 1e-4, "a middle threshold blends");
+  assert.ok(
+    maxDiff(mid.latents.data, allEdit.latents.data) > 1e-4 && maxDiff(mid.latents.data, allSource.latents.data) > 1e-4,
+    "a middle threshold blends",
+  );
 });
 
 test("a blend word that is not in its prompt is a clear error", async () => {
@@ -83,7 +106,10 @@ test("a prompt over 77 tokens is truncated as CLIP does, with a warning", async 
   const { model } = await setup;
   const warnings: string[] = [];
   const long = Array.from({ length: 90 }, () => "jeep").join(" ");
-  const [full, cut] = [await encodePrompts(model, [long], (m) => warnings.push(m)), await encodePrompts(model, [Array.from({ length: 75 }, () => "jeep").join(" ")])];
+  const [full, cut] = [
+    await encodePrompts(model, [long], (m) => warnings.push(m)),
+    await encodePrompts(model, [Array.from({ length: 75 }, () => "jeep").join(" ")]),
+  ];
   assert.equal(warnings.length, 1);
   assert.match(warnings[0], /truncated to 77 tokens/);
   assert.ok(maxDiff(full, cut) === 0, "the first 75 tokens (plus start and end) are what is encoded");
@@ -97,7 +123,9 @@ test("latent blending: threshold 0 leaves the edit unchanged, above 1 restores t
   const all = await editVideo(model, inversion, spec(target, { ...blend, blendLatents: true, blendTh: [0, 0] }));
   assert.ok(maxDiff(all.latents.data, plain.latents.data) < 1e-5, "an all-ones mask keeps the edit");
   const steps: Float32Array[] = [];
-  await editVideo(model, inversion, spec(target, { ...blend, blendLatents: true, blendTh: [1.5, 1.5] }), { onStep: (_, x) => steps.push(x.data) });
+  await editVideo(model, inversion, spec(target, { ...blend, blendLatents: true, blendTh: [1.5, 1.5] }), {
+    onStep: (_, x) => steps.push(x.data),
+  });
   // Window (0.2·N, 0.8·N) on the step counter i+1: with N = 6, steps i = 1 and 2 are blended.
   assert.ok(maxDiff(steps[1], inversion.latents[STEPS - 1]) === 0, "step 1 is replaced by z_{N-1}");
   assert.ok(maxDiff(steps[0], inversion.latents[STEPS]) > 1e-3, "step 0 is outside the window");
@@ -106,7 +134,13 @@ test("latent blending: threshold 0 leaves the edit unchanged, above 1 restores t
 test("latent blending: latentBlendSteps moves the window", async () => {
   const { model, inversion } = await setup;
   const target = "a silver car driving down a curvy road in the countryside";
-  const p2p = { blendWords: [["jeep"], ["car"]] as [string[], string[]], crossReplaceSteps: 0.5, selfReplaceSteps: 0.5, blendLatents: true, blendTh: [1.5, 1.5] as [number, number] };
+  const p2p = {
+    blendWords: [["jeep"], ["car"]] as [string[], string[]],
+    crossReplaceSteps: 0.5,
+    selfReplaceSteps: 0.5,
+    blendLatents: true,
+    blendTh: [1.5, 1.5] as [number, number],
+  };
   const steps: Float32Array[] = [];
   // Window (0, 0.5·N) on the counter i+1: with N = 6, steps i = 0 and 1 are blended, step 2 is not.
   await editVideo(model, inversion, spec(target, { ...p2p, latentBlendSteps: [0, 0.5] }), { onStep: (_, x) => steps.push(x.data) });

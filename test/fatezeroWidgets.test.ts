@@ -9,7 +9,16 @@ import { decodeVideo } from "../src/fatezero/decodeVideo";
 import { editVideo } from "../src/fatezero/editVideo";
 import { loadModel } from "../src/fatezero/loadModel";
 import { readVideo } from "../src/video/readVideo";
-import { controlledMaskSize, CrossAttentionViewer, EditPanel, EditStudio, FrameScrubber, MaskTuner, targetBlendWords, tokenHeatmap } from "../widgets/models";
+import {
+  controlledMaskSize,
+  CrossAttentionViewer,
+  EditPanel,
+  EditStudio,
+  FrameScrubber,
+  MaskTuner,
+  targetBlendWords,
+  tokenHeatmap,
+} from "../widgets/models";
 import { MODULE_NAME, WIDGETS } from "../widgets/shared/widgetStates";
 import { SHARED, tempDir } from "./sharedData";
 import { FakeCommManager, type FakeComm } from "./support/fakeComms";
@@ -20,7 +29,14 @@ const STEPS = 4;
 const setup = (async () => {
   const model = await loadModel("tiny", { cacheDir: tempDir("widget-models-cache") });
   const clip = await readVideo(path.join(SHARED, "data/car-turn"), { size: 128, nSampleFrame: 3 });
-  const inversion = await invertVideo(model, { frames: clip.frames, frameCount: clip.count, height: 128, width: 128, prompt: SOURCE, steps: STEPS });
+  const inversion = await invertVideo(model, {
+    frames: clip.frames,
+    frameCount: clip.count,
+    height: 128,
+    width: 128,
+    prompt: SOURCE,
+    steps: STEPS,
+  });
   return { model, clip, inversion };
 })();
 
@@ -46,7 +62,10 @@ test("FrameScrubber opens with encoded frames as buffers, replaces or adds rows 
   const open = comms.opened[0];
   assert.equal(open.data.state && (open.data.state as Record<string, unknown>)._model_name, WIDGETS.frameScrubber.model);
   assert.equal((open.data.state as Record<string, unknown>)._view_module, MODULE_NAME);
-  assert.deepEqual(open.data.buffer_paths, [0, 1, 2].map((f) => ["rows", 0, "clip", "frames", f]));
+  assert.deepEqual(
+    open.data.buffer_paths,
+    [0, 1, 2].map((f) => ["rows", 0, "clip", "frames", f]),
+  );
   for (const b of open.buffers) assert.deepEqual([...bytes(b).subarray(0, 3)], [0xff, 0xd8, 0xff], "JPEG bytes");
   await scrubber.setClip("edit", clip);
   await scrubber.setClip("source", { ...clip, count: 2, frames: clip.frames.subarray(0, 2 * 128 * 128 * 3) });
@@ -73,7 +92,11 @@ test("CrossAttentionViewer: token chips, and a token or step change recomputes t
   comm.fromFrontend({ method: "update", state: { token: 3, average_steps: false, step: 2 }, buffer_paths: [] });
   const sent = lastUpdate(comm);
   const g = inversion.groups[viewer.get("group")];
-  const expected = tokenHeatmap({ steps: g.steps, frames: 3, height: g.group.height, width: g.group.width, tokens: inversion.tokens }, 3, 2);
+  const expected = tokenHeatmap(
+    { steps: g.steps, frames: 3, height: g.group.height, width: g.group.width, tokens: inversion.tokens },
+    3,
+    2,
+  );
   assert.deepEqual(bytes(sent.heatmap), expected.heatmap);
   assert.equal(bytes(sent.heatmap).length, 3 * viewer.get("map_height") * viewer.get("map_width"));
   assert.equal(viewer.get("heat_max"), expected.max);
@@ -96,7 +119,13 @@ test("MaskTuner: the preview is editVideo's blend mask, shrinks as the threshold
   const areas: number[] = [];
   for (const th of [0.1, 0.4, 0.8]) {
     comm.fromFrontend({ method: "update", state: { threshold: th, step: 1 }, buffer_paths: [] });
-    const expected = blendMask({ maps: mm.steps[STEPS - 2], frames: 3, height: mm.height, width: mm.width, tokens: mm.tokens }, alpha, h, w, th);
+    const expected = blendMask(
+      { maps: mm.steps[STEPS - 2], frames: 3, height: mm.height, width: mm.width, tokens: mm.tokens },
+      alpha,
+      h,
+      w,
+      th,
+    );
     assert.deepEqual([...bytes(tuner.get("mask"))], [...expected]);
     const area = tuner.get("areas").reduce((a, b) => a + b, 0);
     assert.ok(area <= previous, `area ${area} at ${th}`);
@@ -104,7 +133,10 @@ test("MaskTuner: the preview is editVideo's blend mask, shrinks as the threshold
     previous = area;
   }
   assert.ok(areas[0] > areas[2], `the threshold matters: ${areas}`);
-  assert.ok(comm.sentWith("update").some((m) => (m.data.buffer_paths as string[][]).some((p) => p[0] === "mask")), "the mask travels as a buffer");
+  assert.ok(
+    comm.sentWith("update").some((m) => (m.data.buffer_paths as string[][]).some((p) => p[0] === "mask")),
+    "the mask travels as a buffer",
+  );
   assert.ok(tuner.get("preview_ms") >= 0);
   comm.fromFrontend({ method: "update", state: { blend_words: ["jeep", "truck"] }, buffer_paths: [] });
   assert.match(tuner.get("error"), /blend word "truck" is not in the prompt "a silver jeep/);

@@ -54,10 +54,22 @@ function makeRecord(key: InversionKey = makeKey(), seed = 1): InversionRecord {
     latents: Array.from({ length: key.steps + 1 }, (_, i) => values(latent, seed * 100 + i)),
     latentShape: [4, f, key.height / 8, key.width / 8],
     tokens,
-    maskMaps: { height: 2, width: 3, heads: 40, tokens, steps: Array.from({ length: key.steps }, (_, i) => values(f * 6 * tokens, seed * 200 + i)) },
+    maskMaps: {
+      height: 2,
+      width: 3,
+      heads: 40,
+      tokens,
+      steps: Array.from({ length: key.steps }, (_, i) => values(f * 6 * tokens, seed * 200 + i)),
+    },
     groups: [
-      { group: { place: "down", level: 1, height: 4, width: 6, layers: 2, heads: 16 }, steps: Array.from({ length: key.steps }, (_, i) => values(f * 24 * tokens, seed * 300 + i)) },
-      { group: { place: "up", level: 2, height: 2, width: 3, layers: 3, heads: 24 }, steps: Array.from({ length: key.steps }, (_, i) => values(f * 6 * tokens, seed * 400 + i)) },
+      {
+        group: { place: "down", level: 1, height: 4, width: 6, layers: 2, heads: 16 },
+        steps: Array.from({ length: key.steps }, (_, i) => values(f * 24 * tokens, seed * 300 + i)),
+      },
+      {
+        group: { place: "up", level: 2, height: 2, width: 3, layers: 3, heads: 24 },
+        steps: Array.from({ length: key.steps }, (_, i) => values(f * 6 * tokens, seed * 400 + i)),
+      },
     ],
   };
 }
@@ -76,7 +88,10 @@ function assertSameRecord(actual: InversionRecord, expected: InversionRecord): v
   assert.equal(actual.tokens, expected.tokens);
   assertBitEqual(actual.latents, expected.latents, "latent");
   assert.ok(actual.maskMaps && expected.maskMaps);
-  assert.deepEqual([actual.maskMaps.height, actual.maskMaps.width, actual.maskMaps.heads], [expected.maskMaps.height, expected.maskMaps.width, expected.maskMaps.heads]);
+  assert.deepEqual(
+    [actual.maskMaps.height, actual.maskMaps.width, actual.maskMaps.heads],
+    [expected.maskMaps.height, expected.maskMaps.width, expected.maskMaps.heads],
+  );
   assertBitEqual(actual.maskMaps.steps, expected.maskMaps.steps, "mask map");
   assert.equal(actual.groups.length, expected.groups.length);
   actual.groups.forEach((g, i) => {
@@ -207,21 +222,28 @@ test("a tampered meta.json is reported clearly, naming the file", () => {
     ["bad key", (m) => JSON.stringify({ ...m, key: { ...m.key, steps: "many" } }), /steps must be a positive integer/],
     ["edited prompt", (m) => JSON.stringify({ ...m, key: { ...m.key, prompt: "edited" } }), /does not belong to this folder/],
     ["edited tokens", (m) => JSON.stringify({ ...m, tokens: 6 }), /does not describe/],
-    ["edited group", (m) => JSON.stringify({ ...m, groups: [{ ...m.groups[0], group: { ...m.groups[0].group, level: 3 } }, m.groups[1]] }), /does not describe/],
+    [
+      "edited group",
+      (m) => JSON.stringify({ ...m, groups: [{ ...m.groups[0], group: { ...m.groups[0].group, level: 3 } }, m.groups[1]] }),
+      /does not describe/,
+    ],
   ];
   for (const [what, edit, detail] of edits) {
     const cache = new InversionCache(freshDir());
     const entry = cache.save(record);
     const metaPath = path.join(entry, "meta.json");
     fs.writeFileSync(metaPath, edit(JSON.parse(fs.readFileSync(metaPath, "utf8"))));
-    assert.throws(() => cache.load(record.key), (e: unknown) => {
-      assert.ok(e instanceof Error, what);
-      assert.match(e.message, detail, what);
-      assert.match(e.message, /corrupt.*can be deleted/s, what);
-      assert.ok(e.message.includes(entry), `${what}: names the folder`);
-      if (!/does not/.test(detail.source)) assert.ok(e.message.includes(metaPath), `${what}: names meta.json`);
-      return true;
-    });
+    assert.throws(
+      () => cache.load(record.key),
+      (e: unknown) => {
+        assert.ok(e instanceof Error, what);
+        assert.match(e.message, detail, what);
+        assert.match(e.message, /corrupt.*can be deleted/s, what);
+        assert.ok(e.message.includes(entry), `${what}: names the folder`);
+        if (!/does not/.test(detail.source)) assert.ok(e.message.includes(metaPath), `${what}: names meta.json`);
+        return true;
+      },
+    );
   }
 });
 
@@ -237,19 +259,31 @@ test("an edited key in meta.json is caught through loadFrom as well", () => {
 test("loadFrom with a different expected key lists each differing field", () => {
   const cache = new InversionCache(freshDir());
   const entry = cache.save(makeRecord());
-  const requested = makeKey({ model: "other-model", prompt: "a red car", steps: 50, frames: "frames-hash-9", unet: { selectors: [0, "mid"], leastScChannel: 320, subfolder: "unet" } });
-  assert.throws(() => cache.loadFrom(entry, requested), (e: unknown) => {
-    assert.ok(e instanceof Error);
-    assert.match(e.message, /different request/);
-    assert.match(e.message, /model: stored "model-hash-1", requested "other-model"/);
-    assert.match(e.message, /prompt: stored "a silver jeep driving down a curvy road", requested "a red car"/);
-    assert.match(e.message, /steps: stored 3, requested 50/);
-    assert.match(e.message, /frames: stored "frames-hash-1", requested "frames-hash-9"/);
-    assert.match(e.message, /unet\.leastScChannel: stored 640, requested 320/);
-    assert.doesNotMatch(e.message, /height|width|queryLimit|posterior|selectors/);
-    return true;
+  const requested = makeKey({
+    model: "other-model",
+    prompt: "a red car",
+    steps: 50,
+    frames: "frames-hash-9",
+    unet: { selectors: [0, "mid"], leastScChannel: 320, subfolder: "unet" },
   });
-  assert.throws(() => cache.loadFrom(entry, makeKey({ posterior: { mode: "mean" } })), /posterior\.mode: stored "sample", requested "mean"[\s\S]*posterior\.seed: stored 7, requested \(absent\)/);
+  assert.throws(
+    () => cache.loadFrom(entry, requested),
+    (e: unknown) => {
+      assert.ok(e instanceof Error);
+      assert.match(e.message, /different request/);
+      assert.match(e.message, /model: stored "model-hash-1", requested "other-model"/);
+      assert.match(e.message, /prompt: stored "a silver jeep driving down a curvy road", requested "a red car"/);
+      assert.match(e.message, /steps: stored 3, requested 50/);
+      assert.match(e.message, /frames: stored "frames-hash-1", requested "frames-hash-9"/);
+      assert.match(e.message, /unet\.leastScChannel: stored 640, requested 320/);
+      assert.doesNotMatch(e.message, /height|width|queryLimit|posterior|selectors/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => cache.loadFrom(entry, makeKey({ posterior: { mode: "mean" } })),
+    /posterior\.mode: stored "sample", requested "mean"[\s\S]*posterior\.seed: stored 7, requested \(absent\)/,
+  );
   const loaded = cache.loadFrom(entry, makeKey());
   assertSameRecord(loaded, makeRecord());
 });
@@ -334,7 +368,10 @@ test("list reports entries with sizes; remove deletes them", () => {
   assert.equal(cache.remove(makeKey()), true);
   assert.equal(cache.remove(makeKey()), false);
   assert.equal(cache.load(makeKey()), undefined);
-  assert.deepEqual(cache.list().map((e) => e.id), [path.basename(b)]);
+  assert.deepEqual(
+    cache.list().map((e) => e.id),
+    [path.basename(b)],
+  );
 });
 
 test("save rejects records whose arrays do not match their shapes", () => {

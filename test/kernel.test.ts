@@ -8,11 +8,15 @@ import { pythonHas, PYTHON, ROOT, run, temporaryJupyter } from "./support/tempor
 
 const MISSING = !pythonHas(["jupyter_kernel_test", "jupyter_client"]);
 
-test("jupyter_kernel_test: the kernelspec installed with --prefix passes Debian's kernel conformance suite", { skip: MISSING && "Debian's python3-jupyter-kernel-test is not installed (.ci/run installs it)" }, async () => {
-  const { env, notebooks, prefix } = temporaryJupyter("kernel");
-  const spec = JSON.parse(fs.readFileSync(path.join(prefix, "share/jupyter/kernels/fatezero/kernel.json"), "utf8"));
-  assert.deepEqual(spec.argv, [process.execPath, path.join(ROOT, "dist/cli/kernelMain.js"), "{connection_file}"]);
-  const r = await run(PYTHON, ["-m", "unittest", "-v", "test_kernel_conformance"], notebooks, env, 120_000);
-  assert.equal(r.code, 0, r.output);
-  assert.match(r.output, /Ran \d+ tests/);
-});
+test(
+  "jupyter_kernel_test: the kernelspec installed with --prefix passes Debian's kernel conformance suite",
+  { skip: MISSING && "Debian's python3-jupyter-kernel-test is not installed (.ci/run installs it)" },
+  async () => {
+    const { env, notebooks, prefix } = temporaryJupyter("kernel");
+    const spec = JSON.parse(fs.readFileSync(path.join(prefix, "share/jupyter/kernels/fatezero/kernel.json"), "utf8"));
+    assert.deepEqual(spec.argv, [process.execPath, path.join(ROOT, "dist/cli/kernelMain.js"), "{connection_file}"]);
+    const r = await run(PYTHON, ["-m", "unittest", "-v", "test_kernel_conformance"], notebooks, env, 120_000);
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /Ran \d+ tests/);
+  },
+);

@@ -10,7 +10,9 @@ import { installKernelSpec } from "../kernel/install";
 import { pythonHas, PYTHON, run, temporaryJupyter } from "./support/temporaryJupyter";
 import { execute, withJupyterServer } from "./support/jupyterServer";
 
-const MISSING = !pythonHas(["jupyter_client", "nbclient", "nbconvert", "notebook"]) && "Debian's Jupyter packages are not installed (.ci/run installs them)";
+const MISSING =
+  !pythonHas(["jupyter_client", "nbclient", "nbconvert", "notebook"]) &&
+  "Debian's Jupyter packages are not installed (.ci/run installs them)";
 
 test("jupyter_client: cells, interrupts, comms with binary buffers, heartbeat, bad signatures, restart", { skip: MISSING }, async () => {
   const { env, notebooks } = temporaryJupyter("kernel-client");
@@ -29,14 +31,22 @@ test("jupyter nbconvert --execute keeps execution counts and results", { skip: M
       code('console.log("loadModel is a", typeof loadModel);'),
       code('import { displayHtml } from "fatezero/kernel";\ndisplayHtml("<i>shown</i>");'),
       code("answer + 1"),
-      code('import { displayVideo } from "fatezero/kernel";\nimport { encodeMp4, makeSampleClip } from "fatezero";\ndisplayVideo(await encodeMp4(makeSampleClip(2, 64)));'),
+      code(
+        'import { displayVideo } from "fatezero/kernel";\nimport { encodeMp4, makeSampleClip } from "fatezero";\ndisplayVideo(await encodeMp4(makeSampleClip(2, 64)));',
+      ),
     ],
     metadata: { kernelspec: { name: "fatezero", display_name: "FateZero (TypeScript)", language: "typescript" } },
     nbformat: 4,
     nbformat_minor: 4,
   };
   fs.writeFileSync(path.join(notebooks, "cells.ipynb"), JSON.stringify(notebook));
-  const r = await run("/usr/bin/jupyter", ["nbconvert", "--to", "notebook", "--execute", "cells.ipynb", "--output", "executed.ipynb"], notebooks, env, 90_000);
+  const r = await run(
+    "/usr/bin/jupyter",
+    ["nbconvert", "--to", "notebook", "--execute", "cells.ipynb", "--output", "executed.ipynb"],
+    notebooks,
+    env,
+    90_000,
+  );
   assert.equal(r.code, 0, r.output);
   const executed = JSON.parse(fs.readFileSync(path.join(notebooks, "executed.ipynb"), "utf8"));
   const cells = executed.cells.filter((c: { cell_type: string }) => c.cell_type === "code");
@@ -48,7 +58,14 @@ test("jupyter nbconvert --execute keeps execution counts and results", { skip: M
   const joined = (value: unknown) => (Array.isArray(value) ? value.join("") : value);
   const normalise = (output: Record<string, unknown>) =>
     Object.fromEntries(
-      Object.entries(output).map(([key, value]) => [key, key === "text" ? joined(value) : key === "data" ? Object.fromEntries(Object.entries(value as object).map(([mime, v]) => [mime, joined(v)])) : value]),
+      Object.entries(output).map(([key, value]) => [
+        key,
+        key === "text"
+          ? joined(value)
+          : key === "data"
+            ? Object.fromEntries(Object.entries(value as object).map(([mime, v]) => [mime, joined(v)]))
+            : value,
+      ]),
     );
   const outputs = cells.map((c: { outputs: Record<string, unknown>[] }) => c.outputs.map(normalise));
   assert.deepEqual(outputs[0], [{ output_type: "execute_result", execution_count: 1, data: { "text/plain": "42" }, metadata: {} }]);
@@ -57,7 +74,10 @@ test("jupyter nbconvert --execute keeps execution counts and results", { skip: M
   assert.equal(outputs[2][0].data["text/html"], "<i>shown</i>");
   assert.deepEqual(outputs[3], [{ output_type: "execute_result", execution_count: 4, data: { "text/plain": "43" }, metadata: {} }]);
   assert.equal(outputs[4][0].output_type, "display_data");
-  assert.match(outputs[4][0].data["text/html"], /^<video controls loop autoplay muted src="data:video\/mp4;base64,[A-Za-z0-9+/=]{100,}"><\/video>$/);
+  assert.match(
+    outputs[4][0].data["text/html"],
+    /^<video controls loop autoplay muted src="data:video\/mp4;base64,[A-Za-z0-9+/=]{100,}"><\/video>$/,
+  );
   assert.equal(executed.metadata.language_info.name, "typescript");
   assert.equal(executed.metadata.language_info.version, "5.0.4");
 });
@@ -90,7 +110,9 @@ test("@jupyterlab/services through jupyter notebook: cells, comms with binary bu
     assert.deepEqual(await echoed, { data: { n: 5 }, bytes: [2, 4, 200] });
 
     const opened = new Promise<{ data: unknown; floats: number[] }>((resolve) =>
-      kernel.registerCommTarget("fz.frames", (_comm, msg) => resolve({ data: msg.content.data, floats: Array.from(new Float32Array(bytesOf(msg.buffers?.[0]).slice().buffer)) })),
+      kernel.registerCommTarget("fz.frames", (_comm, msg) =>
+        resolve({ data: msg.content.data, floats: Array.from(new Float32Array(bytesOf(msg.buffers?.[0]).slice().buffer)) }),
+      ),
     );
     await execute(kernel, 'currentCommManager().open("fz.frames", { frame: 0 }, {}, [new Float32Array([0.5, -2])]);');
     assert.deepEqual(await opened, { data: { frame: 0 }, floats: [0.5, -2] });

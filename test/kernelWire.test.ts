@@ -8,7 +8,13 @@ import { decodeFrames, encodeMessage, makeHeader, WireError, type JupyterMessage
 const KEY = "a0b1c2d3-secret";
 
 function message(buffers: Buffer[] = []): JupyterMessage {
-  return { header: makeHeader("comm_msg", "session-1"), parent_header: {}, metadata: {}, content: { comm_id: "c", data: { x: 1 } }, buffers };
+  return {
+    header: makeHeader("comm_msg", "session-1"),
+    parent_header: {},
+    metadata: {},
+    content: { comm_id: "c", data: { x: 1 } },
+    buffers,
+  };
 }
 
 test("the signature is HMAC-SHA256 over header, parent_header, metadata and content only", () => {
@@ -34,7 +40,10 @@ test("a changed buffer does not break the signature; a changed signed frame or k
   assert.doesNotThrow(() => decodeFrames([...frames.slice(0, 7), Buffer.from("two")], signer));
   const tampered = [...frames];
   tampered[5] = Buffer.from(JSON.stringify({ injected: true }));
-  assert.throws(() => decodeFrames(tampered, signer), (e) => e instanceof WireError && /invalid signature/.test(e.message));
+  assert.throws(
+    () => decodeFrames(tampered, signer),
+    (e) => e instanceof WireError && /invalid signature/.test(e.message),
+  );
   assert.throws(() => decodeFrames(frames, new Signer("hmac-sha256", "another key")), /invalid signature/);
   const shortSignature = [...frames];
   shortSignature[1] = Buffer.from("abc");

@@ -18,24 +18,56 @@ const MISSING = !pythonHas(["nbconvert", "nbclient"]) && "Debian's nbconvert/nbc
 /** Figures each notebook saves (charts as .svg and .png). */
 const EXPECTED = {
   "quickstart.ipynb": [
-    "quickstart-mask-area.svg", "quickstart-mask-area.png", "quickstart-watercolor.mp4", "quickstart-watercolor.gif", "quickstart-attribute.mp4",
-    "quickstart-shape.mp4", "quickstart-edits.gif", "quickstart-stage-times.svg", "quickstart-stage-times.png",
+    "quickstart-mask-area.svg",
+    "quickstart-mask-area.png",
+    "quickstart-watercolor.mp4",
+    "quickstart-watercolor.gif",
+    "quickstart-attribute.mp4",
+    "quickstart-shape.mp4",
+    "quickstart-edits.gif",
+    "quickstart-stage-times.svg",
+    "quickstart-stage-times.png",
   ],
   "how-fatezero-works.ipynb": [
-    "works-source.png", "works-inversion-latents.png", "works-reconstructions.png", "works-reconstruction-error.svg", "works-reconstruction-error.png",
-    "works-cross-attention.png", "works-attention-mass.svg", "works-attention-mass.png", "works-self-attention.png",
-    "works-inversion-vs-reconstruction.png", "works-attention-mass-reconstruction.svg", "works-attention-mass-reconstruction.png",
-    "works-blend-mask.png", "works-mask-area.svg", "works-mask-area.png", "works-sparse-causal.png", "works-stage-times.svg", "works-stage-times.png",
+    "works-source.png",
+    "works-inversion-latents.png",
+    "works-reconstructions.png",
+    "works-reconstruction-error.svg",
+    "works-reconstruction-error.png",
+    "works-cross-attention.png",
+    "works-attention-mass.svg",
+    "works-attention-mass.png",
+    "works-self-attention.png",
+    "works-inversion-vs-reconstruction.png",
+    "works-attention-mass-reconstruction.svg",
+    "works-attention-mass-reconstruction.png",
+    "works-blend-mask.png",
+    "works-mask-area.svg",
+    "works-mask-area.png",
+    "works-sparse-causal.png",
+    "works-stage-times.svg",
+    "works-stage-times.png",
   ],
   "paper-figures.ipynb": [
-    "paper-inversion-vs-reconstruction-attention.png", "paper-blending-mask.png", "paper-spatial-temporal.png", "paper-temporal-change.svg",
-    "paper-temporal-change.png", "paper-edits-grid.gif", "paper-edits.png", "paper-stage-times.svg", "paper-stage-times.png",
+    "paper-inversion-vs-reconstruction-attention.png",
+    "paper-blending-mask.png",
+    "paper-spatial-temporal.png",
+    "paper-temporal-change.svg",
+    "paper-temporal-change.png",
+    "paper-edits-grid.gif",
+    "paper-edits.png",
+    "paper-stage-times.svg",
+    "paper-stage-times.png",
   ],
 };
 
 /** Environment that pins the notebooks to the tiny model and its small defaults, with a private cache. */
 function tinyEnv(tag: string): NodeJS.ProcessEnv {
-  const blank = Object.fromEntries(["FATEZERO_VIDEO", "FATEZERO_SOURCE", "FATEZERO_OBJECT", "FATEZERO_FRAMES", "FATEZERO_SIZE", "FATEZERO_STEPS", "FATEZERO_SEED"].map((k) => [k, ""]));
+  const blank = Object.fromEntries(
+    ["FATEZERO_VIDEO", "FATEZERO_SOURCE", "FATEZERO_OBJECT", "FATEZERO_FRAMES", "FATEZERO_SIZE", "FATEZERO_STEPS", "FATEZERO_SEED"].map(
+      (k) => [k, ""],
+    ),
+  );
   return { ...blank, FATEZERO_MODEL: "tiny", FATEZERO_CACHE: path.join(tempDir(tag), "cache") };
 }
 
@@ -53,7 +85,16 @@ test("stored notebooks have no outputs and use the fatezero kernelspec", () => {
 test("notebookInputs: without the shared data the notebooks use the generated sample clip", () => {
   const dir = path.join(tempDir("inputs"), "project", "notebooks");
   const saved = { ...process.env };
-  for (const k of ["FATEZERO_MODEL", "FATEZERO_VIDEO", "FATEZERO_SOURCE", "FATEZERO_OBJECT", "FATEZERO_FRAMES", "FATEZERO_SIZE", "FATEZERO_STEPS"]) delete process.env[k];
+  for (const k of [
+    "FATEZERO_MODEL",
+    "FATEZERO_VIDEO",
+    "FATEZERO_SOURCE",
+    "FATEZERO_OBJECT",
+    "FATEZERO_FRAMES",
+    "FATEZERO_SIZE",
+    "FATEZERO_STEPS",
+  ])
+    delete process.env[k];
   try {
     const inputs = notebookInputs(dir);
     assert.equal(inputs.video, undefined);
@@ -71,8 +112,14 @@ test("fatezero figures: every notebook runs on the tiny model and writes every f
   const out = tempDir("figures");
   const lines: string[] = [];
   const runs = await runFigureNotebooks({ out, env: tinyEnv("figures"), log: (line) => lines.push(line) });
-  assert.deepEqual(runs.map((r) => path.basename(r.notebook)), FIGURE_NOTEBOOKS);
-  assert.ok(lines.some((l) => /\[3\/3\] paper-figures\.ipynb: done in/.test(l)), lines.join("\n"));
+  assert.deepEqual(
+    runs.map((r) => path.basename(r.notebook)),
+    FIGURE_NOTEBOOKS,
+  );
+  assert.ok(
+    lines.some((l) => /\[3\/3\] paper-figures\.ipynb: done in/.test(l)),
+    lines.join("\n"),
+  );
   executedQuickstart = runs.find((r) => path.basename(r.notebook) === "quickstart.ipynb")?.executed;
   for (const run of runs) {
     const expected = EXPECTED[path.basename(run.notebook) as keyof typeof EXPECTED].map((f) => path.join(out, f)).sort();
@@ -95,12 +142,15 @@ test("fatezero figures: a failing cell is reported with its notebook and cell", 
   const dir = tempDir("bad-notebook");
   const code = (source: string) => ({ cell_type: "code", execution_count: null, metadata: {}, outputs: [], source });
   const notebook = path.join(dir, "broken.ipynb");
-  fs.writeFileSync(notebook, JSON.stringify({
-    cells: [code("const ok = 1;"), { cell_type: "markdown", metadata: {}, source: "text" }, code('throw new Error("no such clip");')],
-    metadata: { kernelspec: { name: "fatezero", display_name: "FateZero (TypeScript)", language: "typescript" } },
-    nbformat: 4,
-    nbformat_minor: 4,
-  }));
+  fs.writeFileSync(
+    notebook,
+    JSON.stringify({
+      cells: [code("const ok = 1;"), { cell_type: "markdown", metadata: {}, source: "text" }, code('throw new Error("no such clip");')],
+      metadata: { kernelspec: { name: "fatezero", display_name: "FateZero (TypeScript)", language: "typescript" } },
+      nbformat: 4,
+      nbformat_minor: 4,
+    }),
+  );
   await assert.rejects(runFigureNotebooks({ out: path.join(dir, "out"), notebooks: [notebook], log: () => {} }), (e: Error) => {
     assert.ok(e instanceof NotebookError);
     assert.match(e.message, /^broken\.ipynb: cell 3 of 3 failed \(it starts "throw new Error/);
@@ -113,13 +163,22 @@ test("the executed quickstart exported to HTML shows its four widgets offline", 
   assert.ok(executedQuickstart, "the figures test ran the quickstart");
   const page = exportHtml(executedQuickstart, tempDir("quickstart-html"));
   await withOfflinePage(page, "quickstart-export", async (tab, load) => {
-    for (const id of ["fz-row-0", "fz-heatmap-0", "fz-mask-0", "fz-run"]) await tab.waitForSelector(`[data-testid="${id}"]`, { timeout: 20_000 });
-    await tab.waitForFunction(() => ((globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth ?? 0) > 0, undefined, { timeout: 20_000 });
+    for (const id of ["fz-row-0", "fz-heatmap-0", "fz-mask-0", "fz-run"])
+      await tab.waitForSelector(`[data-testid="${id}"]`, { timeout: 20_000 });
+    await tab.waitForFunction(
+      () => ((globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth ?? 0) > 0,
+      undefined,
+      { timeout: 20_000 },
+    );
     // The saved state is the last one: the shape edit's prompt and the scrubber's edit row.
     assert.match((await tab.locator('[data-testid="fz-prompt"]').inputValue()) ?? "", /Porsche|jeep/);
     const labels = await tab.locator('[data-testid^="fz-row-label-"]').allTextContents();
     assert.deepEqual(labels, ["source", "reconstruction", "edit"]);
-    assert.equal(await tab.locator('[data-testid="fz-token-0"]').textContent(), "<|startoftext|>", "saved strings survive nbconvert's escaping");
+    assert.equal(
+      await tab.locator('[data-testid="fz-token-0"]').textContent(),
+      "<|startoftext|>",
+      "saved strings survive nbconvert's escaping",
+    );
     assert.deepEqual(load.failedFiles, [], "every local file loads");
   });
 });

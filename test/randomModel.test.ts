@@ -19,7 +19,11 @@ import { ClipTokenizer } from "../src/tokenizer/clipTokenizer";
 
 const FIXTURE = path.resolve(process.cwd(), "../shared/reference/public/model");
 const FRAME = path.resolve(process.cwd(), "../shared/data/car-turn/00000.png");
-const COMPONENT_FILES = ["text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors"];
+const COMPONENT_FILES = [
+  "text_encoder/model.safetensors",
+  "unet/diffusion_pytorch_model.safetensors",
+  "vae/diffusion_pytorch_model.safetensors",
+];
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fatezero-randommodel-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -72,17 +76,32 @@ test("with the fixture's configs, tensor names, shapes and dtypes equal the fixt
   writeRandomModel(dir, fixtureSpec);
   for (const file of COMPONENT_FILES) {
     const layout = (p: string) =>
-      [...SafetensorsFile.open(p).entries.values()].map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape })).sort((a, b) => (a.name < b.name ? -1 : 1));
+      [...SafetensorsFile.open(p).entries.values()]
+        .map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape }))
+        .sort((a, b) => (a.name < b.name ? -1 : 1));
     assert.deepEqual(layout(path.join(dir, file)), layout(path.join(FIXTURE, file)), file);
   }
-  for (const file of ["model_index.json", "scheduler/scheduler_config.json", "tokenizer/special_tokens_map.json", "tokenizer/tokenizer_config.json"]) {
+  for (const file of [
+    "model_index.json",
+    "scheduler/scheduler_config.json",
+    "tokenizer/special_tokens_map.json",
+    "tokenizer/tokenizer_config.json",
+  ]) {
     const want = Object.keys(readJson(path.join(FIXTURE, file))).sort();
-    const have = Object.keys(readJson(path.join(dir, file))).filter((k) => k !== "_fatezero").sort();
+    const have = Object.keys(readJson(path.join(dir, file)))
+      .filter((k) => k !== "_fatezero")
+      .sort();
     assert.deepEqual(have, want, file);
   }
-  assert.deepEqual(readJson(path.join(dir, "scheduler/scheduler_config.json")), readJson(path.join(FIXTURE, "scheduler/scheduler_config.json")));
+  assert.deepEqual(
+    readJson(path.join(dir, "scheduler/scheduler_config.json")),
+    readJson(path.join(FIXTURE, "scheduler/scheduler_config.json")),
+  );
   const ids = SafetensorsFile.open(path.join(dir, COMPONENT_FILES[0])).readInt64("text_model.embeddings.position_ids");
-  assert.deepEqual([...ids], Array.from({ length: 77 }, (_, i) => BigInt(i)));
+  assert.deepEqual(
+    [...ids],
+    Array.from({ length: 77 }, (_, i) => BigInt(i)),
+  );
 });
 
 test("the tiny model has the fixture's config key sets and records its vocabulary", () => {
@@ -185,12 +204,18 @@ test("a non-empty target is refused unless overwrite is given; an empty one is u
   fs.writeFileSync(path.join(occupied, "keep.txt"), "mine");
   assert.throws(() => writeRandomModel(occupied, spec), /is not empty; pass overwrite/);
   assert.deepEqual(fs.readdirSync(occupied), ["keep.txt"]);
-  assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.includes(".tmp-")), []);
+  assert.deepEqual(
+    fs.readdirSync(tmp).filter((f) => f.includes(".tmp-")),
+    [],
+  );
 
   writeRandomModel(occupied, spec, { overwrite: true });
   assert.ok(!fs.existsSync(path.join(occupied, "keep.txt")));
   assert.ok(fs.existsSync(path.join(occupied, "model_index.json")));
-  assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.includes(".old-") || f.includes(".tmp-")), []);
+  assert.deepEqual(
+    fs.readdirSync(tmp).filter((f) => f.includes(".old-") || f.includes(".tmp-")),
+    [],
+  );
 
   const empty = path.join(tmp, "empty");
   fs.mkdirSync(empty);

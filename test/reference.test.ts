@@ -16,7 +16,16 @@ test("components of the public fixture match: tokenizer, text encoder, VAE, sche
   const computed = lines.filter((l) => l.ok !== null);
   for (const l of computed) assert.equal(l.ok, true, `${l.name}: ${JSON.stringify(l)}`);
   const names = computed.map((l) => l.name);
-  for (const n of ["text.token_ids", "text.last_hidden_state", "vae.posterior_mean", "vae.posterior_std", "vae.decoded_mean", "unet2d.noise_pred", "unet3d.default.noise_pred", "unet3d.teaser_mid.noise_pred"]) {
+  for (const n of [
+    "text.token_ids",
+    "text.last_hidden_state",
+    "vae.posterior_mean",
+    "vae.posterior_std",
+    "vae.decoded_mean",
+    "unet2d.noise_pred",
+    "unet3d.default.noise_pred",
+    "unet3d.teaser_mid.noise_pred",
+  ]) {
     assert.ok(names.includes(n), `${n} was computed`);
   }
   assert.equal(counts.failed, 0);
@@ -36,7 +45,17 @@ test("pipeline runs of the public fixture match: inversion latents and maps, con
   const counts = await runReference(FIXTURE, (l) => lines.push(l), { cacheDir, only: /^(style|shape)\./ });
   for (const l of lines.filter((x) => x.ok !== null)) assert.equal(l.ok, true, `${l.name}: ${JSON.stringify(l)}`);
   assert.equal(counts.failed, 0);
-  for (const n of ["style.inversion.latents", "style.edit1.latents", "style.edit1.frames_u8", "shape.edit1.attention_blend_mask.res10", "shape.edit1.controller.replace_mapper", "shape.nofusion.latents_final"]) {
-    assert.ok(lines.some((l) => l.name === n && l.ok === true), `${n} computed and within tolerance`);
+  for (const n of [
+    "style.inversion.latents",
+    "style.edit1.latents",
+    "style.edit1.frames_u8",
+    "shape.edit1.attention_blend_mask.res10",
+    "shape.edit1.controller.replace_mapper",
+    "shape.nofusion.latents_final",
+  ]) {
+    assert.ok(
+      lines.some((l) => l.name === n && l.ok === true),
+      `${n} computed and within tolerance`,
+    );
   }
 });

@@ -91,8 +91,14 @@ test("round trip of F32, F16, BF16, I64 and U8 tensors with metadata", () => {
   assert.deepEqual(f.entry("a.f32").shape, [2, 3]);
   assert.equal(f.entry("a.f32").fileOffset % 8, 0, "data section starts 8-byte aligned");
   assert.deepEqual(f.readFloat32("a.f32"), f32);
-  assert.deepEqual([...f.readFloat32("b.f16")], F16_CASES.map(([, v]) => v));
-  assert.deepEqual([...f.readFloat32("c.bf16")], BF16_CASES.map(([, v]) => v));
+  assert.deepEqual(
+    [...f.readFloat32("b.f16")],
+    F16_CASES.map(([, v]) => v),
+  );
+  assert.deepEqual(
+    [...f.readFloat32("c.bf16")],
+    BF16_CASES.map(([, v]) => v),
+  );
   assert.deepEqual(f.readInt64("d.i64"), i64);
   assert.equal(f.entry("e.u8").dtype, "U8");
   assert.deepEqual(new Uint8Array(f.readBytes("e.u8")), u8);
@@ -115,7 +121,10 @@ test("writer rejects wrong data sizes and repeated names, leaving no file behind
   );
   const twice = { name: "x", dtype: "U8" as const, shape: [1], data: () => new Uint8Array(1) };
   assert.throws(() => writeSafetensors(p, [twice, twice]), /used twice/);
-  assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.startsWith(path.basename(p))), []);
+  assert.deepEqual(
+    fs.readdirSync(tmp).filter((f) => f.startsWith(path.basename(p))),
+    [],
+  );
 });
 
 test("truncated file (data cut short)", () => {
@@ -130,7 +139,10 @@ test("file truncated after opening fails on read", () => {
   writeSafetensors(p, [{ name: "w", dtype: "F32", shape: [4], data: () => new Uint8Array(16) }]);
   const f = SafetensorsFile.open(p);
   fs.truncateSync(p, fs.statSync(p).size - 4);
-  assert.throws(() => f.readFloat32("w"), (e: unknown) => e instanceof SafetensorsError && /file ended while reading "w"/.test(e.message));
+  assert.throws(
+    () => f.readFloat32("w"),
+    (e: unknown) => e instanceof SafetensorsError && /file ended while reading "w"/.test(e.message),
+  );
 });
 
 test("overlapping offsets", () => {
@@ -145,10 +157,16 @@ test("overlapping offsets", () => {
 });
 
 test("out-of-range offsets", () => {
-  assertInvalid(rawFile({ a: { dtype: "U8", shape: [4], data_offsets: [1000, 1004] } }, new Uint8Array(8)), /beyond the data section \(8 bytes\)/);
+  assertInvalid(
+    rawFile({ a: { dtype: "U8", shape: [4], data_offsets: [1000, 1004] } }, new Uint8Array(8)),
+    /beyond the data section \(8 bytes\)/,
+  );
   assertInvalid(rawFile({ a: { dtype: "U8", shape: [0], data_offsets: [4, 0] } }, new Uint8Array(8)), /begin after end/);
   assertInvalid(rawFile({ a: { dtype: "U8", shape: [4], data_offsets: [-4, 0] } }, new Uint8Array(8)), /invalid data_offsets \[-4,0\]/);
-  assertInvalid(rawFile({ a: { dtype: "U8", shape: [1], data_offsets: [2 ** 60, 2 ** 60 + 1] } }, new Uint8Array(8)), /invalid data_offsets/);
+  assertInvalid(
+    rawFile({ a: { dtype: "U8", shape: [1], data_offsets: [2 ** 60, 2 ** 60 + 1] } }, new Uint8Array(8)),
+    /invalid data_offsets/,
+  );
   assertInvalid(rawFile({ a: { dtype: "U8", shape: [1], data_offsets: [0] } }, new Uint8Array(8)), /invalid data_offsets \[0\]/);
 });
 

@@ -211,7 +211,12 @@ test("float32 helpers reproduce torch's fused, correctly rounded arithmetic", ()
   const long = linspaceF32(-1, 1, 37);
   assert.equal(long[0], -1);
   assert.equal(long[36], 1);
-  assert.ok(maxAbsDiff(long, Array.from({ length: 37 }, (_, i) => -1 + i / 18)) < 1e-6);
+  assert.ok(
+    maxAbsDiff(
+      long,
+      Array.from({ length: 37 }, (_, i) => -1 + i / 18),
+    ) < 1e-6,
+  );
 });
 
 test("errors are explicit", () => {
@@ -226,16 +231,25 @@ test("errors are explicit", () => {
   assert.throws(() => s.step(x, 1.5, x), /timestep must be an integer/);
   assert.throws(() => s.setTimesteps(0), /integer in \[1, 1000\]/);
   assert.throws(() => s.setTimesteps(1001), /integer in \[1, 1000\]/);
-  assert.throws(() => new DdimScheduler({ beta_schedule: "cosine" }), /unknown beta_schedule "cosine"; expected one of linear, scaled_linear, squaredcos_cap_v2/);
+  assert.throws(
+    () => new DdimScheduler({ beta_schedule: "cosine" }),
+    /unknown beta_schedule "cosine"; expected one of linear, scaled_linear, squaredcos_cap_v2/,
+  );
   assert.throws(() => new DdimScheduler({ prediction_type: "noise" }), /unknown prediction_type "noise"/);
   assert.throws(() => new DdimScheduler({ num_train_timesteps: 0 }), /"num_train_timesteps" must be a positive integer/);
   assert.throws(() => new DdimScheduler({ clip_sample: "yes" as unknown as boolean }), /"clip_sample" must be true or false/);
-  assert.throws(() => new DdimScheduler({ num_train_timesteps: 3, trained_betas: [0.1, 0.2] }), /has 2 values but num_train_timesteps is 3/);
+  assert.throws(
+    () => new DdimScheduler({ num_train_timesteps: 3, trained_betas: [0.1, 0.2] }),
+    /has 2 values but num_train_timesteps is 3/,
+  );
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ddim-test-"));
   try {
     const missing = path.join(dir, "missing.json");
-    assert.throws(() => DdimScheduler.fromConfigFile(missing), (e: Error) => e.message.includes(missing) && /cannot be read/.test(e.message));
+    assert.throws(
+      () => DdimScheduler.fromConfigFile(missing),
+      (e: Error) => e.message.includes(missing) && /cannot be read/.test(e.message),
+    );
     const broken = path.join(dir, "broken.json");
     fs.writeFileSync(broken, "{ not json");
     assert.throws(() => DdimScheduler.fromConfigFile(broken), /broken\.json: not valid JSON/);

@@ -34,9 +34,13 @@ test("diffusers names map to the original layout", () => {
   assert.equal(unetToLdm("up_blocks.1.upsamplers.0.conv.bias", 2, up), "output_blocks.5.2.conv.bias");
   assert.equal(unetToLdm("up_blocks.3.resnets.2.norm2.weight", 2, up), "output_blocks.11.0.out_layers.0.weight");
   assert.equal(unetToLdm("conv_norm_out.weight", 2, up), "out.0.weight");
-  assert.deepEqual(vaeToLdm("decoder.up_blocks.0.resnets.0.conv1.weight", 4), { stored: "first_stage_model.decoder.up.3.block.0.conv1.weight" });
+  assert.deepEqual(vaeToLdm("decoder.up_blocks.0.resnets.0.conv1.weight", 4), {
+    stored: "first_stage_model.decoder.up.3.block.0.conv1.weight",
+  });
   assert.deepEqual(vaeToLdm("encoder.mid_block.attentions.0.query.weight", 4), { stored: "first_stage_model.encoder.mid.attn_1.q.weight" });
-  assert.deepEqual(vaeToLdm("encoder.down_blocks.1.resnets.0.conv_shortcut.bias", 4), { stored: "first_stage_model.encoder.down.1.block.0.nin_shortcut.bias" });
+  assert.deepEqual(vaeToLdm("encoder.down_blocks.1.resnets.0.conv_shortcut.bias", 4), {
+    stored: "first_stage_model.encoder.down.1.block.0.nin_shortcut.bias",
+  });
   assert.deepEqual(vaeToLdm("post_quant_conv.weight", 4), { stored: "first_stage_model.post_quant_conv.weight" });
 });
 
@@ -47,7 +51,8 @@ function sd15Shapes(): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   const up = (b: number) => b > 0;
   for (const [n, s] of params.unet) shapes.set(`model.diffusion_model.${unetToLdm(n, 2, up)}`, s);
-  for (const [n, s] of params.vae) shapes.set(vaeToLdm(n, 4).stored, /attn_1\.(q|k|v|proj_out)\.weight$/.test(vaeToLdm(n, 4).stored) ? [...s, 1, 1] : s);
+  for (const [n, s] of params.vae)
+    shapes.set(vaeToLdm(n, 4).stored, /attn_1\.(q|k|v|proj_out)\.weight$/.test(vaeToLdm(n, 4).stored) ? [...s, 1, 1] : s);
   for (const [n, s] of params.textEncoder) shapes.set(`cond_stage_model.transformer.${n}`, s);
   return shapes;
 }
@@ -89,7 +94,11 @@ test("an edit from the single file with --model-config equals the folder's, byte
   const prompt = "a red car driving down a curvy road in the countryside";
   const frames = async (model: Awaited<ReturnType<typeof loadModel>>) => {
     const inversion = await invertVideo(model, { frames: clip.frames, frameCount: 2, height: 128, width: 128, prompt, steps: 2 });
-    const edit = await editVideo(model, inversion, { prompt: "a blue car driving down a curvy road in the countryside", sourcePrompt: prompt, p2p: DEFAULT_P2P });
+    const edit = await editVideo(model, inversion, {
+      prompt: "a blue car driving down a curvy road in the countryside",
+      sourcePrompt: prompt,
+      p2p: DEFAULT_P2P,
+    });
     return decodeVideo(model, edit.latents);
   };
   const fromFolder = await frames(await loadModel(path.join(FIXTURE, "model"), { cacheDir }));
@@ -101,13 +110,24 @@ test("an edit from the single file with --model-config equals the folder's, byte
 
 test("bad single files are refused before any compute: exit 2 naming what is wrong", () => {
   const dir = tempDir("single-bad");
-  const f32 = (name: string, shape: number[]) => ({ name, dtype: "F32" as const, shape, data: () => new Uint8Array(shape.reduce((a, b) => a * b, 1) * 4) });
+  const f32 = (name: string, shape: number[]) => ({
+    name,
+    dtype: "F32" as const,
+    shape,
+    data: () => new Uint8Array(shape.reduce((a, b) => a * b, 1) * 4),
+  });
   const lora = path.join(dir, "style-lora.safetensors");
   writeSafetensors(lora, [f32("lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight", [4, 8])]);
   const vaeOnly = path.join(dir, "vae.safetensors");
   writeSafetensors(vaeOnly, [f32("encoder.conv_in.weight", [8, 3, 3, 3])]);
   // The fixture's file with one UNet tensor dropped, and with one reshaped.
-  const names = (s: string) => JSON.parse(fs.readFileSync(s).subarray(8, 8 + Number(fs.readFileSync(s).readBigUInt64LE(0))).toString()) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const names = (s: string) =>
+    JSON.parse(
+      fs
+        .readFileSync(s)
+        .subarray(8, 8 + Number(fs.readFileSync(s).readBigUInt64LE(0)))
+        .toString(),
+    ) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
   const header = names(SINGLE);
   const bytes = fs.readFileSync(SINGLE);
   const base = 8 + Number(bytes.readBigUInt64LE(0));
@@ -118,7 +138,9 @@ test("bad single files are refused before any compute: exit 2 naming what is wro
         .filter(([n]) => n !== "__metadata__")
         .flatMap(([n, e]) => {
           const shape = edit(n, e.shape);
-          return shape ? [{ name: n, dtype: e.dtype as "F32", shape, data: () => bytes.subarray(base + e.data_offsets[0], base + e.data_offsets[1]) }] : [];
+          return shape
+            ? [{ name: n, dtype: e.dtype as "F32", shape, data: () => bytes.subarray(base + e.data_offsets[0], base + e.data_offsets[1]) }]
+            : [];
         }),
     );
   const missing = path.join(dir, "missing.safetensors");
@@ -131,10 +153,18 @@ test("bad single files are refused before any compute: exit 2 naming what is wro
     [vaeOnly, [], /VAE only/],
     [SINGLE, [], /not SD 1\.x's standard ones.*--model-config DIR/],
     [missing, ["--model-config", config], /model\.diffusion_model\.out\.2\.weight \(UNet conv_out\.weight\)/],
-    [reshaped, ["--model-config", config], /"model\.diffusion_model\.input_blocks\.0\.0\.weight" has shape \[16, 4, 9, 1\], the UNet config needs \[16, 4, 3, 3\]/],
+    [
+      reshaped,
+      ["--model-config", config],
+      /"model\.diffusion_model\.input_blocks\.0\.0\.weight" has shape \[16, 4, 9, 1\], the UNet config needs \[16, 4, 3, 3\]/,
+    ],
     [SINGLE, ["--model-config", config, "--ema"], /--ema: the file has no model_ema/],
   ] as const) {
-    const r = spawnSync(process.execPath, [path.resolve("bin/fatezero.js"), "edit", "--model", model, ...extra, "--target", "a blue car", "--size", "128", "--dry-run"], { encoding: "utf8" });
+    const r = spawnSync(
+      process.execPath,
+      [path.resolve("bin/fatezero.js"), "edit", "--model", model, ...extra, "--target", "a blue car", "--size", "128", "--dry-run"],
+      { encoding: "utf8" },
+    );
     assert.equal(r.status, 2, `${path.basename(model)} ${extra.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.doesNotMatch(r.stderr, /\n\s+at /);

@@ -24,7 +24,11 @@ async function version(page: Page, id: string): Promise<number> {
 }
 
 async function waitForVersionAbove(page: Page, id: string, v: number): Promise<void> {
-  await page.waitForFunction(([sel, min]) => Number((globalThis as any).document.querySelector(sel)?.dataset.version) > min, [tid(id), v] as const, { timeout: 20_000 });
+  await page.waitForFunction(
+    ([sel, min]) => Number((globalThis as any).document.querySelector(sel)?.dataset.version) > min,
+    [tid(id), v] as const,
+    { timeout: 20_000 },
+  );
 }
 
 function pixels(page: Page, id: string): Promise<string> {
@@ -39,72 +43,108 @@ async function drag(page: Page, id: string, value: number): Promise<void> {
   }, value);
 }
 
-test("studio in the classic notebook: threshold → mask preview, token → its map, Run → progress and the edit, Cancel", { skip: chromiumMissing() }, async () => {
-  await withNotebookPage(
-    {
-      cells: [STUDIO_CELL, 'console.log(JSON.stringify({ threshold: studio.tuner.get("threshold"), token: studio.viewer.get("token") }));'],
-      // The tiny model takes its vocabulary from CLIP's merge list when it can find it, so "jeep" is one token.
-      env: { FZ_CAR_TURN: path.join(SHARED, "data/car-turn"), FATEZERO_CACHE: tempDir("studio-e2e-cache"), FATEZERO_CLIP_MERGES: path.join(SHARED, "data/clip/bpe_simple_vocab_16e6.txt.gz") },
-      failureShot: "studio-failure",
-      viewport: { width: 1100, height: 1400 },
-    },
-    async ({ page, execute, ownErrors }) => {
-      await execute(0);
-      await page.waitForSelector(tid("fz-mask-0"), { timeout: 120_000 });
-      await page.waitForFunction(() => ((globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth ?? 0) > 0, undefined, { timeout: 20_000 });
-      await waitForVersionAbove(page, "fz-mask-0", 0);
-      await screenshot(page, "studio-initial");
+test(
+  "studio in the classic notebook: threshold → mask preview, token → its map, Run → progress and the edit, Cancel",
+  { skip: chromiumMissing() },
+  async () => {
+    await withNotebookPage(
+      {
+        cells: [
+          STUDIO_CELL,
+          'console.log(JSON.stringify({ threshold: studio.tuner.get("threshold"), token: studio.viewer.get("token") }));',
+        ],
+        // The tiny model takes its vocabulary from CLIP's merge list when it can find it, so "jeep" is one token.
+        env: {
+          FZ_CAR_TURN: path.join(SHARED, "data/car-turn"),
+          FATEZERO_CACHE: tempDir("studio-e2e-cache"),
+          FATEZERO_CLIP_MERGES: path.join(SHARED, "data/clip/bpe_simple_vocab_16e6.txt.gz"),
+        },
+        failureShot: "studio-failure",
+        viewport: { width: 1100, height: 1400 },
+      },
+      async ({ page, execute, ownErrors }) => {
+        await execute(0);
+        await page.waitForSelector(tid("fz-mask-0"), { timeout: 120_000 });
+        await page.waitForFunction(
+          () => ((globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth ?? 0) > 0,
+          undefined,
+          { timeout: 20_000 },
+        );
+        await waitForVersionAbove(page, "fz-mask-0", 0);
+        await screenshot(page, "studio-initial");
 
-      // Threshold: the kernel recomputes the mask from the cached maps; canvas pixels and area follow.
-      const maskBefore = await pixels(page, "fz-mask-0");
-      const areaBefore = await page.locator(tid("fz-area-0")).textContent();
-      const maskVersion = await version(page, "fz-mask-0");
-      await drag(page, "fz-threshold", 0.9);
-      await waitForVersionAbove(page, "fz-mask-0", maskVersion);
-      assert.notEqual(await pixels(page, "fz-mask-0"), maskBefore, "the mask preview changed");
-      assert.notEqual(await page.locator(tid("fz-area-0")).textContent(), areaBefore, "the mask area changed");
-      await screenshot(page, "studio-threshold");
+        // Threshold: the kernel recomputes the mask from the cached maps; canvas pixels and area follow.
+        const maskBefore = await pixels(page, "fz-mask-0");
+        const areaBefore = await page.locator(tid("fz-area-0")).textContent();
+        const maskVersion = await version(page, "fz-mask-0");
+        await drag(page, "fz-threshold", 0.9);
+        await waitForVersionAbove(page, "fz-mask-0", maskVersion);
+        assert.notEqual(await pixels(page, "fz-mask-0"), maskBefore, "the mask preview changed");
+        assert.notEqual(await page.locator(tid("fz-area-0")).textContent(), areaBefore, "the mask area changed");
+        await screenshot(page, "studio-threshold");
 
-      // Token: the chip of "jeep" (position 3) shows that token's map.
-      const heatBefore = await pixels(page, "fz-heatmap-0");
-      const heatVersion = await version(page, "fz-heatmap-0");
-      assert.equal(await page.locator(tid("fz-token-3")).textContent(), "jeep");
-      await page.locator(tid("fz-token-3")).click();
-      await waitForVersionAbove(page, "fz-heatmap-0", heatVersion);
-      assert.notEqual(await pixels(page, "fz-heatmap-0"), heatBefore, "the heat map changed");
-      assert.equal(await page.locator(tid("fz-token-3")).getAttribute("aria-pressed"), "true");
-      await screenshot(page, "studio-token");
+        // Token: the chip of "jeep" (position 3) shows that token's map.
+        const heatBefore = await pixels(page, "fz-heatmap-0");
+        const heatVersion = await version(page, "fz-heatmap-0");
+        assert.equal(await page.locator(tid("fz-token-3")).textContent(), "jeep");
+        await page.locator(tid("fz-token-3")).click();
+        await waitForVersionAbove(page, "fz-heatmap-0", heatVersion);
+        assert.notEqual(await pixels(page, "fz-heatmap-0"), heatBefore, "the heat map changed");
+        assert.equal(await page.locator(tid("fz-token-3")).getAttribute("aria-pressed"), "true");
+        await screenshot(page, "studio-token");
 
-      // The kernel holds what the frontend set.
-      await execute(1);
-      const out = page.locator(".cell").nth(1).locator(".output_text");
-      await out.waitFor({ timeout: 20_000 });
-      assert.deepEqual(JSON.parse((await out.textContent())!.trim()), { threshold: 0.9, token: 3 });
+        // The kernel holds what the frontend set.
+        await execute(1);
+        const out = page.locator(".cell").nth(1).locator(".output_text");
+        await out.waitFor({ timeout: 20_000 });
+        assert.deepEqual(JSON.parse((await out.textContent())!.trim()), { threshold: 0.9, token: 3 });
 
-      // Run: progress streams into the panel, then the edit appears as a second scrubber row.
-      await page.evaluate(() => {
-        const w = globalThis as any;
-        w.__statuses = [];
-        const status = w.document.querySelector('[data-testid="fz-status"]');
-        new w.MutationObserver(() => w.__statuses.push(status.textContent)).observe(status, { childList: true, characterData: true, subtree: true });
-      });
-      await page.locator(tid("fz-run")).click();
-      await page.waitForFunction(() => /edit done/.test((globalThis as any).document.querySelector('[data-testid="fz-status"]')?.textContent ?? ""), undefined, { timeout: 120_000 });
-      const statuses: string[] = await page.evaluate(() => (globalThis as any).__statuses);
-      assert.ok(statuses.some((s) => /running \d+\/8/.test(s)), `progress was shown: ${statuses.join(" | ")}`);
-      assert.equal(await page.locator(tid("fz-row-label-1")).textContent(), "edit");
-      await page.waitForFunction(() => ((globalThis as any).document.querySelector('[data-testid="fz-row-1"]')?.naturalWidth ?? 0) > 0, undefined, { timeout: 20_000 });
-      assert.equal(await page.locator(tid("fz-panel-error")).textContent(), "");
-      await screenshot(page, "studio-run");
+        // Run: progress streams into the panel, then the edit appears as a second scrubber row.
+        await page.evaluate(() => {
+          const w = globalThis as any;
+          w.__statuses = [];
+          const status = w.document.querySelector('[data-testid="fz-status"]');
+          new w.MutationObserver(() => w.__statuses.push(status.textContent)).observe(status, {
+            childList: true,
+            characterData: true,
+            subtree: true,
+          });
+        });
+        await page.locator(tid("fz-run")).click();
+        await page.waitForFunction(
+          () => /edit done/.test((globalThis as any).document.querySelector('[data-testid="fz-status"]')?.textContent ?? ""),
+          undefined,
+          { timeout: 120_000 },
+        );
+        const statuses: string[] = await page.evaluate(() => (globalThis as any).__statuses);
+        assert.ok(
+          statuses.some((s) => /running \d+\/8/.test(s)),
+          `progress was shown: ${statuses.join(" | ")}`,
+        );
+        assert.equal(await page.locator(tid("fz-row-label-1")).textContent(), "edit");
+        await page.waitForFunction(
+          () => ((globalThis as any).document.querySelector('[data-testid="fz-row-1"]')?.naturalWidth ?? 0) > 0,
+          undefined,
+          { timeout: 20_000 },
+        );
+        assert.equal(await page.locator(tid("fz-panel-error")).textContent(), "");
+        await screenshot(page, "studio-run");
 
-      // Cancel: a second run stops at its next step and says so; the edit row keeps the first result.
-      await page.locator(tid("fz-run")).click();
-      await page.waitForFunction(() => !(globalThis as any).document.querySelector('[data-testid="fz-cancel"]')?.disabled, undefined, { timeout: 20_000 });
-      await page.locator(tid("fz-cancel")).click();
-      await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-testid="fz-status"]')?.textContent === "cancelled", undefined, { timeout: 60_000 });
-      assert.equal(await page.locator(tid("fz-panel-error")).textContent(), "");
-      assert.equal(await page.locator(tid("fz-run")).isDisabled(), false, "Run is available again");
-      assert.deepEqual(ownErrors(), [], "no page errors");
-    },
-  );
-});
+        // Cancel: a second run stops at its next step and says so; the edit row keeps the first result.
+        await page.locator(tid("fz-run")).click();
+        await page.waitForFunction(() => !(globalThis as any).document.querySelector('[data-testid="fz-cancel"]')?.disabled, undefined, {
+          timeout: 20_000,
+        });
+        await page.locator(tid("fz-cancel")).click();
+        await page.waitForFunction(
+          () => (globalThis as any).document.querySelector('[data-testid="fz-status"]')?.textContent === "cancelled",
+          undefined,
+          { timeout: 60_000 },
+        );
+        assert.equal(await page.locator(tid("fz-panel-error")).textContent(), "");
+        assert.equal(await page.locator(tid("fz-run")).isDisabled(), false, "Run is available again");
+        assert.deepEqual(ownErrors(), [], "no page errors");
+      },
+    );
+  },
+);

@@ -73,7 +73,11 @@ test("special ids come from vocab.json and padding is <|endoftext|>", () => {
 test("per-token decoding equals the reference's decoded tokens (U+FFFD for partial characters)", () => {
   for (const [key, expected] of Object.entries(textRefs.decoded_tokens)) {
     const ids = [tokenizer.startId, ...tokenizer.encode(prompt(key)), tokenizer.endId];
-    assert.deepEqual(ids.map((id) => tokenizer.decode([id])), expected, key);
+    assert.deepEqual(
+      ids.map((id) => tokenizer.decode([id])),
+      expected,
+      key,
+    );
   }
 });
 

@@ -67,8 +67,13 @@ function f32Tensor(name: string, shape: number[], fill: (i: number) => number): 
 
 test("fp16 and bf16 checkpoints load in place and agree with fp32 within their precision", async () => {
   const ref = await (await Unet.load(config, weights, { cacheDir })).predict(sample4.subarray(0, 1024), [1, 4, 16, 16], 401, context);
-  for (const [dtype, tol] of [["F16", 0.02], ["BF16", 0.15]] as const) {
-    const out = await (await Unet.load(config, rewrite(dtype, dtype), { cacheDir })).predict(sample4.subarray(0, 1024), [1, 4, 16, 16], 401, context);
+  for (const [dtype, tol] of [
+    ["F16", 0.02],
+    ["BF16", 0.15],
+  ] as const) {
+    const out = await (
+      await Unet.load(config, rewrite(dtype, dtype), { cacheDir })
+    ).predict(sample4.subarray(0, 1024), [1, 4, 16, 16], 401, context);
     const d = maxDiff(out, ref);
     assert.ok(d > 0 && d < tol, `${dtype}: max diff ${d}`);
   }
@@ -79,7 +84,8 @@ const identicalFrames = (): Float32Array => {
   for (let c = 0; c < 4; c++) for (let f = 0; f < 4; f++) x.set(sample4.subarray(c * 1024, c * 1024 + 256), c * 1024 + f * 256);
   return x;
 };
-const frameOf = (x: Float32Array, f: number) => Float32Array.from({ length: 1024 }, (_, i) => x[Math.floor(i / 256) * 1024 + f * 256 + (i % 256)]);
+const frameOf = (x: Float32Array, f: number) =>
+  Float32Array.from({ length: 1024 }, (_, i) => x[Math.floor(i / 256) * 1024 + f * 256 + (i % 256)]);
 
 test("a 2D checkpoint inflates to the identity: a clip of identical frames gives the image UNet's output on every frame", async () => {
   const image = await Unet.load(config, weights, { cacheDir });
@@ -94,7 +100,8 @@ test("a 2D checkpoint inflates to the identity: a clip of identical frames gives
 test("Tune-A-Video temporal weights (attention, norm, LoRA temporal conv) are used and act across frames", async () => {
   const extra: TensorToWrite[] = [];
   const block = "down_blocks.1.attentions.0.transformer_blocks.0";
-  for (const p of ["to_q", "to_k", "to_v", "to_out.0"]) extra.push(f32Tensor(`${block}.attn_temporal.${p}.weight`, [32, 32], (i) => Math.sin(i) * 0.2));
+  for (const p of ["to_q", "to_k", "to_v", "to_out.0"])
+    extra.push(f32Tensor(`${block}.attn_temporal.${p}.weight`, [32, 32], (i) => Math.sin(i) * 0.2));
   extra.push(f32Tensor(`${block}.attn_temporal.to_out.0.bias`, [32], () => 0.01));
   extra.push(f32Tensor(`${block}.norm_temporal.weight`, [32], () => 1));
   extra.push(f32Tensor(`${block}.norm_temporal.bias`, [32], () => 0));
@@ -145,7 +152,12 @@ test("the attention hook exposes cross-attention probabilities as graph outputs"
 
 test("a UNet config saved by FateZero / Tune-A-Video (Pseudo3D block names) reads as its 2D counterpart", () => {
   const raw = JSON.parse(fs.readFileSync(path.join(unetDir, "config.json"), "utf8"));
-  const to3d: Record<string, string> = { CrossAttnDownBlock2D: "CrossAttnDownBlockPseudo3D", DownBlock2D: "DownBlockPseudo3D", UpBlock2D: "UpBlockPseudo3D", CrossAttnUpBlock2D: "CrossAttnUpBlockPseudo3D" };
+  const to3d: Record<string, string> = {
+    CrossAttnDownBlock2D: "CrossAttnDownBlockPseudo3D",
+    DownBlock2D: "DownBlockPseudo3D",
+    UpBlock2D: "UpBlockPseudo3D",
+    CrossAttnUpBlock2D: "CrossAttnUpBlockPseudo3D",
+  };
   const tuned = {
     ...raw,
     _class_name: "UNetPseudo3DConditionModel",
@@ -157,5 +169,8 @@ test("a UNet config saved by FateZero / Tune-A-Video (Pseudo3D block names) read
   };
   assert.deepEqual(unetConfig(tuned), config);
   assert.throws(() => unetConfig({ ...tuned, temporal_downsample: true }), /temporal_downsample is not supported/);
-  assert.throws(() => unetConfig({ ...raw, down_block_types: ["SimpleDownBlock2D", ...raw.down_block_types.slice(1)] }), /"SimpleDownBlock2D" is not supported/);
+  assert.throws(
+    () => unetConfig({ ...raw, down_block_types: ["SimpleDownBlock2D", ...raw.down_block_types.slice(1)] }),
+    /"SimpleDownBlock2D" is not supported/,
+  );
 });

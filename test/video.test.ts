@@ -31,7 +31,10 @@ function frame(c: VideoClip, i: number): Uint8Array {
 
 /** car-turn frame i decoded directly, u8 [512, 512, 3]. */
 async function carFrame(i: number): Promise<Buffer> {
-  return sharp(path.join(CAR_TURN, `0000${i}.png`)).removeAlpha().raw().toBuffer();
+  return sharp(path.join(CAR_TURN, `0000${i}.png`))
+    .removeAlpha()
+    .raw()
+    .toBuffer();
 }
 
 /** Output-pixel weights of torch's interpolate(mode="bilinear", antialias=True) along one axis. */
@@ -56,7 +59,8 @@ function fatezeroResize(rgb: Uint8Array, side: number, height: number, width: nu
   const tmp = new Float64Array(side * s * 3); // [side, s, 3]
   for (let y = 0; y < side; y++)
     for (let x = 0; x < s; x++)
-      for (let c = 0; c < 3; c++) tmp[(y * s + x) * 3 + c] = wx[x].w.reduce((a, w, j) => a + w * rgb[(y * side + wx[x].start + j) * 3 + c], 0);
+      for (let c = 0; c < 3; c++)
+        tmp[(y * s + x) * 3 + c] = wx[x].w.reduce((a, w, j) => a + w * rgb[(y * side + wx[x].start + j) * 3 + c], 0);
   const out = new Uint8Array(height * width * 3); // [H, W, 3]
   const top = (s - height) >> 1;
   const left = (s - width) >> 1;
@@ -216,7 +220,10 @@ test("grid: labelled columns side by side, as PNG frames and as an odd-width mp4
       }
     assert.ok(dark > 20 && white > 128 * 24 * 0.6, `label band of "${c.label}": ${dark} dark, ${white} white pixels`);
     for (const y of [0, 77, 127]) {
-      const row = grid.frames.subarray((4 * grid.height + 24 + y) * grid.width * 3 + left * 3, (4 * grid.height + 24 + y) * grid.width * 3 + (left + 128) * 3);
+      const row = grid.frames.subarray(
+        (4 * grid.height + 24 + y) * grid.width * 3 + left * 3,
+        (4 * grid.height + 24 + y) * grid.width * 3 + (left + 128) * 3,
+      );
       assert.deepEqual(row, frame(c.clip, 4).subarray(y * 128 * 3, (y + 1) * 128 * 3));
     }
   });
@@ -227,7 +234,13 @@ test("grid: labelled columns side by side, as PNG frames and as an odd-width mp4
   const back = await readVideo(mp4, { size: 64, nSampleFrame: -1 });
   assert.equal(back.count, 8);
   await assert.rejects(writeGrid(path.join(TMP, "grid.png"), columns), /must end in \.mp4 or \.gif, or name a folder/);
-  await assert.rejects(makeGrid([{ label: "a", clip: car }, { label: "b", clip: makeSampleClip(3, 128) }]), /has 3 frames/);
+  await assert.rejects(
+    makeGrid([
+      { label: "a", clip: car },
+      { label: "b", clip: makeSampleClip(3, 128) },
+    ]),
+    /has 3 frames/,
+  );
 });
 
 test("a failed write leaves no file", async () => {
@@ -235,7 +248,10 @@ test("a failed write leaves no file", async () => {
   await assert.rejects(writeMp4(target, makeSampleClip(2, 64), 0), /frame rate must be positive/);
   assert.deepEqual(fs.readdirSync(path.dirname(target)), []);
   const frames = await writeFrames(path.join(TMP, "frames"), makeSampleClip(2, 64));
-  assert.deepEqual(frames.map((f) => path.basename(f)), ["00000.png", "00001.png"]);
+  assert.deepEqual(
+    frames.map((f) => path.basename(f)),
+    ["00000.png", "00001.png"],
+  );
 });
 
 test("sample clip is deterministic and moves", () => {

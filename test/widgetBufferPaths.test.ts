@@ -12,7 +12,12 @@ test("removeBuffers takes binary values out at any depth without touching the in
   const state = { plain, x: { ar: u8 }, y: { shape: [2, 2], data: dv }, list: [ab, 1, { z: f32 }], n: null };
   const split = removeBuffers(state);
   assert.deepEqual(split.state, { plain: [0, "text"], x: {}, y: { shape: [2, 2] }, list: [null, 1, {}], n: null });
-  assert.deepEqual(split.bufferPaths, [["x", "ar"], ["y", "data"], ["list", 0], ["list", 2, "z"]]);
+  assert.deepEqual(split.bufferPaths, [
+    ["x", "ar"],
+    ["y", "data"],
+    ["list", 0],
+    ["list", 2, "z"],
+  ]);
   assert.equal(split.buffers.length, 4);
   [u8, dv, ab, f32].forEach((b, i) => assert.equal(split.buffers[i], b));
   assert.equal(state.x.ar, u8, "input untouched");
@@ -31,7 +36,9 @@ test("putBuffers inverts removeBuffers after a JSON round trip", () => {
   const state = { top: Buffer.from("top"), deep: { rows: [{ px: new Uint8Array([9]) }, 7] }, grid: [[new Uint8Array([1]), null]] };
   const split = removeBuffers(state);
   const wire = JSON.parse(JSON.stringify(split.state)) as Record<string, unknown>;
-  const views = split.buffers.map((b) => new DataView((b as Uint8Array).buffer, (b as Uint8Array).byteOffset, (b as Uint8Array).byteLength));
+  const views = split.buffers.map(
+    (b) => new DataView((b as Uint8Array).buffer, (b as Uint8Array).byteOffset, (b as Uint8Array).byteLength),
+  );
   putBuffers(wire, split.bufferPaths, views);
   assert.equal(Buffer.from((wire.top as DataView).buffer, (wire.top as DataView).byteOffset, 3).toString(), "top");
   const rows = (wire.deep as { rows: unknown[] }).rows;

@@ -18,7 +18,8 @@ const CHART_CELL = `const chart = new WidgetModel({ ...names, _model_name: "Vega
 chart.display();`;
 
 test("export-html: nbconvert's HTML-escaped widget JSON is turned back into the same strings", () => {
-  const escaped = '<script type="application/vnd.jupyter.widget-state+json">\n{"tokens": ["&lt;|startoftext|&gt;", "a &amp; b"]}\n</script>';
+  const escaped =
+    '<script type="application/vnd.jupyter.widget-state+json">\n{"tokens": ["&lt;|startoftext|&gt;", "a &amp; b"]}\n</script>';
   const fixed = unescapeWidgetJson(escaped);
   const json = fixed.slice(fixed.indexOf(">") + 1, fixed.lastIndexOf("</script>"));
   assert.deepEqual(JSON.parse(json), { tokens: ["<|startoftext|>", "a & b"] });
@@ -35,13 +36,26 @@ test("export-html: a missing notebook is a clear input error", () => {
 
 test("export-html: saved FrameScrubber and VegaChart render offline from file://", { skip: chromiumMissing() }, async () => {
   const { env, notebooks } = temporaryJupyter("widget-export");
-  (await carTurnFrames(path.join(SHARED, "data"), 4, 96, "jpeg")).forEach((jpeg, i) => fs.writeFileSync(path.join(notebooks, `frame${i}.jpg`), jpeg));
+  (await carTurnFrames(path.join(SHARED, "data"), 4, 96, "jpeg")).forEach((jpeg, i) =>
+    fs.writeFileSync(path.join(notebooks, `frame${i}.jpg`), jpeg),
+  );
   fs.writeFileSync(path.join(notebooks, "widgets.ipynb"), tsNotebook([SCRUBBER_CELL, CHART_CELL]));
-  const executed = await run("jupyter", ["nbconvert", "--to", "notebook", "--execute", "--output", "executed.ipynb", "widgets.ipynb"], notebooks, env, 60_000);
+  const executed = await run(
+    "jupyter",
+    ["nbconvert", "--to", "notebook", "--execute", "--output", "executed.ipynb", "widgets.ipynb"],
+    notebooks,
+    env,
+    60_000,
+  );
   assert.equal(executed.code, 0, executed.output);
   const saved = JSON.parse(fs.readFileSync(path.join(notebooks, "executed.ipynb"), "utf8"));
   const state = saved.metadata.widgets["application/vnd.jupyter.widget-state+json"].state;
-  assert.deepEqual(Object.values(state).map((m: any) => m.model_name).sort(), ["FrameScrubberModel", "VegaChartModel"]);
+  assert.deepEqual(
+    Object.values(state)
+      .map((m: any) => m.model_name)
+      .sort(),
+    ["FrameScrubberModel", "VegaChartModel"],
+  );
 
   const out = path.join(notebooks, "html");
   const exported = await run(process.execPath, [BIN, "export-html", "executed.ipynb", "--out", out], notebooks, env, 60_000);
@@ -54,7 +68,11 @@ test("export-html: saved FrameScrubber and VegaChart render offline from file://
   assert.ok(fs.existsSync(path.join(out, "fatezero-widgets.js")));
 
   await withOfflinePage(page, "widget-export", async (tab, load) => {
-    await tab.waitForFunction(() => (globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth === 96, undefined, { timeout: 20_000 });
+    await tab.waitForFunction(
+      () => (globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth === 96,
+      undefined,
+      { timeout: 20_000 },
+    );
     await tab.waitForSelector('[data-testid="fz-chart"] svg', { timeout: 10_000 });
     assert.equal(await tab.locator('[data-testid="fz-row-label-0"]').textContent(), "source");
     assert.equal(await tab.locator('[data-testid="fz-frame-slider"]').getAttribute("max"), "3");

@@ -11,7 +11,15 @@ type Slider = { value: number; pixels: Uint8Array | DataView; meta: { frames: (U
 function slider(comms: FakeCommManager, options: { echo?: boolean; noEcho?: string[] } = {}) {
   const pixels = new Uint8Array([1, 2, 3, 4]);
   const model = new WidgetModel<Slider>(
-    { _model_name: "SliderModel", _model_module: "fatezero-widgets", _model_module_version: "0.1.0", _view_name: "SliderView", value: 3, pixels, meta: { frames: [null, new Uint8Array([7])] } },
+    {
+      _model_name: "SliderModel",
+      _model_module: "fatezero-widgets",
+      _model_module_version: "0.1.0",
+      _view_name: "SliderView",
+      value: 3,
+      pixels,
+      meta: { frames: [null, new Uint8Array([7])] },
+    },
     { comms, ...options },
   );
   return { model, comm: comms.comm(model.modelId), pixels };
@@ -48,7 +56,10 @@ test("set sends an update with only the changed keys; binary values as buffers; 
   model.set("value", 3);
   assert.equal(comm.sent.length, 0);
   model.update({ value: 4, pixels: new Uint8Array([1, 2, 3, 4]) });
-  assert.deepEqual(comm.sent.map((m) => m.data), [{ method: "update", state: { value: 4 }, buffer_paths: [] }]);
+  assert.deepEqual(
+    comm.sent.map((m) => m.data),
+    [{ method: "update", state: { value: 4 }, buffer_paths: [] }],
+  );
   const frame = new Uint8Array([5, 6]);
   model.set("meta", { frames: [frame] });
   assert.deepEqual(comm.sent[1].data, { method: "update", state: { meta: { frames: [null] } }, buffer_paths: [["meta", "frames", 0]] });
@@ -68,7 +79,11 @@ test("a frontend update puts buffers back at their paths, echoes it, and calls l
   assert.deepEqual(seen, [[{ frames: [incoming] }, "frontend"]]);
   const echo = comm.sentWith("echo_update");
   assert.equal(echo.length, 1);
-  assert.deepEqual(echo[0].data, { method: "echo_update", state: { value: 9, meta: { frames: [null] } }, buffer_paths: [["meta", "frames", 0]] });
+  assert.deepEqual(echo[0].data, {
+    method: "echo_update",
+    state: { value: 9, meta: { frames: [null] } },
+    buffer_paths: [["meta", "frames", 0]],
+  });
   assert.equal(echo[0].buffers[0], incoming);
   assert.equal(comm.sentWith("update").length, 0, "a listener writing the same value back sends nothing");
 });
@@ -78,7 +93,13 @@ test("a listener that adjusts a frontend value sends its own update after the ec
   const { model, comm } = slider(comms);
   model.onChange("value", (v) => model.set("value", Math.min(v, 10)));
   comm.fromFrontend({ method: "update", state: { value: 50 }, buffer_paths: [] });
-  assert.deepEqual(comm.sent.map((m) => [m.data.method, (m.data.state as { value: number }).value]), [["echo_update", 50], ["update", 10]]);
+  assert.deepEqual(
+    comm.sent.map((m) => [m.data.method, (m.data.state as { value: number }).value]),
+    [
+      ["echo_update", 50],
+      ["update", 10],
+    ],
+  );
   assert.equal(model.get("value"), 10);
 });
 
@@ -89,7 +110,9 @@ test("echo can be switched off per model and per key", () => {
   assert.equal(off.comm.sent.length, 0);
   assert.equal(off.model.get("value"), 1);
   const some = slider(comms, { noEcho: ["pixels"] });
-  some.comm.fromFrontend({ method: "update", state: { value: 2, pixels: null }, buffer_paths: [["pixels"]] }, [new DataView(new ArrayBuffer(1))]);
+  some.comm.fromFrontend({ method: "update", state: { value: 2, pixels: null }, buffer_paths: [["pixels"]] }, [
+    new DataView(new ArrayBuffer(1)),
+  ]);
   assert.deepEqual(some.comm.sentWith("echo_update")[0].data, { method: "echo_update", state: { value: 2 }, buffer_paths: [] });
 });
 
@@ -118,7 +141,16 @@ test("request_state answers with an update of the full state", () => {
   const [reply] = comm.sent;
   assert.equal(reply.data.method, "update");
   assert.deepEqual(reply.data.buffer_paths, [["pixels"], ["meta", "frames", 1]]);
-  assert.deepEqual(Object.keys(reply.data.state as object).sort(), ["_model_module", "_model_module_version", "_model_name", "_view_module", "_view_module_version", "_view_name", "meta", "value"]);
+  assert.deepEqual(Object.keys(reply.data.state as object).sort(), [
+    "_model_module",
+    "_model_module_version",
+    "_model_name",
+    "_view_module",
+    "_view_module_version",
+    "_view_name",
+    "meta",
+    "value",
+  ]);
   assert.equal(reply.buffers[0], pixels);
 });
 
@@ -144,13 +176,19 @@ test("jupyter.widget.control request_states lists every live model with buffer p
   control.fromFrontend({ method: "request_states" });
   const [reply] = control.sent;
   assert.equal(reply.data.method, "update_states");
-  const states = reply.data.states as Record<string, { model_name: string; model_module: string; model_module_version: string; state: Record<string, unknown> }>;
+  const states = reply.data.states as Record<
+    string,
+    { model_name: string; model_module: string; model_module_version: string; state: Record<string, unknown> }
+  >;
   assert.deepEqual(Object.keys(states).sort(), [a.model.modelId, b.modelId].sort());
   assert.equal(states[a.model.modelId].model_name, "SliderModel");
   assert.equal(states[a.model.modelId].model_module, "fatezero-widgets");
   assert.equal(states[b.modelId].model_name, "WidgetModel");
   assert.equal(states[b.modelId].state.label, "plain");
-  assert.deepEqual(reply.data.buffer_paths, [[a.model.modelId, "state", "pixels"], [a.model.modelId, "state", "meta", "frames", 1]]);
+  assert.deepEqual(reply.data.buffer_paths, [
+    [a.model.modelId, "state", "pixels"],
+    [a.model.modelId, "state", "meta", "frames", 1],
+  ]);
   assert.equal(reply.buffers[0], a.pixels);
   a.model.close();
   control.fromFrontend({ method: "request_states" });
@@ -189,7 +227,9 @@ test("displayData is a widget-view bundle (protocol 2.1) with a text/plain fallb
 test("a model the frontend opens on jupyter.widget is adopted with its buffers and found by id", () => {
   const comms = new FakeCommManager();
   installWidgets(comms);
-  const comm = comms.openFromFrontend(WIDGET_TARGET, { state: { _model_name: "FromFrontend", blob: null }, buffer_paths: [["blob"]] }, [new DataView(new Uint8Array([3]).buffer)]);
+  const comm = comms.openFromFrontend(WIDGET_TARGET, { state: { _model_name: "FromFrontend", blob: null }, buffer_paths: [["blob"]] }, [
+    new DataView(new Uint8Array([3]).buffer),
+  ]);
   const model = WidgetModel.byId(comm.commId, comms);
   assert.ok(model);
   assert.equal(model.get("_model_name"), "FromFrontend");

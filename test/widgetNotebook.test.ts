@@ -7,45 +7,60 @@ import { carTurnFrames, chromiumMissing, SCRUBBER_CELL, screenshot } from "./sup
 import { withNotebookPage } from "./support/notebookPage";
 import { SHARED } from "./sharedData";
 
-test("classic notebook: the nbextension renders a kernel's FrameScrubber and the slider updates the kernel", { skip: chromiumMissing() }, async () => {
-  const frames = await carTurnFrames(path.join(SHARED, "data"), 4, 96, "jpeg");
-  await withNotebookPage(
-    {
-      cells: [SCRUBBER_CELL, 'console.log(`frame=${scrubber.get("frame")}`);'],
-      files: Object.fromEntries(frames.map((jpeg, i) => [`frame${i}.jpg`, jpeg])),
-      failureShot: "widget-notebook",
-      viewport: { width: 1000, height: 700 },
-    },
-    async ({ page, execute, ownErrors }) => {
-      await execute(0);
-      const img = page.locator('[data-testid="fz-scrubber"] [data-testid="fz-row-0"]');
-      await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth === 96, undefined, { timeout: 30_000 });
-      assert.equal(await page.locator('[data-testid="fz-row-label-0"]').textContent(), "source");
-      const version = Number(await img.getAttribute("data-version"));
+test(
+  "classic notebook: the nbextension renders a kernel's FrameScrubber and the slider updates the kernel",
+  { skip: chromiumMissing() },
+  async () => {
+    const frames = await carTurnFrames(path.join(SHARED, "data"), 4, 96, "jpeg");
+    await withNotebookPage(
+      {
+        cells: [SCRUBBER_CELL, 'console.log(`frame=${scrubber.get("frame")}`);'],
+        files: Object.fromEntries(frames.map((jpeg, i) => [`frame${i}.jpg`, jpeg])),
+        failureShot: "widget-notebook",
+        viewport: { width: 1000, height: 700 },
+      },
+      async ({ page, execute, ownErrors }) => {
+        await execute(0);
+        const img = page.locator('[data-testid="fz-scrubber"] [data-testid="fz-row-0"]');
+        await page.waitForFunction(
+          () => (globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth === 96,
+          undefined,
+          { timeout: 30_000 },
+        );
+        assert.equal(await page.locator('[data-testid="fz-row-label-0"]').textContent(), "source");
+        const version = Number(await img.getAttribute("data-version"));
 
-      await page.locator('[data-testid="fz-frame-slider"]').evaluate((el: any) => {
-        el.value = "2";
-        el.dispatchEvent(new (globalThis as any).Event("input", { bubbles: true }));
-      });
-      assert.ok(Number(await img.getAttribute("data-version")) > version);
-      // The update went out on the shell channel before this execute_request, so the kernel has it.
-      await execute(1);
-      const output = page.locator(".cell").nth(1).locator(".output_text");
-      await output.waitFor({ timeout: 20_000 });
-      assert.equal((await output.textContent())?.trim(), "frame=2");
-      // After a kernel restart the extension attaches to the fresh kernel: the cell's new widget renders.
-      await page.evaluate(() => new Promise<void>((resolve) => {
-        const nb = (globalThis as any).Jupyter.notebook;
-        nb.events.one("kernel_ready.Kernel", () => resolve());
-        nb.kernel.restart();
-      }));
-      await execute(0);
-      await page.waitForFunction(() => {
-        const img = (globalThis as any).document.querySelector('[data-testid="fz-row-0"]');
-        return img?.naturalWidth === 96 && img.dataset.version === "1";
-      }, undefined, { timeout: 30_000 });
-      await screenshot(page, "widget-notebook");
-      assert.deepEqual(ownErrors(), [], "no page errors");
-    },
-  );
-});
+        await page.locator('[data-testid="fz-frame-slider"]').evaluate((el: any) => {
+          el.value = "2";
+          el.dispatchEvent(new (globalThis as any).Event("input", { bubbles: true }));
+        });
+        assert.ok(Number(await img.getAttribute("data-version")) > version);
+        // The update went out on the shell channel before this execute_request, so the kernel has it.
+        await execute(1);
+        const output = page.locator(".cell").nth(1).locator(".output_text");
+        await output.waitFor({ timeout: 20_000 });
+        assert.equal((await output.textContent())?.trim(), "frame=2");
+        // After a kernel restart the extension attaches to the fresh kernel: the cell's new widget renders.
+        await page.evaluate(
+          () =>
+            new Promise<void>((resolve) => {
+              const nb = (globalThis as any).Jupyter.notebook;
+              nb.events.one("kernel_ready.Kernel", () => resolve());
+              nb.kernel.restart();
+            }),
+        );
+        await execute(0);
+        await page.waitForFunction(
+          () => {
+            const img = (globalThis as any).document.querySelector('[data-testid="fz-row-0"]');
+            return img?.naturalWidth === 96 && img.dataset.version === "1";
+          },
+          undefined,
+          { timeout: 30_000 },
+        );
+        await screenshot(page, "widget-notebook");
+        assert.deepEqual(ownErrors(), [], "no page errors");
+      },
+    );
+  },
+);

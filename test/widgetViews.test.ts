@@ -10,7 +10,8 @@ import { carTurnFrames, chromiumMissing, launchChromium, pageErrors, screenshot,
 import { SHARED, tempDir } from "./sharedData";
 
 const EMBED = path.resolve(__dirname, "..", "widgets", "embed");
-const skip = chromiumMissing() || (!fs.existsSync(path.join(EMBED, "fatezero-widgets.js")) && "the widget bundles are not built (npm run build)");
+const skip =
+  chromiumMissing() || (!fs.existsSync(path.join(EMBED, "fatezero-widgets.js")) && "the widget bundles are not built (npm run build)");
 
 // The page's API: show(model name, state, id) makes a model on a recording comm and displays its view;
 // binary values arrive as {$b64} and become DataViews, as comm buffers would.
@@ -86,7 +87,10 @@ before(async () => {
   const root = tempDir("widget-views");
   for (const file of fs.readdirSync(EMBED)) fs.symlinkSync(path.join(EMBED, file), path.join(root, file));
   fs.writeFileSync(path.join(root, "index.html"), PAGE);
-  [jpegs, pngs] = await Promise.all([carTurnFrames(path.join(SHARED, "data"), 4, 96, "jpeg"), carTurnFrames(path.join(SHARED, "data"), 4, 96, "png")]);
+  [jpegs, pngs] = await Promise.all([
+    carTurnFrames(path.join(SHARED, "data"), 4, 96, "jpeg"),
+    carTurnFrames(path.join(SHARED, "data"), 4, 96, "png"),
+  ]);
   server = await serveStatic(root);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
@@ -102,11 +106,23 @@ after(async () => {
 });
 
 test("FrameScrubber: labelled rows, the slider and step buttons move the frame, play advances it locally", { skip }, async () => {
-  const state = { title: "car-turn", rows: [{ label: "source", clip: clip(jpegs, "image/jpeg") }, { label: "edit", clip: clip(pngs.slice(0, 3), "image/png") }], frame_count: 4, frame: 0, playing: false, fps: 20 };
+  const state = {
+    title: "car-turn",
+    rows: [
+      { label: "source", clip: clip(jpegs, "image/jpeg") },
+      { label: "edit", clip: clip(pngs.slice(0, 3), "image/png") },
+    ],
+    frame_count: 4,
+    frame: 0,
+    playing: false,
+    fps: 20,
+  };
   await show("FrameScrubberModel", state, "scrub");
   assert.equal(await at("scrub", "fz-row-label-0").textContent(), "source");
   assert.equal(await at("scrub", "fz-row-label-1").textContent(), "edit");
-  await page.waitForFunction(() => [0, 1].every((i) => ((globalThis as any).document.querySelector(`#scrub [data-testid="fz-row-${i}"]`) as any).naturalWidth === 96));
+  await page.waitForFunction(() =>
+    [0, 1].every((i) => ((globalThis as any).document.querySelector(`#scrub [data-testid="fz-row-${i}"]`) as any).naturalWidth === 96),
+  );
   assert.match((await at("scrub", "fz-row-0").getAttribute("src")) ?? "", /^blob:/);
   const version = Number(await at("scrub", "fz-row-0").getAttribute("data-version"));
 
@@ -134,9 +150,19 @@ test("FrameScrubber: labelled rows, the slider and step buttons move the frame, 
 test("CrossAttentionViewer: chips select the token, average disables the step slider, heat maps draw per frame", { skip }, async () => {
   const heatmap = new Uint8Array(4 * 8 * 8).map((_, i) => (i * 7) % 256);
   const state = {
-    tokens: ["<|startoftext|>", "a", "silver", "jeep", "<|endoftext|>"], token: 1, steps: 5, step: 0, average_steps: false,
-    groups: ["down 32×32 · 2 layers", "mid 8×8 · 1 layer"], group: 0, clip: clip(jpegs, "image/jpeg"),
-    heatmap: b64(heatmap), map_height: 8, map_width: 8, heat_max: 0.25, mass: [0.1, 0.2, 0.3, 0.4],
+    tokens: ["<|startoftext|>", "a", "silver", "jeep", "<|endoftext|>"],
+    token: 1,
+    steps: 5,
+    step: 0,
+    average_steps: false,
+    groups: ["down 32×32 · 2 layers", "mid 8×8 · 1 layer"],
+    group: 0,
+    clip: clip(jpegs, "image/jpeg"),
+    heatmap: b64(heatmap),
+    map_height: 8,
+    map_width: 8,
+    heat_max: 0.25,
+    mass: [0.1, 0.2, 0.3, 0.4],
   };
   await show("CrossAttentionViewerModel", state, "viewer");
   await at("viewer", "fz-token-3").click();
@@ -145,7 +171,9 @@ test("CrossAttentionViewer: chips select the token, average disables the step sl
   assert.match((await at("viewer", "fz-token-3").getAttribute("class")) ?? "", /fz-selected/);
   assert.doesNotMatch((await at("viewer", "fz-token-1").getAttribute("class")) ?? "", /fz-selected/);
 
-  await page.waitForFunction(() => (globalThis as any).document.querySelector('#viewer [data-testid="fz-heatmap-3"]')?.getAttribute("data-version") !== null);
+  await page.waitForFunction(
+    () => (globalThis as any).document.querySelector('#viewer [data-testid="fz-heatmap-3"]')?.getAttribute("data-version") !== null,
+  );
   assert.equal(await at("viewer", "fz-mass-2").textContent(), "mass 0.3000");
   assert.equal(await at("viewer", "fz-heatmap-0").evaluate((c) => (c as any).width), 96);
 
@@ -159,16 +187,35 @@ test("CrossAttentionViewer: chips select the token, average disables the step sl
 
   // A new heat map from the kernel redraws the canvases.
   const version = Number(await at("viewer", "fz-heatmap-0").getAttribute("data-version"));
-  await page.evaluate(() => (globalThis as any).fz.models.viewer.set({ heatmap: new DataView(new Uint8Array(4 * 64).fill(255).buffer), heat_max: 0.5 }));
-  await page.waitForFunction((v) => Number((globalThis as any).document.querySelector('#viewer [data-testid="fz-heatmap-0"]')?.getAttribute("data-version")) > v, version);
+  await page.evaluate(() =>
+    (globalThis as any).fz.models.viewer.set({ heatmap: new DataView(new Uint8Array(4 * 64).fill(255).buffer), heat_max: 0.5 }),
+  );
+  await page.waitForFunction(
+    (v) => Number((globalThis as any).document.querySelector('#viewer [data-testid="fz-heatmap-0"]')?.getAttribute("data-version")) > v,
+    version,
+  );
 });
 
 test("MaskTuner: word chips, live threshold, step windows, masks with areas and the error", { skip }, async () => {
   const mask = new Uint8Array(4 * 4 * 4).map((_, i) => (i % 16 < 4 ? 1 : 0));
   const state = {
-    source_prompt: "a silver jeep driving down a curvy road", words: ["a", "silver", "jeep", "driving", "down", "a", "curvy", "road"], blend_words: ["jeep"],
-    threshold: 0.3, self_replace_steps: [0, 0.5], cross_replace_steps: [0, 0.8], blend_latents: true, latent_blend_steps: [0.1, 1],
-    steps: 10, step: 0, clip: clip(jpegs, "image/jpeg"), mask: b64(mask), mask_height: 4, mask_width: 4, areas: [0.25, 0.25, 0.25, 0.25], preview_ms: 12, error: "",
+    source_prompt: "a silver jeep driving down a curvy road",
+    words: ["a", "silver", "jeep", "driving", "down", "a", "curvy", "road"],
+    blend_words: ["jeep"],
+    threshold: 0.3,
+    self_replace_steps: [0, 0.5],
+    cross_replace_steps: [0, 0.8],
+    blend_latents: true,
+    latent_blend_steps: [0.1, 1],
+    steps: 10,
+    step: 0,
+    clip: clip(jpegs, "image/jpeg"),
+    mask: b64(mask),
+    mask_height: 4,
+    mask_width: 4,
+    areas: [0.25, 0.25, 0.25, 0.25],
+    preview_ms: 12,
+    error: "",
   };
   await show("MaskTunerModel", state, "tuner");
   await at("tuner", "fz-word-1").click();
@@ -178,7 +225,11 @@ test("MaskTuner: word chips, live threshold, step windows, masks with areas and 
 
   await slide("fz-threshold", 0.55, "tuner");
   assert.equal(await get("tuner", "threshold"), 0.55);
-  await page.waitForFunction(() => (globalThis as any).fz.sent.some((m: any) => m.id === "tuner" && m.data.state?.threshold === 0.55), undefined, { timeout: 2000 });
+  await page.waitForFunction(
+    () => (globalThis as any).fz.sent.some((m: any) => m.id === "tuner" && m.data.state?.threshold === 0.55),
+    undefined,
+    { timeout: 2000 },
+  );
   await slide("fz-self-start", 0.7, "tuner");
   assert.deepEqual(await get("tuner", "self_replace_steps"), [0.7, 0.7], "a start past the end moves the end");
   await slide("fz-cross-end", 0.4, "tuner");
@@ -188,7 +239,9 @@ test("MaskTuner: word chips, live threshold, step windows, masks with areas and 
   await at("tuner", "fz-blend-latents").uncheck();
   assert.equal(await at("tuner", "fz-latent-start").isDisabled(), true);
 
-  await page.waitForFunction(() => (globalThis as any).document.querySelector('#tuner [data-testid="fz-mask-3"]')?.getAttribute("data-version") !== null);
+  await page.waitForFunction(
+    () => (globalThis as any).document.querySelector('#tuner [data-testid="fz-mask-3"]')?.getAttribute("data-version") !== null,
+  );
   assert.equal(await at("tuner", "fz-area-0").textContent(), "25.0 %");
   assert.equal(await at("tuner", "fz-preview-ms").textContent(), "12 ms");
   assert.equal(await at("tuner", "fz-tuner-error").isVisible(), false);
@@ -198,7 +251,18 @@ test("MaskTuner: word chips, live threshold, step windows, masks with areas and 
 });
 
 test("EditPanel: inputs save, Run and Cancel send custom messages, progress and status follow the state", { skip }, async () => {
-  const state = { source_prompt: "a silver jeep", prompt: "a red jeep", controller: "replace", equalizer: [{ word: "red", value: 2 }], guidance_scale: 7.5, running: false, done: 0, total: 0, status: "inverted 4 frames", error: "" };
+  const state = {
+    source_prompt: "a silver jeep",
+    prompt: "a red jeep",
+    controller: "replace",
+    equalizer: [{ word: "red", value: 2 }],
+    guidance_scale: 7.5,
+    running: false,
+    done: 0,
+    total: 0,
+    status: "inverted 4 frames",
+    error: "",
+  };
   await show("EditPanelModel", state, "panel");
   assert.equal(await at("panel", "fz-prompt").inputValue(), "a red jeep");
   assert.equal(await at("panel", "fz-controller-replace").isChecked(), true);
@@ -225,7 +289,18 @@ test("EditPanel: inputs save, Run and Cancel send custom messages, progress and 
 });
 
 test("VegaChart renders its vega-lite spec as SVG", { skip }, async () => {
-  const spec = { $schema: "https://vega.github.io/schema/vega-lite/v5.json", data: { values: [{ step: 0, ms: 40 }, { step: 1, ms: 42 }, { step: 2, ms: 39 }] }, mark: "line", encoding: { x: { field: "step", type: "quantitative" }, y: { field: "ms", type: "quantitative" } } };
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    data: {
+      values: [
+        { step: 0, ms: 40 },
+        { step: 1, ms: 42 },
+        { step: 2, ms: 39 },
+      ],
+    },
+    mark: "line",
+    encoding: { x: { field: "step", type: "quantitative" }, y: { field: "ms", type: "quantitative" } },
+  };
   await show("VegaChartModel", { spec }, "chart");
   await page.waitForSelector('#chart [data-testid="fz-chart"] svg path', { timeout: 5000 });
   assert.equal(await at("chart", "fz-chart-error").textContent(), "");

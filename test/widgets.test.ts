@@ -35,7 +35,11 @@ function widget(modelId: string) {
 before(async () => {
   server = await startJupyterServer({
     prepare: (dirs, env) => {
-      const r = spawnSync(process.execPath, [BIN, "kernel", "install", "--prefix", dirs.prefix], { env, encoding: "utf8", timeout: 30_000 });
+      const r = spawnSync(process.execPath, [BIN, "kernel", "install", "--prefix", dirs.prefix], {
+        env,
+        encoding: "utf8",
+        timeout: 30_000,
+      });
       assert.equal(r.status, 0, `fatezero kernel install: ${r.stderr}${r.stdout}`);
     },
   });
@@ -82,7 +86,13 @@ console.log(w.modelId);`);
   assert.deepEqual(state.nested, { list: [0, null] });
   assert.equal("pixels" in state, false);
   assert.deepEqual(open.data.buffer_paths, [["pixels"], ["nested", "list", 1]]);
-  assert.deepEqual(open.buffers.map((b) => [...b]), [[1, 2, 3], [9, 8]]);
+  assert.deepEqual(
+    open.buffers.map((b) => [...b]),
+    [
+      [1, 2, 3],
+      [9, 8],
+    ],
+  );
 });
 
 function probe() {
@@ -92,11 +102,21 @@ function probe() {
 
 test("an update with a binary buffer is applied in the kernel and echoed back (echo_update)", async () => {
   const { comm, inbox } = probe();
-  const future = comm.send({ method: "update", state: { value: 5, nested: { list: [0, null] } }, buffer_paths: [["nested", "list", 1]] }, {}, [new Uint8Array([4, 5, 6])]);
-  const echo = await inbox.next((m) => m.data.method === "echo_update" && m.parentMsgId === future.msg.header.msg_id, "echo_update of our update");
+  const future = comm.send(
+    { method: "update", state: { value: 5, nested: { list: [0, null] } }, buffer_paths: [["nested", "list", 1]] },
+    {},
+    [new Uint8Array([4, 5, 6])],
+  );
+  const echo = await inbox.next(
+    (m) => m.data.method === "echo_update" && m.parentMsgId === future.msg.header.msg_id,
+    "echo_update of our update",
+  );
   assert.deepEqual(echo.data.state, { value: 5, nested: { list: [0, null] } });
   assert.deepEqual(echo.data.buffer_paths, [["nested", "list", 1]]);
-  assert.deepEqual(echo.buffers.map((b) => [...b]), [[4, 5, 6]]);
+  assert.deepEqual(
+    echo.buffers.map((b) => [...b]),
+    [[4, 5, 6]],
+  );
   const applied = await run(`const l = w.get("nested") as { list: [number, DataView] };
 console.log([w.get("value"), l.list[1] instanceof DataView, Array.from(new Uint8Array(l.list[1].buffer, l.list[1].byteOffset, l.list[1].byteLength))].join("|"));`);
   assert.equal(applied, "5|true|4,5,6");
@@ -105,12 +125,21 @@ console.log([w.get("value"), l.list[1] instanceof DataView, Array.from(new Uint8
 test("request_state is answered with an update carrying the full state and its buffers", async () => {
   const { comm, inbox } = probe();
   const future = comm.send({ method: "request_state" }, {});
-  const reply = await inbox.next((m) => m.data.method === "update" && m.parentMsgId === future.msg.header.msg_id, "update answering request_state");
+  const reply = await inbox.next(
+    (m) => m.data.method === "update" && m.parentMsgId === future.msg.header.msg_id,
+    "update answering request_state",
+  );
   const state = reply.data.state as Record<string, unknown>;
   assert.equal(state.value, 5);
   assert.equal(state._model_name, "ProbeModel");
   assert.deepEqual(reply.data.buffer_paths, [["pixels"], ["nested", "list", 1]]);
-  assert.deepEqual(reply.buffers.map((b) => [...b]), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(
+    reply.buffers.map((b) => [...b]),
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+  );
 });
 
 test("custom messages with buffers travel both ways", async () => {
@@ -118,7 +147,10 @@ test("custom messages with buffers travel both ways", async () => {
   comm.send({ method: "custom", content: { ping: 7 } }, {}, [new Uint8Array([1, 2, 3, 250])]);
   const reply = await inbox.nextMethod("custom");
   assert.deepEqual(reply.data.content, { pong: 7, sizes: [4] });
-  assert.deepEqual(reply.buffers.map((b) => [...b]), [[250, 3, 2, 1]]);
+  assert.deepEqual(
+    reply.buffers.map((b) => [...b]),
+    [[250, 3, 2, 1]],
+  );
 });
 
 test("jupyter.widget.control request_states is answered with update_states for every live model", async () => {
@@ -128,7 +160,10 @@ test("jupyter.widget.control request_states is answered with update_states for e
   control.send({ method: "request_states" }, {});
   const reply = await inbox.nextMethod("update_states");
   const { comm } = probe();
-  const states = reply.data.states as Record<string, { model_name: string; model_module: string; model_module_version: string; state: Record<string, unknown> }>;
+  const states = reply.data.states as Record<
+    string,
+    { model_name: string; model_module: string; model_module_version: string; state: Record<string, unknown> }
+  >;
   assert.deepEqual(Object.keys(states), [comm.commId]);
   assert.equal(states[comm.commId].model_name, "ProbeModel");
   assert.equal(states[comm.commId].model_module_version, "0.1.0");
@@ -137,24 +172,43 @@ test("jupyter.widget.control request_states is answered with update_states for e
     [comm.commId, "state", "pixels"],
     [comm.commId, "state", "nested", "list", 1],
   ]);
-  assert.deepEqual(reply.buffers.map((b) => [...b]), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(
+    reply.buffers.map((b) => [...b]),
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+  );
   control.close();
 });
 
 test("comm messages are served while a cell awaits the widget", async () => {
   const { comm, inbox } = probe();
-  const cell = execute(kernel, `
+  const cell = execute(
+    kernel,
+    `
 w.send({ waiting: true });
 const released = await new Promise<number>((resolve) => w.onCustom((c) => { const r = (c as { release?: number }).release; if (r !== undefined) resolve(r); }));
 w.set("value", released);
-console.log(released * 2);`, 20_000);
-  await inbox.next((m) => m.data.method === "custom" && (m.data.content as { waiting?: boolean }).waiting === true, "the running cell's custom message");
+console.log(released * 2);`,
+    20_000,
+  );
+  await inbox.next(
+    (m) => m.data.method === "custom" && (m.data.content as { waiting?: boolean }).waiting === true,
+    "the running cell's custom message",
+  );
   const future = comm.send({ method: "request_state" }, {});
-  const state = await inbox.next((m) => m.data.method === "update" && m.parentMsgId === future.msg.header.msg_id, "request_state served during the cell");
+  const state = await inbox.next(
+    (m) => m.data.method === "update" && m.parentMsgId === future.msg.header.msg_id,
+    "request_state served during the cell",
+  );
   assert.equal((state.data.state as { value: number }).value, 5);
   comm.send({ method: "custom", content: { release: 21 } }, {});
   assert.equal(stdout(await cell), "42");
-  const update = await inbox.next((m) => m.data.method === "update" && (m.data.state as { value?: number }).value === 21, "the update the cell sent");
+  const update = await inbox.next(
+    (m) => m.data.method === "update" && (m.data.state as { value?: number }).value === 21,
+    "the update the cell sent",
+  );
   assert.deepEqual(update.data.buffer_paths, []);
 });
 

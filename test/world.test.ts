@@ -65,7 +65,13 @@ test("the vehicle mask covers exactly what a colour change repaints; every pixel
 
 test("re-rendering keeps the motion: the vehicle mask does not depend on colour, setting or style", () => {
   const a = renderWorldClip(9, RED_CAR, { frames: 3, size: 64 });
-  for (const other of [{ colour: "yellow" }, { setting: "snow" }, { setting: "night" }, { style: "watercolor" }, { style: "sketch" }] as Partial<WorldAttributes>[]) {
+  for (const other of [
+    { colour: "yellow" },
+    { setting: "snow" },
+    { setting: "night" },
+    { style: "watercolor" },
+    { style: "sketch" },
+  ] as Partial<WorldAttributes>[]) {
     const b = renderWorldClip(9, { ...RED_CAR, ...other }, { frames: 3, size: 64 });
     assert.equal(sha(b.masks.vehicle), sha(a.masks.vehicle), JSON.stringify(other));
     assert.notEqual(sha(b.clip.frames), sha(a.clip.frames), JSON.stringify(other));
@@ -77,7 +83,10 @@ test("re-rendering keeps the motion: the vehicle mask does not depend on colour,
 test("captions follow the grammar and name the vehicle's words", () => {
   const a: WorldAttributes = { kind: "truck", colour: "green", setting: "night", style: "watercolor" };
   assert.equal(worldCaption(a), "a watercolor painting of a green truck driving down a curvy road at night");
-  assert.equal(worldCaption({ ...a, style: "sketch", setting: "snow" }, 1), "a pencil sketch of a green truck driving along a winding road in the snow");
+  assert.equal(
+    worldCaption({ ...a, style: "sketch", setting: "snow" }, 1),
+    "a pencil sketch of a green truck driving along a winding road in the snow",
+  );
   assert.deepEqual(vehicleWords(a), ["green", "truck"]);
   const clip = renderWorldClip(1, a, { frames: 1, size: 32 });
   assert.equal(clip.captions[0], worldCaption(a));

@@ -14,28 +14,47 @@ const pythonWithTorch = ["python3", "/usr/bin/python3"].find((p) => spawnSync(p,
 
 /** Tolerance of a recomputed output: ONNX Runtime vs PyTorch on the same fp16-stored weights. */
 function assertClose(results: Record<string, { maxAbsErr: number; maxAbs: number }>): void {
-  for (const [name, r] of Object.entries(results)) assert.ok(r.maxAbsErr <= 1e-4 + 3e-4 * r.maxAbs, `${name}: max abs error ${r.maxAbsErr} (values up to ${r.maxAbs})`);
+  for (const [name, r] of Object.entries(results))
+    assert.ok(r.maxAbsErr <= 1e-4 + 3e-4 * r.maxAbs, `${name}: max abs error ${r.maxAbsErr} (values up to ${r.maxAbs})`);
 }
 
-test("the training program's smoke run writes a model the runtime loads and reproduces", { skip: pythonWithTorch ? false : "needs python3 with torch and numpy (Debian: python3-torch python3-numpy)" }, async () => {
-  const work = tempDir("train-smoke");
-  const r = spawnSync("bash", ["train/run.sh", "--plan", "smoke"], { encoding: "utf8", env: { ...process.env, FATEZERO_TRAIN_DIR: work, FATEZERO_PYTHON: pythonWithTorch }, timeout: 600_000 });
-  assert.equal(r.status, 0, r.stderr + r.stdout);
-  assert.match(r.stdout, /^vae +2\/2 /m, "a progress line per stage");
-  const report = JSON.parse(/^report (.*)$/m.exec(r.stdout)![1]);
-  assert.equal(report.plan, "smoke");
-  assert.equal(report.denoiserSteps, 2);
-  const model = path.join(work, "model");
-  for (const part of ["text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors", "tokenizer/vocab.json", "scheduler/scheduler_config.json"]) {
-    assert.ok(fs.existsSync(path.join(model, part)), part);
-  }
-  assertClose(await reproduceProbe(model, path.join(work, "model-probe.safetensors"), tempDir("train-smoke-cache")));
-  // A second run resumes from the checkpoints and ends with the same weights.
-  const weights = fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors"));
-  const again = spawnSync("bash", ["train/run.sh", "--plan", "smoke"], { encoding: "utf8", env: { ...process.env, FATEZERO_TRAIN_DIR: work, FATEZERO_PYTHON: pythonWithTorch }, timeout: 600_000 });
-  assert.equal(again.status, 0, again.stderr);
-  assert.deepEqual(fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors")), weights);
-});
+test(
+  "the training program's smoke run writes a model the runtime loads and reproduces",
+  { skip: pythonWithTorch ? false : "needs python3 with torch and numpy (Debian: python3-torch python3-numpy)" },
+  async () => {
+    const work = tempDir("train-smoke");
+    const r = spawnSync("bash", ["train/run.sh", "--plan", "smoke"], {
+      encoding: "utf8",
+      env: { ...process.env, FATEZERO_TRAIN_DIR: work, FATEZERO_PYTHON: pythonWithTorch },
+      timeout: 600_000,
+    });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /^vae +2\/2 /m, "a progress line per stage");
+    const report = JSON.parse(/^report (.*)$/m.exec(r.stdout)![1]);
+    assert.equal(report.plan, "smoke");
+    assert.equal(report.denoiserSteps, 2);
+    const model = path.join(work, "model");
+    for (const part of [
+      "text_encoder/model.safetensors",
+      "unet/diffusion_pytorch_model.safetensors",
+      "vae/diffusion_pytorch_model.safetensors",
+      "tokenizer/vocab.json",
+      "scheduler/scheduler_config.json",
+    ]) {
+      assert.ok(fs.existsSync(path.join(model, part)), part);
+    }
+    assertClose(await reproduceProbe(model, path.join(work, "model-probe.safetensors"), tempDir("train-smoke-cache")));
+    // A second run resumes from the checkpoints and ends with the same weights.
+    const weights = fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors"));
+    const again = spawnSync("bash", ["train/run.sh", "--plan", "smoke"], {
+      encoding: "utf8",
+      env: { ...process.env, FATEZERO_TRAIN_DIR: work, FATEZERO_PYTHON: pythonWithTorch },
+      timeout: 600_000,
+    });
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors")), weights);
+  },
+);
 
 test("the committed world model loads through the diffusers path and reproduces its stored probe", async () => {
   assert.ok(fs.existsSync(path.join(WORLD_MODEL_DIR, "model_index.json")), `${WORLD_MODEL_DIR} is committed`);

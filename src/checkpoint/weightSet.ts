@@ -65,7 +65,8 @@ export class WeightSet {
     for (const [name, { stored, shape }] of names) {
       const entry = file.entry(stored);
       const count = (s: number[]) => s.reduce((a, b) => a * b, 1);
-      if (shape && count(shape) !== count(entry.shape)) throw new Error(`${file.path}: "${stored}" has shape [${entry.shape.join(", ")}], not [${shape.join(", ")}]`);
+      if (shape && count(shape) !== count(entry.shape))
+        throw new Error(`${file.path}: "${stored}" has shape [${entry.shape.join(", ")}], not [${shape.join(", ")}]`);
       index.set(name, { file, entry: { ...entry, name, shape: shape ?? entry.shape }, stored });
     }
     return new WeightSet(dir, [file], index);
@@ -118,6 +119,9 @@ export class WeightSet {
     const found = [...candidates].filter((c) => this.index.has(c));
     if (found.length > 0) return found;
     // A checkpoint saved from a wrapper module carries an extra leading prefix (or lacks one), e.g. "text_model.".
-    return [...this.index.keys()].filter((k) => k.endsWith(`.${name}`) || name.endsWith(`.${k}`)).sort().slice(0, 3);
+    return [...this.index.keys()]
+      .filter((k) => k.endsWith(`.${name}`) || name.endsWith(`.${k}`))
+      .sort()
+      .slice(0, 3);
   }
 }

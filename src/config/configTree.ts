@@ -25,7 +25,10 @@ export const FRACTION: Kind<number> = { what: "a number in [0, 1]", test: (v): v
 
 /** An integer no smaller than `min`. */
 export function intAtLeast(min: number): Kind<number> {
-  return { what: min === 0 ? "a non-negative integer" : `an integer ≥ ${min}`, test: (v): v is number => Number.isInteger(v) && (v as number) >= min };
+  return {
+    what: min === 0 ? "a non-negative integer" : `an integer ≥ ${min}`,
+    test: (v): v is number => Number.isInteger(v) && (v as number) >= min,
+  };
 }
 
 /** Longest string an interpolation may build. */
@@ -56,7 +59,9 @@ export class ConfigTree {
   /** Throw a ConfigError about `path`. */
   fail(path: KeyPath, message: string): never {
     const line = this.src.lineOf(path);
-    throw new ConfigError(`${this.src.sourceName}${line === undefined ? "" : `:${line}`}: ${path.length ? path.join(".") : "(top level)"}: ${message}`);
+    throw new ConfigError(
+      `${this.src.sourceName}${line === undefined ? "" : `:${line}`}: ${path.length ? path.join(".") : "(top level)"}: ${message}`,
+    );
   }
 
   /** The value at `path`, interpolations resolved; undefined when a key on the way is missing. */
@@ -110,7 +115,9 @@ export class ConfigTree {
     for (let i = 0; i < path.length; i++) {
       const c = cur.value;
       const key = path[i];
-      const present = Array.isArray(c) ? /^\d+$/.test(key) && Number(key) < c.length : typeof c === "object" && c !== null && Object.hasOwn(c, key);
+      const present = Array.isArray(c)
+        ? /^\d+$/.test(key) && Number(key) < c.length
+        : typeof c === "object" && c !== null && Object.hasOwn(c, key);
       if (!present) return undefined;
       cur = this.resolveAt([...cur.at, key], path.slice(0, i + 1), stack);
     }
@@ -130,7 +137,8 @@ export class ConfigTree {
     const text = parts.map((p) => {
       if (!("ref" in p)) return p.text;
       const v = this.follow(p.ref, at, shown, inner).value;
-      if (v !== null && typeof v === "object") this.fail(shown, `\${${p.ref}} is a ${Array.isArray(v) ? "list" : "mapping"} and cannot be part of a string`);
+      if (v !== null && typeof v === "object")
+        this.fail(shown, `\${${p.ref}} is a ${Array.isArray(v) ? "list" : "mapping"} and cannot be part of a string`);
       return v === null ? "None" : String(v);
     });
     const joined = text.join("");

@@ -51,7 +51,14 @@ export interface PlannedEdit {
   cross: { steps: StepRange; words: (PlannedWord & { steps: StepRange })[] };
   self: { steps: StepRange };
   /** Null without blend words. Only source words form the attention-blend mask. */
-  blend: { sourceWords: PlannedWord[]; targetWords: string[]; threshold: number; latentThreshold: number; selfAttention: boolean; latents: boolean } | null;
+  blend: {
+    sourceWords: PlannedWord[];
+    targetWords: string[];
+    threshold: number;
+    latentThreshold: number;
+    selfAttention: boolean;
+    latents: boolean;
+  } | null;
   /** The options the run uses. */
   spec: EditSpec;
 }
@@ -89,7 +96,10 @@ export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, s
   const video = overrides.video ?? cfg.dataset.path;
   if (video === undefined) throw new Error(`${cfg.source}: no video: give --video or dataset_config.path`);
   const model = overrides.model ?? cfg.pretrainedModelPath;
-  if (model === undefined) throw new Error(`${cfg.source}: no model: give --model (a diffusers folder, a .safetensors file, "world" or "tiny") or pretrained_model_path`);
+  if (model === undefined)
+    throw new Error(
+      `${cfg.source}: no model: give --model (a diffusers folder, a .safetensors file, "world" or "tiny") or pretrained_model_path`,
+    );
   const frameCount = positiveInt("frames", overrides.frames) ?? cfg.dataset.nSampleFrame;
   const steps = positiveInt("steps", overrides.steps) ?? cfg.loop.steps;
   const size = resolveSize(cfg, overrides.size, vaeFactor, unet.blockOutChannels.length);
@@ -153,7 +163,8 @@ function applyOverrides(edits: EditSpec[], o: PlanOverrides): EditSpec[] {
   }
   if (o.blendWords === undefined && o.threshold === undefined) return specs;
   if (o.threshold !== undefined && !Number.isFinite(o.threshold)) throw new Error(`--threshold: expected a number, got ${o.threshold}`);
-  if (o.blendWords !== undefined && (o.blendWords.length === 0 || o.blendWords.some((w) => w === ""))) throw new Error("--blend-words: expected one or more words");
+  if (o.blendWords !== undefined && (o.blendWords.length === 0 || o.blendWords.some((w) => w === "")))
+    throw new Error("--blend-words: expected one or more words");
   const edited = specs.some((e) => e.prompt !== e.sourcePrompt);
   for (const e of specs) {
     if (edited && e.prompt === e.sourcePrompt) continue;

@@ -79,7 +79,16 @@ export function parseFatezeroConfig(text: string, sourceName: string): FatezeroC
   const seedsPath = ["editing_config", "sample_seeds"];
   // Sample seeds only name FateZero's outputs here: DDIM with eta = 0 from inverted latents draws no noise.
   const sampleSeeds = tree.isAbsent(seedsPath) ? [0] : tree.items(seedsPath).map((p) => tree.read(p, intAtLeast(0)));
-  const config: FatezeroConfig = { source: sourceName, dataset, edits, loop, model: readModelConfig(tree, ["model_config"]), seed, sampleSeeds, warnings };
+  const config: FatezeroConfig = {
+    source: sourceName,
+    dataset,
+    edits,
+    loop,
+    model: readModelConfig(tree, ["model_config"]),
+    seed,
+    sampleSeeds,
+    warnings,
+  };
   const model = tree.optional(["pretrained_model_path"], STRING);
   if (model !== undefined) config.pretrainedModelPath = model;
   return config;
@@ -134,13 +143,19 @@ function readEditing(
   tree.keys(path); // fails unless a mapping
   const at = (key: string): KeyPath => [...path, key];
   if (tree.optional(at("use_invertion_latents"), BOOLEAN) === false) {
-    tree.fail(at("use_invertion_latents"), "false (editing from random noise) is not supported: fatezero always edits from the DDIM-inverted latents");
+    tree.fail(
+      at("use_invertion_latents"),
+      "false (editing from random noise) is not supported: fatezero always edits from the DDIM-inverted latents",
+    );
   }
   const prompts = tree.items(at("editing_prompts")).map((p) => tree.read(p, STRING));
   if (prompts.length === 0) tree.fail(at("editing_prompts"), "needs at least one prompt");
   const clip = tree.optional(at("clip_length"), intAtLeast(1));
   if (clip !== undefined && clip !== dataset.nSampleFrame) {
-    tree.fail(at("clip_length"), `${clip} differs from dataset_config.n_sample_frame ${dataset.nSampleFrame} (FateZero folds the frames by clip_length)`);
+    tree.fail(
+      at("clip_length"),
+      `${clip} differs from dataset_config.n_sample_frame ${dataset.nSampleFrame} (FateZero folds the frames by clip_length)`,
+    );
   }
   // P2pSampleLogger's defaults: inversion attention on, prompt-to-prompt off, guidance 7.
   const inversionAttention = tree.optional(at("use_inversion_attention"), BOOLEAN) ?? true;
@@ -163,7 +178,10 @@ function readEditing(
   const sourcePrompt = explicitSource ?? prompts[0];
   const p2pPath = at("p2p_config");
   if (!p2pEdit && !tree.isAbsent(p2pPath)) {
-    warn(`${tree.sourceName}: editing_config.p2p_config is ignored: prompt2prompt_edit is not true, so FateZero edits without attention control`);
+    warn(
+      `${tree.sourceName}: editing_config.p2p_config is ignored: prompt2prompt_edit is not true, ` +
+        "so FateZero edits without attention control",
+    );
   }
   const entries = readP2pEntries(tree, p2pPath, prompts, p2pEdit);
   const edits = prompts.map((prompt, i) => ({
@@ -176,7 +194,8 @@ function readEditing(
 
 /** The p2p_config key of each prompt index; every index must name a prompt, and with prompt2prompt_edit every prompt needs one. */
 function readP2pEntries(tree: ConfigTree, path: KeyPath, prompts: string[], required: boolean): Map<number, string> {
-  if (required && tree.isAbsent(path)) tree.fail(path, "is required when prompt2prompt_edit is true (one entry per editing prompt: 0, 1, …)");
+  if (required && tree.isAbsent(path))
+    tree.fail(path, "is required when prompt2prompt_edit is true (one entry per editing prompt: 0, 1, …)");
   const entries = new Map<number, string>();
   for (const key of tree.keys(path)) {
     if (!/^\d+$/.test(key)) tree.fail([...path, key], "p2p_config keys are editing-prompt indices (0, 1, …)");
@@ -196,7 +215,13 @@ function readP2pEntries(tree: ConfigTree, path: KeyPath, prompts: string[], requ
 export function defaultFatezeroConfig(sourcePrompt: string): FatezeroConfig {
   return {
     source: "command line",
-    dataset: { prompt: sourcePrompt, nSampleFrame: 8, samplingRate: 1, startSampleFrame: 0, offset: { left: 0, right: 0, top: 0, bottom: 0 } },
+    dataset: {
+      prompt: sourcePrompt,
+      nSampleFrame: 8,
+      samplingRate: 1,
+      startSampleFrame: 0,
+      offset: { left: 0, right: 0, top: 0, bottom: 0 },
+    },
     edits: [{ prompt: sourcePrompt, sourcePrompt, p2p: { ...DEFAULT_P2P } }],
     loop: { ...DEFAULT_EDIT_LOOP, steps: 50 },
     model: { selectors: [-1, "first"], leastScChannel: 0 },

@@ -5,7 +5,13 @@ import { parseSelectors, type FrameSelector } from "../models/frameLayout";
 import { BOOLEAN, intAtLeast, type ConfigTree, type KeyPath } from "./configTree";
 
 /** The model_config keys this tool understands. */
-export const MODEL_CONFIG_KEYS = ["lora", "SparseCausalAttention_index", "least_sc_channel", "temporal_downsample", "temporal_downsample_time"] as const;
+export const MODEL_CONFIG_KEYS = [
+  "lora",
+  "SparseCausalAttention_index",
+  "least_sc_channel",
+  "temporal_downsample",
+  "temporal_downsample_time",
+] as const;
 
 /** Inflation options: sparse-causal frame selectors, the channel count below which they are off, the LoRA rank. */
 export interface ModelOptions {

@@ -19,14 +19,22 @@ export const P2P_KEYS = [
 ] as const;
 
 /** Read the p2p_config entry at `path`; `forcedInversionAttention` is editing_config's value, which FateZero forces onto every entry. */
-export function readP2pEntry(tree: ConfigTree, path: KeyPath, forcedInversionAttention: boolean, warn: (message: string) => void): P2pOptions {
+export function readP2pEntry(
+  tree: ConfigTree,
+  path: KeyPath,
+  forcedInversionAttention: boolean,
+  warn: (message: string) => void,
+): P2pOptions {
   const known: readonly string[] = P2P_KEYS;
   for (const key of tree.keys(path)) {
     if (!known.includes(key)) tree.fail([...path, key], `unknown p2p_config key; known keys: ${P2P_KEYS.join(", ")}`);
   }
   const own = tree.optional([...path, "use_inversion_attention"], BOOLEAN);
   if (own !== undefined && own !== forcedInversionAttention) {
-    warn(`${tree.sourceName}: ${[...path, "use_inversion_attention"].join(".")}: overridden by editing_config.use_inversion_attention (${forcedInversionAttention}), as FateZero does`);
+    warn(
+      `${tree.sourceName}: ${[...path, "use_inversion_attention"].join(".")}: ` +
+        `overridden by editing_config.use_inversion_attention (${forcedInversionAttention}), as FateZero does`,
+    );
   }
   tree.optional([...path, "save_self_attention"], BOOLEAN);
   const p2p: P2pOptions = {
@@ -70,7 +78,8 @@ function readCrossSteps(tree: ConfigTree, path: KeyPath): CrossReplaceSteps {
 function readBlendTh(tree: ConfigTree, path: KeyPath): [number, number] {
   if (tree.isAbsent(path)) return [0.3, 0.3];
   const v = tree.get(path);
-  if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => NUMBER.test(x))) tree.fail(path, `expected two numbers [attention, latent], got ${show(v)}`);
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => NUMBER.test(x)))
+    tree.fail(path, `expected two numbers [attention, latent], got ${show(v)}`);
   return [v[0], v[1]];
 }
 
@@ -84,7 +93,8 @@ function readWords(tree: ConfigTree, path: KeyPath): string[] {
 function readBlendWords(tree: ConfigTree, path: KeyPath): [string[], string[]] | undefined {
   const v = tree.get(path);
   if (v === undefined || v === null || v === "None") return undefined;
-  if (!Array.isArray(v) || v.length < 1 || v.length > 2) tree.fail(path, `expected [[source words], [target words]] or 'None', got ${show(v)}`);
+  if (!Array.isArray(v) || v.length < 1 || v.length > 2)
+    tree.fail(path, `expected [[source words], [target words]] or 'None', got ${show(v)}`);
   const [source, target] = tree.items(path).map((p) => readWords(tree, p));
   return [source, target ?? []];
 }
@@ -99,7 +109,10 @@ function readEqParams(tree: ConfigTree, path: KeyPath, warn: (message: string) =
   const values = tree.items([...path, "values"]).map((p) => tree.read(p, NUMBER));
   if (words.length !== values.length) {
     const n = Math.min(words.length, values.length);
-    warn(`${tree.sourceName}: ${path.join(".")}: ${words.length} words but ${values.length} values; using the first ${n} pairs, as FateZero's zip does`);
+    warn(
+      `${tree.sourceName}: ${path.join(".")}: ${words.length} words but ${values.length} values; ` +
+        `using the first ${n} pairs, as FateZero's zip does`,
+    );
     return { words: words.slice(0, n), values: values.slice(0, n) };
   }
   return { words, values };

@@ -18,7 +18,8 @@ export function formatEditPlan(plan: EditPlan): string {
     `  size       ${plan.size[0]}×${plan.size[1]} px (latent ${plan.latentSize[0]}×${plan.latentSize[1]})`,
     `  denoising  ${plan.steps} DDIM steps, guidance ${plan.guidanceScale}, seed ${plan.seed}, sample seeds ${plan.sampleSeeds.join(", ")}`,
     `  attention  ${ATTENTION_TEXT[plan.attention]}; controlled layers: query ≤ ${plan.controlQueryLimit} per frame`,
-    `  unet       self-attention keys from frames [${plan.unet.selectors.join(", ")}] in blocks of ≥ ${plan.unet.leastScChannel} channels${plan.unet.lora === null ? "" : `, LoRA rank ${plan.unet.lora}`}`,
+    `  unet       self-attention keys from frames [${plan.unet.selectors.join(", ")}] ` +
+      `in blocks of ≥ ${plan.unet.leastScChannel} channels${plan.unet.lora === null ? "" : `, LoRA rank ${plan.unet.lora}`}`,
     `  inversion  ${JSON.stringify(plan.inversionPrompt)}`,
   ];
   if (plan.out !== null) lines.push(`  output     ${plan.out}`);
@@ -32,8 +33,15 @@ function formatEdit(e: PlannedEdit, steps: number, controlled: boolean): string[
   const kind = e.reconstruction ? " (reconstruction)" : "";
   const lines = [`edit ${e.index}${kind}: ${JSON.stringify(e.prompt)}`, `  source     ${JSON.stringify(e.sourcePrompt)}`];
   if (!controlled) return lines;
-  const why = e.controller === "replace" ? "word swap" : e.spec.p2p.isReplaceController ? `word counts differ: ${e.wordCounts.source} vs ${e.wordCounts.target}` : "is_replace_controller false";
-  const reweight = e.reweight.length ? `, reweight ${e.reweight.map((w) => `${w.word}×${w.value}${w.inPrompt ? "" : " (not in prompt)"}`).join(" ")}` : "";
+  const why =
+    e.controller === "replace"
+      ? "word swap"
+      : e.spec.p2p.isReplaceController
+        ? `word counts differ: ${e.wordCounts.source} vs ${e.wordCounts.target}`
+        : "is_replace_controller false";
+  const reweight = e.reweight.length
+    ? `, reweight ${e.reweight.map((w) => `${w.word}×${w.value}${w.inPrompt ? "" : " (not in prompt)"}`).join(" ")}`
+    : "";
   lines.push(`  controller ${e.controller} (${why})${reweight}`);
   const perWord = e.cross.words.map((w) => `; ${word(w)}: ${window(w.steps, steps)}`).join("");
   lines.push(`  cross      ${window(e.cross.steps, steps)}${perWord}`);
@@ -41,7 +49,9 @@ function formatEdit(e: PlannedEdit, steps: number, controlled: boolean): string[
   const selfUse = b?.selfAttention ? "blended with the mask" : "replaced by the source";
   lines.push(`  self       ${window(e.self.steps, steps)}, ${selfUse}`);
   if (b) {
-    const uses = [b.selfAttention ? "self-attention" : "", b.latents ? `latents (th ${b.latentThreshold})` : ""].filter(Boolean).join(" + ") || "nothing (neither blend_self_attention nor blend_latents)";
+    const uses =
+      [b.selfAttention ? "self-attention" : "", b.latents ? `latents (th ${b.latentThreshold})` : ""].filter(Boolean).join(" + ") ||
+      "nothing (neither blend_self_attention nor blend_latents)";
     const target = b.targetWords.length ? `, target words ${b.targetWords.join(" ")}` : "";
     lines.push(`  blend      mask of ${b.sourceWords.map(word).join(" ")} > ${b.threshold}${target}; blends ${uses}`);
   }
@@ -63,7 +73,13 @@ function formatLayers(layers: AttentionLayer[]): string[] {
     ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => `  ${r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()}`);
+  return rows.map(
+    (r) =>
+      `  ${r
+        .map((cell, c) => cell.padEnd(widths[c]))
+        .join("  ")
+        .trimEnd()}`,
+  );
 }
 
 function word(w: PlannedWord): string {

@@ -4,7 +4,9 @@ import { requireWordIndices, type WordTokenizer } from "../tokenizer/wordIndices
 
 /** Token positions (SOT = 0) of `words` in `prompt`; throws, naming the word, when one is missing. */
 export function wordPositions(tokenizer: WordTokenizer, prompt: string, words: string[]): number[] {
-  return [...new Set(words.flatMap((word) => requireWordIndices(prompt, word, tokenizer)))].filter((i) => i < CLIP_TOKENS).sort((a, b) => a - b);
+  return [...new Set(words.flatMap((word) => requireWordIndices(prompt, word, tokenizer)))]
+    .filter((i) => i < CLIP_TOKENS)
+    .sort((a, b) => a - b);
 }
 
 /** [T] 1 at the token positions of `words` in `prompt`. */

@@ -85,9 +85,7 @@ export function controllerTensors(
     }
     // The original indexes CLIP_TOKENS-wide tensors with these positions, which fails past the context.
     if (found.some((i) => i >= CLIP_TOKENS)) {
-      throw new Error(
-        `${use} word ${JSON.stringify(word)} lies beyond CLIP's ${CLIP_TOKENS}-token context in ${JSON.stringify(text)}`,
-      );
+      throw new Error(`${use} word ${JSON.stringify(word)} lies beyond CLIP's ${CLIP_TOKENS}-token context in ${JSON.stringify(text)}`);
     }
     return found;
   };
@@ -160,12 +158,9 @@ type WordLookup = (text: string, word: string, use: WordUse) => number[];
 function crossReplaceAlpha(target: string, steps: number, spec: CrossReplaceSteps, lookup: WordLookup): Float32Array {
   const rows = steps + 1;
   const alpha = new Float32Array(rows * CLIP_TOKENS); // [steps+1, T]
-  const entries: Record<string, number | [number, number]> =
-    typeof spec === "number" || Array.isArray(spec) ? { default_: spec } : spec;
+  const entries: Record<string, number | [number, number]> = typeof spec === "number" || Array.isArray(spec) ? { default_: spec } : spec;
   if (entries === null || typeof entries !== "object") {
-    throw new Error(
-      `crossReplaceSteps must be a fraction, a [start, end] pair or a per-word object, got ${JSON.stringify(spec)}`,
-    );
+    throw new Error(`crossReplaceSteps must be a fraction, a [start, end] pair or a per-word object, got ${JSON.stringify(spec)}`);
   }
   const fill = (bounds: number | [number, number], columns: Iterable<number>, what: string): void => {
     const [start, end] = replaceWindow(bounds, what);
@@ -174,7 +169,11 @@ function crossReplaceAlpha(target: string, steps: number, spec: CrossReplaceStep
     const to = Math.trunc(end * rows);
     for (const c of columns) for (let r = 0; r < rows; r++) alpha[r * CLIP_TOKENS + c] = r >= from && r < to ? 1 : 0;
   };
-  fill(entries.default_ ?? [0, 1], Array.from({ length: CLIP_TOKENS }, (_, i) => i), 'crossReplaceSteps "default_"');
+  fill(
+    entries.default_ ?? [0, 1],
+    Array.from({ length: CLIP_TOKENS }, (_, i) => i),
+    'crossReplaceSteps "default_"',
+  );
   for (const [word, bounds] of Object.entries(entries)) {
     if (word === "default_") continue;
     fill(bounds, lookup(target, word, "cross-replace"), `crossReplaceSteps[${JSON.stringify(word)}]`);
@@ -187,9 +186,7 @@ function equalizer(target: string, eq: { words: string[]; values: number[] } | u
   const out = new Float32Array(CLIP_TOKENS).fill(1); // [T]
   if (eq === undefined) return out;
   if (!Array.isArray(eq.words) || !Array.isArray(eq.values) || eq.words.length !== eq.values.length) {
-    throw new Error(
-      `eqParams needs one value per word, got words ${JSON.stringify(eq.words)} and values ${JSON.stringify(eq.values)}`,
-    );
+    throw new Error(`eqParams needs one value per word, got words ${JSON.stringify(eq.words)} and values ${JSON.stringify(eq.values)}`);
   }
   eq.words.forEach((word, k) => {
     const value = eq.values[k];

@@ -20,7 +20,9 @@ export async function decodeVideo(model: FateZeroModel, latents: LatentVideo): P
   for (let f0 = 0; f0 < frames; f0 += DECODE_CHUNK) {
     const n = Math.min(DECODE_CHUNK, frames - f0);
     const z = new Float32Array(n * L * plane); // [n, C, h, w]
-    for (let f = 0; f < n; f++) for (let c = 0; c < L; c++) for (let i = 0; i < plane; i++) z[(f * L + c) * plane + i] = inverse * data[(c * frames + f0 + f) * plane + i];
+    for (let f = 0; f < n; f++)
+      for (let c = 0; c < L; c++)
+        for (let i = 0; i < plane; i++) z[(f * L + c) * plane + i] = inverse * data[(c * frames + f0 + f) * plane + i];
     const images = await model.vae.decode(z, [n, L, h, w]); // [n, 3, H, W]
     out.set(tensorToFrames(images, n, H, W), f0 * H * W * 3);
   }

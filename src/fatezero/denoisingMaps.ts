@@ -21,7 +21,12 @@ export async function denoisingMaps(model: FateZeroModel, inversion: InversionRe
   if (trajectory.length < N - 1) throw new Error(`denoising maps: need the latents of at least ${N - 1} steps, got ${trajectory.length}`);
   const [C, F, h, w] = inversion.latentShape;
   const T = model.dims.tokens;
-  const unet = await fusedUnet(model, { latentSize: [h, w], selectors: parseSelectors(key.unet.selectors), leastScChannel: key.unet.leastScChannel, queryLimit: key.queryLimit });
+  const unet = await fusedUnet(model, {
+    latentSize: [h, w],
+    selectors: parseSelectors(key.unet.selectors),
+    leastScChannel: key.unet.leastScChannel,
+    queryLimit: key.queryLimit,
+  });
   const stored = unet.mapOutputs;
   const picks = unet.maskOutputs;
   const size = maskMapSize(picks);
@@ -41,7 +46,15 @@ export async function denoisingMaps(model: FateZeroModel, inversion: InversionRe
     const maps = stored.map((l) => out.maps.get(l.name)!); // each [F, h·w, T]
     const k = N - 1 - i;
     if (result.maskMaps) result.maskMaps.steps[k] = combineMaskMaps(picks, stored, maps, 0, F, size, T);
-    groups.forEach((g, gi) => (result.groups[gi].steps[k] = averageGroup(g.members.map((m) => maps[m]), F * g.group.height * g.group.width, inversion.tokens, T)));
+    groups.forEach(
+      (g, gi) =>
+        (result.groups[gi].steps[k] = averageGroup(
+          g.members.map((m) => maps[m]),
+          F * g.group.height * g.group.width,
+          inversion.tokens,
+          T,
+        )),
+    );
   }
   return result;
 }

@@ -34,7 +34,12 @@ export interface EditResult {
 }
 
 /** Denoise from the inversion's z_T towards `spec.prompt`. */
-export async function editVideo(model: FateZeroModel, inversion: InversionRecord, spec: EditSpec, options: EditOptions = {}): Promise<EditResult> {
+export async function editVideo(
+  model: FateZeroModel,
+  inversion: InversionRecord,
+  spec: EditSpec,
+  options: EditOptions = {},
+): Promise<EditResult> {
   const loop: EditLoopOptions = { ...DEFAULT_EDIT_LOOP, ...options };
   const key = inversion.key;
   const N = key.steps;
@@ -43,17 +48,32 @@ export async function editVideo(model: FateZeroModel, inversion: InversionRecord
   const plane = C * F * h * w;
   const T = model.dims.tokens;
   const controller = controllerTensors(spec, N, model.tokenizer, { missingWords: options.missingWords });
-  if (controller.attentionBlend && !inversion.maskMaps) throw new Error("blend words need the inversion's mask maps, but this model and size have no cross-attention layers within the query limit");
-  const unet = await fusedUnet(model, { latentSize: [h, w], selectors: key.unet.selectors, leastScChannel: key.unet.leastScChannel, queryLimit: loop.controlQueryLimit, injected: options.injected });
+  if (controller.attentionBlend && !inversion.maskMaps)
+    throw new Error(
+      "blend words need the inversion's mask maps, but this model and size have no cross-attention layers within the query limit",
+    );
+  const unet = await fusedUnet(model, {
+    latentSize: [h, w],
+    selectors: key.unet.selectors,
+    leastScChannel: key.unet.leastScChannel,
+    queryLimit: loop.controlQueryLimit,
+    injected: options.injected,
+  });
   const { crossMatrix, crossBlend } = fusionInputs(controller);
-  const latentBlend = controller.latentBlend && loop.attention !== "none" ? new LatentBlend(controller, inversion, spec.p2p.blendTh[0], spec.p2p.latentBlendSteps) : undefined;
+  const latentBlend =
+    controller.latentBlend && loop.attention !== "none"
+      ? new LatentBlend(controller, inversion, spec.p2p.blendTh[0], spec.p2p.latentBlendSteps)
+      : undefined;
   const maskPicks = unet.maskOutputs;
 
   // Branches of each UNet call, and which text each one reads.
   const mode = loop.attention;
   const layout = BRANCHES[mode];
   const prompts = { uncond: "", edit: spec.prompt, source: spec.sourcePrompt, inversionPrompt: key.prompt };
-  const context = await encodePrompts(model, layout.texts.map((t) => prompts[t])); // [B, T, D]
+  const context = await encodePrompts(
+    model,
+    layout.texts.map((t) => prompts[t]),
+  ); // [B, T, D]
   const B = layout.texts.length;
   const controlled = mode !== "none";
 
@@ -64,7 +84,12 @@ export async function editVideo(model: FateZeroModel, inversion: InversionRecord
   for (let i = 0; i < N; i++) {
     if (options.signal?.aborted) throw new Error("edit cancelled");
     const t = scheduler.timesteps[i];
-    const sample = mode === "inversion" ? concatArrays([x, x, inversion.latents[N - 1 - i]]) : mode === "reconstruction" ? concatArrays([xs, x, xs, x]) : concatArrays([x, x]); // [B, C, F, h, w]
+    const sample =
+      mode === "inversion"
+        ? concatArrays([x, x, inversion.latents[N - 1 - i]])
+        : mode === "reconstruction"
+          ? concatArrays([xs, x, xs, x])
+          : concatArrays([x, x]); // [B, C, F, h, w]
     const selfMasks = stepMasks(unet.maskSizes, controlled, controller, inversion, i, spec);
     const controls: UnetControls = {
       branches: B,
@@ -103,7 +128,14 @@ const BRANCHES = {
 } as const;
 
 /** Self-attention masks of step i per controlled size: 1 outside the self-replace window, else the blend mask (or 0). */
-function stepMasks(sizes: [number, number][], controlled: boolean, c: ControllerTensors, inv: InversionRecord, i: number, spec: EditSpec): Map<string, Float32Array> {
+function stepMasks(
+  sizes: [number, number][],
+  controlled: boolean,
+  c: ControllerTensors,
+  inv: InversionRecord,
+  i: number,
+  spec: EditSpec,
+): Map<string, Float32Array> {
   const masks = new Map<string, Float32Array>();
   const N = inv.key.steps;
   const F = inv.key.frameCount;

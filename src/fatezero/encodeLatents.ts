@@ -11,7 +11,12 @@ export type PosteriorChoice = { mode: "mean" } | { mode: "sample"; seed: number 
 const ENCODE_CHUNK = 8;
 
 /** Encode images [F, 3, H, W] to z0 in the video UNet's layout [C, F, h, w]. */
-export async function encodeLatents(model: FateZeroModel, images: Float32Array, dims: [number, number, number, number], choice: PosteriorChoice): Promise<LatentVideo> {
+export async function encodeLatents(
+  model: FateZeroModel,
+  images: Float32Array,
+  dims: [number, number, number, number],
+  choice: PosteriorChoice,
+): Promise<LatentVideo> {
   const [F, C, H, W] = dims;
   const { latentChannels: L, vaeFactor } = model.dims;
   const [h, w] = [H / vaeFactor, W / vaeFactor];

@@ -63,7 +63,14 @@ export class FusedUnet {
    * Noise for `sample` [B, C, F, h, w] at timestep `t` with text embeddings `context` [B, T, D]; `controls`
    * fuse attention (default: none), and the maps of `maps` come back with it.
    */
-  async predict(sample: Float32Array, dims: [number, number, number, number, number], t: number, context: Float32Array, controls?: UnetControls, maps: readonly MapOutput[] = []): Promise<UnetPrediction> {
+  async predict(
+    sample: Float32Array,
+    dims: [number, number, number, number, number],
+    t: number,
+    context: Float32Array,
+    controls?: UnetControls,
+    maps: readonly MapOutput[] = [],
+  ): Promise<UnetPrediction> {
     const [B, , F] = dims;
     const c = controls ?? neutralControls(B, this.tokens);
     if (c.branches !== B) throw new Error(`UNet: controls for ${c.branches} branches, sample has ${B}`);
@@ -104,7 +111,11 @@ async function build(model: FateZeroModel, o: FusedUnetOptions): Promise<FusedUn
   const source = new CheckpointWeights("unet", model.folder.unet.weights, o.injected);
   const tokens = model.dims.tokens;
   const fusion = attentionFusion(sites, tokens);
-  const graph = buildUnetGraph(model.unetConfig, source, { video: { selectors, leastScChannel: o.leastScChannel }, latentSize: o.latentSize, onAttention: fusion.hook });
+  const graph = buildUnetGraph(model.unetConfig, source, {
+    video: { selectors, leastScChannel: o.leastScChannel },
+    latentSize: o.latentSize,
+    onAttention: fusion.hook,
+  });
   const maskModules = new Set(sites.filter((l) => l.maskSource).map((l) => l.module));
   const mapOutputs = fusion.crossProbs.map(({ site, probs }, i): MapOutput => {
     const name = `xattn_${i}`;

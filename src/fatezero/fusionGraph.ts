@@ -65,7 +65,11 @@ export function controlFeeds(c: UnetControls, frames: number, inputNames: readon
   const feeds: Record<string, ort.Tensor> = {
     src_index: new ort.Tensor("int64", BigInt64Array.of(BigInt(c.sourceBranch)), [1]),
     edit_index: new ort.Tensor("int64", BigInt64Array.of(BigInt(c.editBranch)), [1]),
-    edit_onehot: new ort.Tensor("bool", Uint8Array.from({ length: c.branches }, (_, b) => (b === c.editBranch ? 1 : 0)), [c.branches]),
+    edit_onehot: new ort.Tensor(
+      "bool",
+      Uint8Array.from({ length: c.branches }, (_, b) => (b === c.editBranch ? 1 : 0)),
+      [c.branches],
+    ),
     cross_matrix: new ort.Tensor("float32", c.crossMatrix, [T, T]),
     cross_blend: new ort.Tensor("float32", c.crossBlend, [T]),
     cross_eq: new ort.Tensor("float32", c.crossEq, [T]),
@@ -114,7 +118,11 @@ export function attentionFusion(
     const [h, w] = site.size!;
     if (site.kind === "cross") crossProbs.push({ site, probs });
     inputs ??= declareControls(g, tokens);
-    const dims = g.op("Concat", [g.constInt64([-1]), site.frames!, g.op("Slice", [g.op("Shape", [probs]), g.constInt64([1]), g.constInt64([4])])], { axis: 0 });
+    const dims = g.op(
+      "Concat",
+      [g.constInt64([-1]), site.frames!, g.op("Slice", [g.op("Shape", [probs]), g.constInt64([1]), g.constInt64([4])])],
+      { axis: 0 },
+    );
     const p = g.op("Reshape", [probs, dims]); // [B, F, heads, Lq, Lk]
     const src = g.op("Gather", [p, inputs.src], { axis: 0 }); // [1, F, heads, Lq, Lk]
     const edit = g.op("Gather", [p, inputs.edit], { axis: 0 });

@@ -125,7 +125,8 @@ export class InversionCache {
     } catch {
       throw new Error(`${entryDir}: no such inversion cache entry folder`);
     }
-    if (!fs.statSync(real).isDirectory()) throw new Error(`${entryDir} is not a folder: an inversion cache entry is a folder holding ${META} and ${PAYLOAD}`);
+    if (!fs.statSync(real).isDirectory())
+      throw new Error(`${entryDir} is not a folder: an inversion cache entry is a folder holding ${META} and ${PAYLOAD}`);
     if (!isRegularFile(path.join(real, META))) throw new Error(`${entryDir} is not an inversion cache entry: it has no ${META}`);
     return readEntry(real, expected === undefined ? undefined : normalizeKey(expected, "expected key"));
   }
@@ -149,7 +150,10 @@ export class InversionCache {
       } catch {
         continue;
       }
-      const bytes = [PAYLOAD, META].reduce((sum, name) => sum + (isRegularFile(path.join(dir, name)) ? fs.statSync(path.join(dir, name)).size : 0), 0);
+      const bytes = [PAYLOAD, META].reduce(
+        (sum, name) => sum + (isRegularFile(path.join(dir, name)) ? fs.statSync(path.join(dir, name)).size : 0),
+        0,
+      );
       out.push({ id: dirent.name, key: meta.key, bytes, created: new Date(meta.created) });
     }
     return out.sort((a, b) => a.created.getTime() - b.created.getTime());
@@ -234,7 +238,14 @@ function readEntry(dir: string, expected: InversionKey | undefined, id?: string)
   const m = meta.maskMaps;
   const maskMaps = m ? { height: m.height, width: m.width, heads: m.heads, tokens: m.tokens, steps: take(m.steps) } : undefined;
   const groups = meta.groups.map((g) => ({ group: g.group, steps: take(g.steps) }));
-  return { key: meta.key, latents, latentShape: meta.latents.shape as LatentShape, tokens: meta.tokens, ...(maskMaps ? { maskMaps } : {}), groups };
+  return {
+    key: meta.key,
+    latents,
+    latentShape: meta.latents.shape as LatentShape,
+    tokens: meta.tokens,
+    ...(maskMaps ? { maskMaps } : {}),
+    groups,
+  };
 }
 
 /** Check meta.json, the key and the payload's size and hash; returns the parsed meta. */
@@ -245,7 +256,8 @@ function verifyEntry(dir: string, expected: InversionKey | undefined, id?: strin
   } catch (e) {
     throw corrupt(dir, (e as Error).message);
   }
-  if (id !== undefined && InversionCache.idOf(meta.key) !== id) throw corrupt(dir, `the key in ${META} does not belong to this folder (was it edited?)`);
+  if (id !== undefined && InversionCache.idOf(meta.key) !== id)
+    throw corrupt(dir, `the key in ${META} does not belong to this folder (was it edited?)`);
   if (expected !== undefined) {
     const diffs = keyDifferences(meta.key, expected);
     if (diffs.length > 0) {
@@ -261,7 +273,9 @@ function verifyEntry(dir: string, expected: InversionKey | undefined, id?: strin
 }
 
 function corrupt(dir: string, problem: string): Error {
-  return new Error(`inversion cache entry ${dir} is corrupt: ${problem}. It can be deleted (the inversion is then recomputed): rm -r "${dir}"`);
+  return new Error(
+    `inversion cache entry ${dir} is corrupt: ${problem}. It can be deleted (the inversion is then recomputed): rm -r "${dir}"`,
+  );
 }
 
 /** Names and shapes of the payload's tensors, in storage order. */
@@ -285,7 +299,8 @@ function layoutOf(record: InversionRecord, key: InversionKey): Layout {
   const frames = key.frameCount;
   if (record.latents.length === 0) fail("it has no latents");
   const shape = record.latentShape;
-  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every(isPositiveInt) || shape[1] !== frames) fail(`its latent shape is ${JSON.stringify(shape)}, expected [C, ${frames}, h, w]`);
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every(isPositiveInt) || shape[1] !== frames)
+    fail(`its latent shape is ${JSON.stringify(shape)}, expected [C, ${frames}, h, w]`);
   const tokens = record.tokens;
   if (!isPositiveInt(tokens)) fail(`tokens is ${tokens}`);
   const checkArrays = (what: string, arrays: Float32Array[], shape: number[]): void => {
@@ -300,7 +315,8 @@ function layoutOf(record: InversionRecord, key: InversionKey): Layout {
   let maskMaps: Layout["maskMaps"] = null;
   if (record.maskMaps) {
     const { height, width, heads, tokens: maskTokens, steps } = record.maskMaps;
-    if (![height, width, heads, maskTokens].every(isPositiveInt)) fail(`mask maps have size ${height}×${width}, ${heads} heads and ${maskTokens} tokens`);
+    if (![height, width, heads, maskTokens].every(isPositiveInt))
+      fail(`mask maps have size ${height}×${width}, ${heads} heads and ${maskTokens} tokens`);
     checkArrays("mask maps", steps, [frames, height * width, maskTokens]);
     maskMaps = { height, width, heads, tokens: maskTokens, steps: steps.length };
   }
@@ -404,7 +420,11 @@ function normalizeKey(raw: unknown, where: string): InversionKey {
     width: positiveInt(o.width, `${where}.width`),
     prompt: str(o.prompt, "prompt"),
     steps: positiveInt(o.steps, `${where}.steps`),
-    unet: { selectors: [...(selectors as (number | string)[])], leastScChannel: unet.leastScChannel as number, subfolder: str(unet.subfolder, "unet.subfolder") },
+    unet: {
+      selectors: [...(selectors as (number | string)[])],
+      leastScChannel: unet.leastScChannel as number,
+      subfolder: str(unet.subfolder, "unet.subfolder"),
+    },
     posterior,
     queryLimit: positiveInt(o.queryLimit, `${where}.queryLimit`),
     ...(o.injected === undefined ? {} : { injected: str(o.injected, "injected") }),
@@ -451,7 +471,10 @@ function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (typeof value === "object") {
     const o = value as Record<string, unknown>;
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(",")}}`;
   }
   throw new Error(`cannot hash a value of type ${typeof value}`);
 }
@@ -489,7 +512,7 @@ function sha256File(file: string): string {
   const buf = Buffer.alloc(4 * 1024 * 1024);
   const fd = fs.openSync(file, "r");
   try {
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
   } finally {
     fs.closeSync(fd);
   }

@@ -56,7 +56,13 @@ export function inversionKey(model: FateZeroModel, r: InversionRequest): Inversi
     unet: { selectors: r.selectors ?? [-1, "first"], leastScChannel: r.leastScChannel ?? 0, subfolder: model.unetSubfolder },
     posterior:
       posterior.mode === "eps"
-        ? { mode: "eps", hash: crypto.createHash("sha256").update(new Uint8Array(posterior.eps.buffer, posterior.eps.byteOffset, posterior.eps.byteLength)).digest("hex") }
+        ? {
+            mode: "eps",
+            hash: crypto
+              .createHash("sha256")
+              .update(new Uint8Array(posterior.eps.buffer, posterior.eps.byteOffset, posterior.eps.byteLength))
+              .digest("hex"),
+          }
         : posterior,
     queryLimit: r.queryLimit ?? CONTROL_QUERY_LIMIT,
     ...(r.injected && r.injected.size > 0 ? { injected: injectedHash(r.injected) } : {}),
@@ -84,7 +90,13 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
 
   // 2. The video UNet (the edit graph, run with neutral controls), whose extra outputs are the head-averaged
   //    cross-attention maps of the stored layers.
-  const unet = await fusedUnet(model, { latentSize: [h, w], selectors, leastScChannel: key.unet.leastScChannel, queryLimit, injected: r.injected });
+  const unet = await fusedUnet(model, {
+    latentSize: [h, w],
+    selectors,
+    leastScChannel: key.unet.leastScChannel,
+    queryLimit,
+    injected: r.injected,
+  });
   const stored = unet.mapOutputs;
 
   // 3. DDIM inversion over the reversed timesteps.
@@ -103,7 +115,9 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
     latentShape: z0.shape,
     tokens,
     groups: groups.map((g) => ({ group: g.group, steps: [] })),
-    ...(picks.length > 0 ? { maskMaps: { height: maskSize[0], width: maskSize[1], heads: picks.reduce((a, l) => a + l.site.heads, 0), tokens: T, steps: [] } } : {}),
+    ...(picks.length > 0
+      ? { maskMaps: { height: maskSize[0], width: maskSize[1], heads: picks.reduce((a, l) => a + l.site.heads, 0), tokens: T, steps: [] } }
+      : {}),
   };
   let z = z0.data;
   for (let k = 0; k < r.steps; k++) {
@@ -111,9 +125,21 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
     const t = timesteps[k];
     const out = await unet.predict(z, [1, C, F, h, w], t, context, undefined, stored);
     const maps = stored.map((l) => out.maps.get(l.name)!); // each [F, h·w, T]
-    options.onLayerMaps?.(k, stored.map((l, i) => ({ site: l.site, maps: maps[i] })));
+    options.onLayerMaps?.(
+      k,
+      stored.map((l, i) => ({ site: l.site, maps: maps[i] })),
+    );
     if (record.maskMaps) record.maskMaps.steps.push(combineMaskMaps(picks, stored, maps, 0, F, maskSize, T));
-    groups.forEach((g, gi) => record.groups[gi].steps.push(averageGroup(g.members.map((i) => maps[i]), F * g.group.height * g.group.width, tokens, T)));
+    groups.forEach((g, gi) =>
+      record.groups[gi].steps.push(
+        averageGroup(
+          g.members.map((i) => maps[i]),
+          F * g.group.height * g.group.width,
+          tokens,
+          T,
+        ),
+      ),
+    );
     z = scheduler.invertStep(out.noise, t, z);
     record.latents.push(z);
     options.onProgress?.(k + 1, r.steps);

@@ -56,7 +56,11 @@ export interface FateZeroModel {
 /** The folder of the embedded tiny model, generated on first use. */
 export function ensureTinyModel(cacheDir = defaultCacheDir()): string {
   const spec = tinyModelSpec();
-  const tag = crypto.createHash("sha256").update(JSON.stringify([RANDOM_MODEL_VERSION, spec.textEncoder, spec.unet, spec.vae, Object.keys(spec.vocab.vocab).length])).digest("hex").slice(0, 12);
+  const tag = crypto
+    .createHash("sha256")
+    .update(JSON.stringify([RANDOM_MODEL_VERSION, spec.textEncoder, spec.unet, spec.vae, Object.keys(spec.vocab.vocab).length]))
+    .digest("hex")
+    .slice(0, 12);
   const dir = path.join(cacheDir, "models", `tiny-${tag}`);
   if (!fs.existsSync(path.join(dir, "model_index.json"))) {
     fs.mkdirSync(path.dirname(dir), { recursive: true });
@@ -80,11 +84,18 @@ export function modelShape(model: string, options: SingleFileOptions = {}): Mode
   const dir = modelDir(model);
   if (isSingleFile(dir)) {
     const folder = openSingleFile(dir, options);
-    return { unet: asInput(() => unetConfig(folder.unet.config, dir)), vaeFactor: vaeFactor(asInput(() => vaeConfig(folder.vae.config, dir))) };
+    return {
+      unet: asInput(() => unetConfig(folder.unet.config, dir)),
+      vaeFactor: vaeFactor(asInput(() => vaeConfig(folder.vae.config, dir))),
+    };
   }
   const read = (part: string) => {
     const file = path.join(dir, part, "config.json");
-    if (!fs.existsSync(file)) throw new InputError(`model ${model}: ${file} does not exist (expected a diffusers Stable Diffusion folder, a single .safetensors file, "world" or "tiny")`);
+    if (!fs.existsSync(file))
+      throw new InputError(
+        `model ${model}: ${file} does not exist ` +
+          '(expected a diffusers Stable Diffusion folder, a single .safetensors file, "world" or "tiny")',
+      );
     try {
       return { json: JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>, file };
     } catch (e) {
@@ -109,24 +120,33 @@ function asInput<T>(read: () => T): T {
 export function modelDir(model: string, cacheDir?: string): string {
   if (model === "tiny") return ensureTinyModel(cacheDir);
   if (model === "world") {
-    if (!fs.existsSync(path.join(WORLD_MODEL_DIR, "model_index.json"))) throw new InputError(`the world model is missing from ${WORLD_MODEL_DIR} (npm run train:world writes it)`);
+    if (!fs.existsSync(path.join(WORLD_MODEL_DIR, "model_index.json")))
+      throw new InputError(`the world model is missing from ${WORLD_MODEL_DIR} (npm run train:world writes it)`);
     return WORLD_MODEL_DIR;
   }
   return path.resolve(model);
 }
 
 /** Open a model's configs and weights: a diffusers folder, or a single-file checkpoint (.safetensors). */
-export function openModel(dir: string, options: Pick<LoadModelOptions, "unetSubfolder" | "modelConfig" | "ema" | "weightsFile"> = {}): ModelFolder {
+export function openModel(
+  dir: string,
+  options: Pick<LoadModelOptions, "unetSubfolder" | "modelConfig" | "ema" | "weightsFile"> = {},
+): ModelFolder {
   if (options.weightsFile !== undefined) {
     if (!isSingleFile(options.weightsFile)) throw new InputError(`--weights ${options.weightsFile}: not a .safetensors file`);
     const subfolder = options.unetSubfolder ?? "unet";
-    return withSingleFileWeights(openModelFolder(dir, { unetSubfolder: subfolder }), options.weightsFile, { ema: options.ema, keepUnet: subfolder !== "unet" });
+    return withSingleFileWeights(openModelFolder(dir, { unetSubfolder: subfolder }), options.weightsFile, {
+      ema: options.ema,
+      keepUnet: subfolder !== "unet",
+    });
   }
   if (isSingleFile(dir)) {
-    if (options.unetSubfolder && options.unetSubfolder !== "unet") throw new InputError(`${dir}: a single file has one UNet; a UNet subfolder (${options.unetSubfolder}) needs a model folder`);
+    if (options.unetSubfolder && options.unetSubfolder !== "unet")
+      throw new InputError(`${dir}: a single file has one UNet; a UNet subfolder (${options.unetSubfolder}) needs a model folder`);
     return openSingleFile(dir, options);
   }
-  if (options.modelConfig !== undefined || options.ema) throw new InputError(`${dir}: --model-config and --ema apply to single-file checkpoints (.safetensors), not to model folders`);
+  if (options.modelConfig !== undefined || options.ema)
+    throw new InputError(`${dir}: --model-config and --ema apply to single-file checkpoints (.safetensors), not to model folders`);
   return openModelFolder(dir, { unetSubfolder: options.unetSubfolder });
 }
 
@@ -144,8 +164,14 @@ export async function loadModel(model = "world", options: LoadModelOptions = {})
   ]);
   const tokenizer = ClipTokenizer.fromFiles(folder.vocab);
   const unet = unetConfig(folder.unet.config, path.join(folder.unet.dir, "config.json"));
-  if (textConfig.maxPositions < tokenizer.maxLength) throw new InputError(`${te.dir}/config.json: max_position_embeddings ${textConfig.maxPositions} is below the tokenizer's ${tokenizer.maxLength} tokens`);
-  if (unet.inChannels !== vae.config.latentChannels) throw new InputError(`${folder.unet.dir}/config.json: in_channels ${unet.inChannels} differs from the VAE's latent_channels ${vae.config.latentChannels}`);
+  if (textConfig.maxPositions < tokenizer.maxLength)
+    throw new InputError(
+      `${te.dir}/config.json: max_position_embeddings ${textConfig.maxPositions} is below the tokenizer's ${tokenizer.maxLength} tokens`,
+    );
+  if (unet.inChannels !== vae.config.latentChannels)
+    throw new InputError(
+      `${folder.unet.dir}/config.json: in_channels ${unet.inChannels} differs from the VAE's latent_channels ${vae.config.latentChannels}`,
+    );
   return {
     dir,
     dims: { tokens: tokenizer.maxLength, vaeFactor: vae.factor, latentChannels: vae.config.latentChannels },
@@ -161,12 +187,20 @@ export async function loadModel(model = "world", options: LoadModelOptions = {})
   };
 }
 
-/** Hash of every config, the tokenizer, which stored tensors each component reads, and each weight file's path, size and modification time. */
+/**
+ * Hash of every config, the tokenizer, which stored tensors each component reads, and each weight file's
+ * path, size and modification time.
+ */
 export function modelIdentity(folder: ModelFolder): string {
   const h = crypto.createHash("sha256");
   for (const c of [folder.textEncoder, folder.unet, folder.vae]) {
     h.update(JSON.stringify(c.config));
-    h.update(c.weights.names().map((n) => c.weights.locate(n).stored).join("\0"));
+    h.update(
+      c.weights
+        .names()
+        .map((n) => c.weights.locate(n).stored)
+        .join("\0"),
+    );
     for (const f of c.weights.files) {
       const st = fs.statSync(f.path);
       h.update(`\0${fs.realpathSync(f.path)}\0${st.size}\0${st.mtimeMs}`);
@@ -178,7 +212,11 @@ export function modelIdentity(folder: ModelFolder): string {
 }
 
 /** Text embeddings [B, T, D] of prompts, warning (as CLIP does) when a prompt is truncated. */
-export async function encodePrompts(model: FateZeroModel, prompts: string[], warn: (message: string) => void = console.warn): Promise<Float32Array> {
+export async function encodePrompts(
+  model: FateZeroModel,
+  prompts: string[],
+  warn: (message: string) => void = console.warn,
+): Promise<Float32Array> {
   const rows = prompts.map((p) => {
     const t = model.tokenizer.tokenize(p);
     if (t.truncated) warn(`prompt truncated to ${model.tokenizer.maxLength} tokens (CLIP's limit): "${p}"`);

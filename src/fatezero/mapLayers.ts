@@ -22,7 +22,15 @@ export function maskMapSize(picks: StoredLayer[]): [number, number] {
  * Mean over all heads of the mask layers for batch branch `branch`: each layer's head-averaged maps
  * [B·F, h·w, T] (indexed like `stored`), resized to `size` and weighted by its head count → [F, H·W, T].
  */
-export function combineMaskMaps(picks: StoredLayer[], stored: StoredLayer[], maps: Float32Array[], branch: number, F: number, size: [number, number], tokens: number): Float32Array {
+export function combineMaskMaps(
+  picks: StoredLayer[],
+  stored: StoredLayer[],
+  maps: Float32Array[],
+  branch: number,
+  F: number,
+  size: [number, number],
+  tokens: number,
+): Float32Array {
   const heads = picks.reduce((a, l) => a + l.site.heads, 0);
   const out = new Float32Array(F * size[0] * size[1] * tokens); // [F, H·W, T]
   for (const l of picks) {
@@ -52,7 +60,15 @@ export function mapGroups(stored: StoredLayer[]): { group: MapGroup; members: nu
 }
 
 /** Nearest-neighbour resize of maps [F, h·w, T] to [F, H·W, T] (torch's `interpolate` index rule). */
-export function resizeMapsNearest(maps: Float32Array, frames: number, h: number, w: number, H: number, W: number, tokens: number): Float32Array {
+export function resizeMapsNearest(
+  maps: Float32Array,
+  frames: number,
+  h: number,
+  w: number,
+  H: number,
+  W: number,
+  tokens: number,
+): Float32Array {
   if (h === H && w === W) return maps;
   const out = new Float32Array(frames * H * W * tokens); // [F, H·W, T]
   for (let f = 0; f < frames; f++) {

@@ -30,7 +30,10 @@ export function refinementMapper(source: string, target: string, tokenizer: Alig
   const y = withSpecialTokens(target, tokenizer);
   // The original fills a CLIP_TOKENS-long mapper with one entry per target token and indexes the source maps with
   // the mapped positions, so either prompt longer than the context fails there.
-  for (const [text, ids] of [[source, x], [target, y]] as const) {
+  for (const [text, ids] of [
+    [source, x],
+    [target, y],
+  ] as const) {
     if (ids.length > CLIP_TOKENS) {
       throw new Error(
         `refine alignment: the prompt ${JSON.stringify(text)} has ${ids.length - 2} tokens, more than the ` +

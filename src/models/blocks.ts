@@ -6,7 +6,14 @@ import type { Graph } from "../onnx/graph";
 import { conv2d, groupNorm, linear, silu } from "../onnx/layers";
 
 /** A convolution at `prefix` on [N, inC, H, W] → [N, outC, H', W']. */
-export type ConvFn = (x: string, prefix: string, inC: number, outC: number, kernel: number, options?: { stride?: number; pad?: number }) => string;
+export type ConvFn = (
+  x: string,
+  prefix: string,
+  inC: number,
+  outC: number,
+  kernel: number,
+  options?: { stride?: number; pad?: number },
+) => string;
 
 /** A GroupNorm at `prefix` on [N, C, H, W]. */
 export type NormFn = (x: string, prefix: string, channels: number) => string;
@@ -47,7 +54,11 @@ export function resnetBlock(g: Graph, x: string, prefix: string, inC: number, ou
 
 /** Nearest-neighbour 2× upsampling followed by a 3×3 conv (Upsample2D with use_conv). */
 export function upsample(g: Graph, x: string, prefix: string, channels: number, conv: ConvFn): string {
-  const up = g.op("Resize", [x, "", g.constFloat([1, 1, 2, 2], [4])], { mode: "nearest", nearest_mode: "floor", coordinate_transformation_mode: "asymmetric" });
+  const up = g.op("Resize", [x, "", g.constFloat([1, 1, 2, 2], [4])], {
+    mode: "nearest",
+    nearest_mode: "floor",
+    coordinate_transformation_mode: "asymmetric",
+  });
   return conv(up, `${prefix}.conv`, channels, channels, 3);
 }
 

@@ -83,7 +83,10 @@ export function vaeFactor(c: Pick<VaeConfig, "blockOutChannels">): number {
 export function vaeConfig(cfg: Json, what = "vae/config.json"): VaeConfig {
   const r = reader(what, cfg);
   const blocks = r.ints("block_out_channels");
-  for (const [key, want] of [["down_block_types", "DownEncoderBlock2D"], ["up_block_types", "UpDecoderBlock2D"]] as const) {
+  for (const [key, want] of [
+    ["down_block_types", "DownEncoderBlock2D"],
+    ["up_block_types", "UpDecoderBlock2D"],
+  ] as const) {
     const types = r.strs(key);
     if (types.length !== blocks.length || types.some((t) => t !== want)) {
       throw new Error(`${what}: ${key} must be ${blocks.length} × "${want}" (SD 1.x layout), got ${JSON.stringify(types)}`);
@@ -145,7 +148,8 @@ export function unetConfig(cfg: Json, what = "unet/config.json"): UnetConfig {
     if (cfg[key] !== undefined && cfg[key] !== null) throw new Error(`${what}: "${key}" is not supported (SD 1.x has none)`);
   }
   const mid = cfg.mid_block_type;
-  if (mid !== undefined && mid !== null && !MID_TYPES.includes(String(mid))) throw new Error(`${what}: mid_block_type "${String(mid)}" is not supported`);
+  if (mid !== undefined && mid !== null && !MID_TYPES.includes(String(mid)))
+    throw new Error(`${what}: mid_block_type "${String(mid)}" is not supported`);
   if (cfg.temporal_downsample === true) throw new Error(`${what}: temporal_downsample is not supported`);
   if (r.bool("only_cross_attention", false) || r.bool("dual_cross_attention", false) || r.bool("upcast_attention", false)) {
     throw new Error(`${what}: only_cross_attention / dual_cross_attention / upcast_attention are not supported`);

@@ -48,7 +48,8 @@ export function frameContext(g: Graph, frames: string, selectors: FrameSelector[
 export function gatherFrames(g: Graph, x: string, ctx: FrameContext, selectors: FrameSelector[], channels: number): string {
   const shape = g.op("Shape", [x]);
   const L = g.op("Slice", [shape, g.constInt64([1]), g.constInt64([2])]);
-  const unfolded = g.op("Reshape", [x, g.op("Concat", [g.constInt64([-1]), ctx.frames, L, g.constInt64([channels])], { axis: 0 })]); // [B, F, L, C]
+  // [B, F, L, C]
+  const unfolded = g.op("Reshape", [x, g.op("Concat", [g.constInt64([-1]), ctx.frames, L, g.constInt64([channels])], { axis: 0 })]);
   const parts = selectors.map((s) => g.op("Gather", [unfolded, ctx.selectors.get(String(s))!], { axis: 1 })); // K × [B, F, L, C]
   const joined = parts.length === 1 ? parts[0] : g.op("Concat", parts, { axis: 2 }); // [B, F, K·L, C]
   const batch = g.op("Slice", [shape, g.constInt64([0]), g.constInt64([1])]);
@@ -58,27 +59,36 @@ export function gatherFrames(g: Graph, x: string, ctx: FrameContext, selectors: 
 /** [(B·F), L, C] → [(B·L), F, C]: one sequence over frames per spatial position. */
 export function framesToSequences(g: Graph, x: string, ctx: FrameContext, channels: number): string {
   const L = g.op("Slice", [g.op("Shape", [x]), g.constInt64([1]), g.constInt64([2])]);
-  const u = g.op("Reshape", [x, g.op("Concat", [g.constInt64([-1]), ctx.frames, L, g.constInt64([channels])], { axis: 0 })]); // [B, F, L, C]
+  // [B, F, L, C]
+  const u = g.op("Reshape", [x, g.op("Concat", [g.constInt64([-1]), ctx.frames, L, g.constInt64([channels])], { axis: 0 })]);
   const t = g.op("Transpose", [u], { perm: [0, 2, 1, 3] }); // [B, L, F, C]
   return g.op("Reshape", [t, g.op("Concat", [g.constInt64([-1]), ctx.frames, g.constInt64([channels])], { axis: 0 })]);
 }
 
 /** Inverse of `framesToSequences`: [(B·L), F, C] → [(B·F), L, C], given L as int64 [1]. */
 export function sequencesToFrames(g: Graph, x: string, ctx: FrameContext, L: string, channels: number): string {
-  const u = g.op("Reshape", [x, g.op("Concat", [g.constInt64([-1]), L, ctx.frames, g.constInt64([channels])], { axis: 0 })]); // [B, L, F, C]
+  // [B, L, F, C]
+  const u = g.op("Reshape", [x, g.op("Concat", [g.constInt64([-1]), L, ctx.frames, g.constInt64([channels])], { axis: 0 })]);
   const t = g.op("Transpose", [u], { perm: [0, 2, 1, 3] }); // [B, F, L, C]
   return g.op("Reshape", [t, g.op("Concat", [g.constInt64([-1]), L, g.constInt64([channels])], { axis: 0 })]);
 }
 
 /** [(B·F), C, H, W] → [(B·H·W), C, F] for a 1D convolution over frames, and back. */
-export function imagesToTemporal(g: Graph, x: string, ctx: FrameContext, channels: number): { seq: string; restore: (y: string) => string } {
+export function imagesToTemporal(
+  g: Graph,
+  x: string,
+  ctx: FrameContext,
+  channels: number,
+): { seq: string; restore: (y: string) => string } {
   const shape = g.op("Shape", [x]);
   const hw = g.op("Slice", [shape, g.constInt64([2]), g.constInt64([4])]); // [H, W]
-  const u = g.op("Reshape", [x, g.op("Concat", [g.constInt64([-1]), ctx.frames, g.constInt64([channels]), hw], { axis: 0 })]); // [B, F, C, H, W]
+  // [B, F, C, H, W]
+  const u = g.op("Reshape", [x, g.op("Concat", [g.constInt64([-1]), ctx.frames, g.constInt64([channels]), hw], { axis: 0 })]);
   const t = g.op("Transpose", [u], { perm: [0, 3, 4, 2, 1] }); // [B, H, W, C, F]
   const seq = g.op("Reshape", [t, g.op("Concat", [g.constInt64([-1, channels]), ctx.frames], { axis: 0 })]); // [(B·H·W), C, F]
   const restore = (y: string) => {
-    const v = g.op("Reshape", [y, g.op("Concat", [g.constInt64([-1]), hw, g.constInt64([channels]), ctx.frames], { axis: 0 })]); // [B, H, W, C, F]
+    // [B, H, W, C, F]
+    const v = g.op("Reshape", [y, g.op("Concat", [g.constInt64([-1]), hw, g.constInt64([channels]), ctx.frames], { axis: 0 })]);
     const back = g.op("Transpose", [v], { perm: [0, 4, 3, 1, 2] }); // [B, F, C, H, W]
     return g.op("Reshape", [back, shape]);
   };
@@ -90,7 +100,8 @@ export function imagesToClip(g: Graph, x: string, ctx: FrameContext, channels: n
   const shape = g.op("Shape", [x]);
   const flat = g.op("Reshape", [x, g.constInt64([0, 0, -1])]); // [(B·F), C, H·W]
   const hw = g.op("Slice", [g.op("Shape", [flat]), g.constInt64([2]), g.constInt64([3])]);
-  const u = g.op("Reshape", [flat, g.op("Concat", [g.constInt64([-1]), ctx.frames, g.constInt64([channels]), hw], { axis: 0 })]); // [B, F, C, H·W]
+  // [B, F, C, H·W]
+  const u = g.op("Reshape", [flat, g.op("Concat", [g.constInt64([-1]), ctx.frames, g.constInt64([channels]), hw], { axis: 0 })]);
   const clip = g.op("Transpose", [u], { perm: [0, 2, 1, 3] }); // [B, C, F, H·W]
   const restore = (y: string) => g.op("Reshape", [g.op("Transpose", [y], { perm: [0, 2, 1, 3] }), shape]);
   return { clip, restore };

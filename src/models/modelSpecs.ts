@@ -141,7 +141,15 @@ export function tinyModelSpec(options: ModelSpecOptions = {}): RandomModelSpec {
   // Ids, not entries, size the embedding: a hand-made vocabulary may repeat a token and skip an id.
   const vocabSize = Object.values(files.vocab).reduce((max, id) => Math.max(max, id + 1), 0);
   return {
-    textEncoder: textEncoderJson({ name: "fatezero-random-tiny", transformersVersion: "4.25.1", hidden: 32, layers: 2, heads: 4, mlp: 128, vocabSize }),
+    textEncoder: textEncoderJson({
+      name: "fatezero-random-tiny",
+      transformersVersion: "4.25.1",
+      hidden: 32,
+      layers: 2,
+      heads: 4,
+      mlp: 128,
+      vocabSize,
+    }),
     unet: unetJson({ diffusersVersion: "0.11.1", blocks: [32, 64, 64, 64], layers: 2, heads: 4, groups: 16, crossDim: 32, sampleSize: 16 }),
     vae: vaeJson({ diffusersVersion: "0.11.1", blocks: [16, 32, 32, 32], layers: 1, groups: 16, sampleSize: 128 }),
     vocab: files,
@@ -154,8 +162,24 @@ export function sd15ModelSpec(options: ModelSpecOptions = {}): RandomModelSpec {
   const { files, vocabulary } = clipVocabulary(options);
   return {
     // The real CLIP ViT-L/14 text tower has 49408 embedding rows whatever tokenizer is stored beside it.
-    textEncoder: textEncoderJson({ name: "openai/clip-vit-large-patch14", transformersVersion: "4.22.0.dev0", hidden: 768, layers: 12, heads: 12, mlp: 3072, vocabSize: 49408 }),
-    unet: unetJson({ diffusersVersion: "0.6.0", blocks: [320, 640, 1280, 1280], layers: 2, heads: 8, groups: 32, crossDim: 768, sampleSize: 64 }),
+    textEncoder: textEncoderJson({
+      name: "openai/clip-vit-large-patch14",
+      transformersVersion: "4.22.0.dev0",
+      hidden: 768,
+      layers: 12,
+      heads: 12,
+      mlp: 3072,
+      vocabSize: 49408,
+    }),
+    unet: unetJson({
+      diffusersVersion: "0.6.0",
+      blocks: [320, 640, 1280, 1280],
+      layers: 2,
+      heads: 8,
+      groups: 32,
+      crossDim: 768,
+      sampleSize: 64,
+    }),
     vae: vaeJson({ diffusersVersion: "0.6.0", blocks: [128, 256, 512, 512], layers: 2, groups: 32, sampleSize: 512 }),
     vocab: files,
     provenance: { model: "stable-diffusion-v1-5 sizes", vocabulary },

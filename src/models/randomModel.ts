@@ -176,7 +176,13 @@ function positionIds(length: number): TensorToWrite {
 }
 
 /** Values of one parameter, from its own generator: torch-default init plus the fixture's adjustments. */
-export function parameterValues(seed: number, component: string, name: string, shape: number[], params: ReadonlyMap<string, number[]>): Float32Array {
+export function parameterValues(
+  seed: number,
+  component: string,
+  name: string,
+  shape: number[],
+  params: ReadonlyMap<string, number[]>,
+): Float32Array {
   const rng = new TensorRandom(seed, `${component}/${name}`);
   const out = new Float32Array(elements(shape)); // same shape as the parameter
   const dot = name.lastIndexOf(".");

@@ -37,14 +37,19 @@ export function isSingleFile(p: string): boolean {
  * What a single file holds, from its tensor names and shapes: SD 1.x with its standard shapes, SD 1.x of other
  * sizes, or a reason to refuse it (another model family, a LoRA, a VAE alone, parts missing).
  */
-export function classifySingleFile(shapes: ReadonlyMap<string, number[]>): { kind: "sd1-standard" | "sd1" } | { kind: "refused"; reason: string } {
+export function classifySingleFile(
+  shapes: ReadonlyMap<string, number[]>,
+): { kind: "sd1-standard" | "sd1" } | { kind: "refused"; reason: string } {
   const names = [...shapes.keys()];
   const has = (prefix: string) => names.some((n) => n.startsWith(prefix));
   const refuse = (reason: string) => ({ kind: "refused" as const, reason });
-  if (names.some((n) => /lora_(up|down)|lora_unet|lora_te|\.lora\.|\.alpha$/.test(n))) return refuse("it is a LoRA (low-rank adapter) file, not a full checkpoint: load its base model instead");
-  if (has("conditioner.embedders.") || has(`${UNET}label_emb.`)) return refuse("it is an SDXL checkpoint; only Stable Diffusion 1.x is supported");
+  if (names.some((n) => /lora_(up|down)|lora_unet|lora_te|\.lora\.|\.alpha$/.test(n)))
+    return refuse("it is a LoRA (low-rank adapter) file, not a full checkpoint: load its base model instead");
+  if (has("conditioner.embedders.") || has(`${UNET}label_emb.`))
+    return refuse("it is an SDXL checkpoint; only Stable Diffusion 1.x is supported");
   const crossKey = shapes.get(`${UNET}input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight`);
-  if (has("cond_stage_model.model.") || crossKey?.[1] === 1024) return refuse("it is a Stable Diffusion 2.x checkpoint (OpenCLIP text encoder, 1024-wide); only SD 1.x is supported");
+  if (has("cond_stage_model.model.") || crossKey?.[1] === 1024)
+    return refuse("it is a Stable Diffusion 2.x checkpoint (OpenCLIP text encoder, 1024-wide); only SD 1.x is supported");
   if (!has(UNET)) {
     if (has(VAE) || has("encoder.") || has("decoder.")) return refuse("it holds a VAE only (no model.diffusion_model.* UNet)");
     return refuse("it has no model.diffusion_model.* tensors: not a Stable Diffusion checkpoint in the original layout");
@@ -58,7 +63,9 @@ export function classifySingleFile(shapes: ReadonlyMap<string, number[]>): { kin
     [`${textPrefix(names)}embeddings.token_embedding.weight`, [49408, 768]],
     [`${textPrefix(names)}encoder.layers.11.self_attn.q_proj.weight`, [768, 768]],
   ];
-  const isStandard = standard.every(([n, s]) => shapes.get(n)?.join() === s.join()) && !shapes.has(`${textPrefix(names)}encoder.layers.12.self_attn.q_proj.weight`);
+  const isStandard =
+    standard.every(([n, s]) => shapes.get(n)?.join() === s.join()) &&
+    !shapes.has(`${textPrefix(names)}encoder.layers.12.self_attn.q_proj.weight`);
   return { kind: isStandard ? "sd1-standard" : "sd1" };
 }
 
@@ -81,18 +88,31 @@ export function openSingleFile(file: string, options: SingleFileOptions = {}): M
     } catch (e) {
       throw new InputError(`--model-config ${options.modelConfig}: ${(e as Error).message}`);
     }
-  }
-  else if (kind.kind === "sd1-standard") configs = standardSd1(abs);
-  else throw new InputError(`${abs}: its shapes are not SD 1.x's standard ones (320-channel UNet, 768-wide 12-layer CLIP, 128-channel VAE); give --model-config DIR, a diffusers folder with this model's configs and tokenizer (weights not needed)`);
+  } else if (kind.kind === "sd1-standard") configs = standardSd1(abs);
+  else
+    throw new InputError(
+      `${abs}: its shapes are not SD 1.x's standard ones (320-channel UNet, 768-wide 12-layer CLIP, 128-channel VAE); ` +
+        "give --model-config DIR, a diffusers folder with this model's configs and tokenizer (weights not needed)",
+    );
   return withSingleFileWeights(configs, f, { ema: options.ema });
 }
 
 /** SD 1.x's configs, scheduler and the CLIP tokenizer (from OpenAI's merge list) for a standard single file. */
 function standardSd1(file: string): ModelFolder {
   const merges = defaultClipMergesPath();
-  if (!fs.existsSync(merges)) throw new InputError(`${file}: SD 1.x's CLIP tokenizer is built from OpenAI's merge list, not found at ${merges}: set FATEZERO_CLIP_MERGES to bpe_simple_vocab_16e6.txt.gz, or give --model-config DIR (a diffusers SD 1.x folder's configs and tokenizer)`);
+  if (!fs.existsSync(merges))
+    throw new InputError(
+      `${file}: SD 1.x's CLIP tokenizer is built from OpenAI's merge list, not found at ${merges}: ` +
+        "set FATEZERO_CLIP_MERGES to bpe_simple_vocab_16e6.txt.gz, " +
+        "or give --model-config DIR (a diffusers SD 1.x folder's configs and tokenizer)",
+    );
   const spec = sd15ModelSpec({ clipMergesGz: merges });
-  const component = (name: string, config: Record<string, unknown>): Component => ({ name, dir: file, config, weights: WeightSet.empty(file) });
+  const component = (name: string, config: Record<string, unknown>): Component => ({
+    name,
+    dir: file,
+    config,
+    weights: WeightSet.empty(file),
+  });
   return {
     root: file,
     modelIndex: { _class_name: "StableDiffusionPipeline", _fatezero: { singleFile: file, configs: "stable-diffusion-v1-5" } },
@@ -110,7 +130,11 @@ function standardSd1(file: string): ModelFolder {
  * UNet, e.g. a Tune-A-Video `unet_tuned/`). Every tensor the architecture needs must be in the file with the
  * shape it needs; the error lists what is missing.
  */
-export function withSingleFileWeights(folder: ModelFolder, file: string | SafetensorsFile, options: { ema?: boolean; keepUnet?: boolean } = {}): ModelFolder {
+export function withSingleFileWeights(
+  folder: ModelFolder,
+  file: string | SafetensorsFile,
+  options: { ema?: boolean; keepUnet?: boolean } = {},
+): ModelFolder {
   const f = typeof file === "string" ? SafetensorsFile.open(path.resolve(file)) : file;
   const names = [...f.entries.keys()];
   const params = recordParameters({ textEncoder: folder.textEncoder.config, unet: folder.unet.config, vae: folder.vae.config });
@@ -129,9 +153,15 @@ export function withSingleFileWeights(folder: ModelFolder, file: string | Safete
       else if (entry.shape.join() === shape.join()) map.set(name, { stored: s.stored });
       // The original layout stores the VAE's attention projections as 1×1 convolution kernels.
       else if (entry.shape.join() === [...shape, 1, 1].join()) map.set(name, { stored: s.stored, shape });
-      else throw new InputError(`${f.path}: "${s.stored}" has shape [${entry.shape.join(", ")}], the ${component} config needs [${shape.join(", ")}] for ${name}`);
+      else
+        throw new InputError(
+          `${f.path}: "${s.stored}" has shape [${entry.shape.join(", ")}], the ${component} config needs [${shape.join(", ")}] for ${name}`,
+        );
     }
-    if (missing.length > 0) throw new InputError(`${f.path}: ${missing.length} tensors the ${component} needs are missing, e.g. ${missing.slice(0, 3).join(", ")}`);
+    if (missing.length > 0)
+      throw new InputError(
+        `${f.path}: ${missing.length} tensors the ${component} needs are missing, e.g. ${missing.slice(0, 3).join(", ")}`,
+      );
     return WeightSet.renamed(f.path, f, map);
   };
   const withWeights = (c: Component, weights: WeightSet): Component => ({ ...c, dir: f.path, weights });
@@ -141,9 +171,15 @@ export function withSingleFileWeights(folder: ModelFolder, file: string | Safete
   };
   return {
     ...folder,
-    textEncoder: withWeights(folder.textEncoder, view("text encoder", params.textEncoder, (n) => ({ stored: `${text}${n.replace(/^text_model\./, "")}` }))),
+    textEncoder: withWeights(
+      folder.textEncoder,
+      view("text encoder", params.textEncoder, (n) => ({ stored: `${text}${n.replace(/^text_model\./, "")}` })),
+    ),
     unet: options.keepUnet ? folder.unet : withWeights(folder.unet, view("UNet", params.unet, unetName)),
-    vae: withWeights(folder.vae, view("VAE", params.vae, (n) => vaeToLdm(n, vaeLevels))),
+    vae: withWeights(
+      folder.vae,
+      view("VAE", params.vae, (n) => vaeToLdm(n, vaeLevels)),
+    ),
   };
 }
 
@@ -172,7 +208,8 @@ export function unetToLdm(name: string, layersPerBlock: number, upHasAttention: 
   if ((m = /^mid_block\.attentions\.0\.(.*)$/.exec(name))) return `middle_block.1.${m[1]}`;
   if ((m = /^up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)$/.exec(name))) return `output_blocks.${+m[1] * per + +m[2]}.0.${resnet(m[3])}`;
   if ((m = /^up_blocks\.(\d+)\.attentions\.(\d+)\.(.*)$/.exec(name))) return `output_blocks.${+m[1] * per + +m[2]}.1.${m[3]}`;
-  if ((m = /^up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)$/.exec(name))) return `output_blocks.${+m[1] * per + layersPerBlock}.${upHasAttention(+m[1]) ? 2 : 1}.conv.${m[2]}`;
+  if ((m = /^up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)$/.exec(name)))
+    return `output_blocks.${+m[1] * per + layersPerBlock}.${upHasAttention(+m[1]) ? 2 : 1}.conv.${m[2]}`;
   throw new Error(`single file: no original-layout name for UNet parameter "${name}"`);
 }
 
@@ -190,11 +227,16 @@ export function vaeToLdm(name: string, levels: number): StoredTensor {
   let m: RegExpExecArray | null;
   let stored: string;
   if ((m = /^(encoder|decoder)\.conv_norm_out\.(.*)$/.exec(name))) stored = `${m[1]}.norm_out.${m[2]}`;
-  else if ((m = /^encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)$/.exec(name))) stored = `encoder.down.${m[1]}.block.${m[2]}.${resnet(m[3])}`;
-  else if ((m = /^encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)$/.exec(name))) stored = `encoder.down.${m[1]}.downsample.conv.${m[2]}`;
-  else if ((m = /^decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)$/.exec(name))) stored = `decoder.up.${levels - 1 - +m[1]}.block.${m[2]}.${resnet(m[3])}`;
-  else if ((m = /^decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)$/.exec(name))) stored = `decoder.up.${levels - 1 - +m[1]}.upsample.conv.${m[2]}`;
-  else if ((m = /^(encoder|decoder)\.mid_block\.resnets\.([01])\.(.*)$/.exec(name))) stored = `${m[1]}.mid.block_${+m[2] + 1}.${resnet(m[3])}`;
+  else if ((m = /^encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)$/.exec(name)))
+    stored = `encoder.down.${m[1]}.block.${m[2]}.${resnet(m[3])}`;
+  else if ((m = /^encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)$/.exec(name)))
+    stored = `encoder.down.${m[1]}.downsample.conv.${m[2]}`;
+  else if ((m = /^decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)$/.exec(name)))
+    stored = `decoder.up.${levels - 1 - +m[1]}.block.${m[2]}.${resnet(m[3])}`;
+  else if ((m = /^decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)$/.exec(name)))
+    stored = `decoder.up.${levels - 1 - +m[1]}.upsample.conv.${m[2]}`;
+  else if ((m = /^(encoder|decoder)\.mid_block\.resnets\.([01])\.(.*)$/.exec(name)))
+    stored = `${m[1]}.mid.block_${+m[2] + 1}.${resnet(m[3])}`;
   else if ((m = /^(encoder|decoder)\.mid_block\.attentions\.0\.(.*)$/.exec(name))) {
     const rest = VAE_ATTENTION.reduce((r, [from, to]) => r.replace(from, to), m[2]);
     return { stored: `${VAE}${m[1]}.mid.attn_1.${rest}` };

@@ -45,7 +45,10 @@ export function buildTextEncoderGraph(c: TextEncoderConfig, weights: WeightSourc
 
 /** The text encoder as a running ONNX Runtime session. */
 export class TextEncoder {
-  private constructor(private readonly session: ort.InferenceSession, readonly config: TextEncoderConfig) {}
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly config: TextEncoderConfig,
+  ) {}
 
   /** Build (or reuse from the cache) the graph for these weights and open it. */
   static async load(c: TextEncoderConfig, weights: WeightSet, options: SessionOptions = {}): Promise<TextEncoder> {

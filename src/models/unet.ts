@@ -45,19 +45,43 @@ export interface TransformerPlace {
 /** The UNet's transformer blocks in forward order (cross-attention down blocks, mid block, cross-attention up blocks). */
 export function unetTransformers(c: UnetShape): TransformerPlace[] {
   const levels = c.blockOutChannels.length;
-  for (const [name, list] of [["down_block_types", c.downBlockTypes], ["up_block_types", c.upBlockTypes], ["attention_head_dim", c.heads]] as const) {
+  for (const [name, list] of [
+    ["down_block_types", c.downBlockTypes],
+    ["up_block_types", c.upBlockTypes],
+    ["attention_head_dim", c.heads],
+  ] as const) {
     if (list.length !== levels) throw new Error(`UNet config: ${name} has ${list.length} entries for ${levels} levels`);
   }
   const out: TransformerPlace[] = [];
   c.downBlockTypes.forEach((type, level) => {
     if (type !== "CrossAttnDownBlock2D") return;
-    for (let j = 0; j < c.layersPerBlock; j++) out.push({ prefix: `down_blocks.${level}.attentions.${j}`, place: "down", level, channels: c.blockOutChannels[level], heads: c.heads[level] });
+    for (let j = 0; j < c.layersPerBlock; j++)
+      out.push({
+        prefix: `down_blocks.${level}.attentions.${j}`,
+        place: "down",
+        level,
+        channels: c.blockOutChannels[level],
+        heads: c.heads[level],
+      });
   });
-  out.push({ prefix: "mid_block.attentions.0", place: "mid", level: levels - 1, channels: c.blockOutChannels[levels - 1], heads: c.heads[levels - 1] });
+  out.push({
+    prefix: "mid_block.attentions.0",
+    place: "mid",
+    level: levels - 1,
+    channels: c.blockOutChannels[levels - 1],
+    heads: c.heads[levels - 1],
+  });
   c.upBlockTypes.forEach((type, i) => {
     if (type !== "CrossAttnUpBlock2D") return;
     const level = levels - 1 - i;
-    for (let j = 0; j <= c.layersPerBlock; j++) out.push({ prefix: `up_blocks.${i}.attentions.${j}`, place: "up", level, channels: c.blockOutChannels[level], heads: c.heads[level] });
+    for (let j = 0; j <= c.layersPerBlock; j++)
+      out.push({
+        prefix: `up_blocks.${i}.attentions.${j}`,
+        place: "up",
+        level,
+        channels: c.blockOutChannels[level],
+        heads: c.heads[level],
+      });
   });
   return out;
 }
@@ -169,7 +193,8 @@ function foldFrames(g: Graph, x: string, channels: number): string {
 /** [(B·F), C, h, w] → [B, C, F, h, w]. */
 function unfoldFrames(g: Graph, x: string, ctx: FrameContext, channels: number): string {
   const hw = g.op("Slice", [g.op("Shape", [x]), g.constInt64([2]), g.constInt64([4])]);
-  const u = g.op("Reshape", [x, g.op("Concat", [g.constInt64([-1]), ctx.frames, g.constInt64([channels]), hw], { axis: 0 })]); // [B, F, C, h, w]
+  // [B, F, C, h, w]
+  const u = g.op("Reshape", [x, g.op("Concat", [g.constInt64([-1]), ctx.frames, g.constInt64([channels]), hw], { axis: 0 })]);
   return g.op("Transpose", [u], { perm: [0, 2, 1, 3, 4] });
 }
 

@@ -37,7 +37,9 @@ export class Unet {
     const factor = 2 ** (c.blockOutChannels.length - 1);
     const [h, w] = dims.slice(-2);
     if (dims.length !== rank || dims[1] !== c.inChannels || h % factor || w % factor) {
-      throw new Error(`UNet: sample must be [B, ${c.inChannels}${this.isVideo ? ", F" : ""}, h, w] with h, w multiples of ${factor}; got [${dims}]`);
+      throw new Error(
+        `UNet: sample must be [B, ${c.inChannels}${this.isVideo ? ", F" : ""}, h, w] with h, w multiples of ${factor}; got [${dims}]`,
+      );
     }
     const tokens = context.length / (dims[0] * c.crossAttentionDim);
     if (!Number.isInteger(tokens) || tokens < 1) {

@@ -66,9 +66,13 @@ export function transformer2d(g: Graph, x: string, prefix: string, o: Transforme
     const normed = groupNorm(g, x, `${prefix}.norm`, C, o.groups, 1e-6);
     const toSeq = (v: string) => g.op("Transpose", [g.op("Reshape", [v, g.constInt64([0, C, -1])])], { perm: [0, 2, 1] }); // [N, HW, C]
     const fromSeq = (v: string) => g.op("Reshape", [g.op("Transpose", [v], { perm: [0, 2, 1] }), shape]); // [N, C, H, W]
-    let h = o.linearProjection ? linear(g, toSeq(normed), `${prefix}.proj_in`, C, C) : toSeq(conv2d(g, normed, `${prefix}.proj_in`, C, C, 1));
+    let h = o.linearProjection
+      ? linear(g, toSeq(normed), `${prefix}.proj_in`, C, C)
+      : toSeq(conv2d(g, normed, `${prefix}.proj_in`, C, C, 1));
     h = transformerBlock(g, h, `${prefix}.transformer_blocks.0`, o);
-    const out = o.linearProjection ? fromSeq(linear(g, h, `${prefix}.proj_out`, C, C)) : conv2d(g, fromSeq(h), `${prefix}.proj_out`, C, C, 1);
+    const out = o.linearProjection
+      ? fromSeq(linear(g, h, `${prefix}.proj_out`, C, C))
+      : conv2d(g, fromSeq(h), `${prefix}.proj_out`, C, C, 1);
     return g.op("Add", [out, x]);
   });
 }

@@ -39,7 +39,14 @@ export function buildVaeEncoderGraph(c: VaeConfig, weights: WeightSource): Graph
   const g = new Graph("vae_encoder", weights);
   const r: ResnetOptions = { norm: spatialNorm(g, c.normGroups, EPS), conv: spatialConv(g) };
   const blocks = c.blockOutChannels;
-  let x = conv2d(g, g.input("sample", DType.float, ["batch", c.inChannels, "height", "width"]), "encoder.conv_in", c.inChannels, blocks[0], 3);
+  let x = conv2d(
+    g,
+    g.input("sample", DType.float, ["batch", c.inChannels, "height", "width"]),
+    "encoder.conv_in",
+    c.inChannels,
+    blocks[0],
+    3,
+  );
   let ch = blocks[0];
   blocks.forEach((out, i) => {
     for (let j = 0; j < c.layersPerBlock; j++) {
@@ -120,14 +127,16 @@ export class Vae {
   async encode(images: Float32Array, dims: [number, number, number, number]): Promise<Posterior> {
     const [n, c, h, w] = dims;
     const f = this.factor;
-    if (c !== this.config.inChannels || h % f || w % f) throw new Error(`VAE encode: expected [N, ${this.config.inChannels}, H, W] with H, W multiples of ${f}, got [${dims}]`);
+    if (c !== this.config.inChannels || h % f || w % f)
+      throw new Error(`VAE encode: expected [N, ${this.config.inChannels}, H, W] with H, W multiples of ${f}, got [${dims}]`);
     const out = await this.encoder.run({ sample: new ort.Tensor("float32", images, dims) });
     return { mean: out.mean.data as Float32Array, std: out.std.data as Float32Array, dims: [n, this.config.latentChannels, h / f, w / f] };
   }
 
   /** Decode unscaled latents [N, latent, h, w] to images [N, 3, factor·h, factor·w] (not clamped). */
   async decode(latents: Float32Array, dims: [number, number, number, number]): Promise<Float32Array> {
-    if (dims[1] !== this.config.latentChannels) throw new Error(`VAE decode: expected ${this.config.latentChannels} latent channels, got ${dims[1]}`);
+    if (dims[1] !== this.config.latentChannels)
+      throw new Error(`VAE decode: expected ${this.config.latentChannels} latent channels, got ${dims[1]}`);
     const out = await this.decoder.run({ latent: new ort.Tensor("float32", latents, dims) });
     return out.sample.data as Float32Array;
   }

@@ -35,7 +35,10 @@ export class Graph {
   private counter = 0;
   private scopes: string[] = [];
 
-  constructor(readonly name: string, readonly weights: WeightSource) {}
+  constructor(
+    readonly name: string,
+    readonly weights: WeightSource,
+  ) {}
 
   /** Run `body` with node names prefixed by `scope` (module paths make graphs readable in Netron). */
   scoped<T>(scope: string, body: () => T): T {
@@ -112,7 +115,12 @@ export class Graph {
     const ref = this.weights.reference(name, shape);
     let value = name;
     if (ref.kind === "inline") {
-      this.initializers.push({ name, dataType: DType.float, dims: shape, rawData: new Uint8Array(ref.data.buffer, ref.data.byteOffset, ref.data.byteLength) });
+      this.initializers.push({
+        name,
+        dataType: DType.float,
+        dims: shape,
+        rawData: new Uint8Array(ref.data.buffer, ref.data.byteOffset, ref.data.byteLength),
+      });
     } else {
       this.initializers.push({
         name,

@@ -45,7 +45,8 @@ export async function loadPlanVideo(plan: EditPlan, dataset: DatasetOptions): Pr
   const [H, W] = plan.size;
   if (plan.video === SAMPLE_CLIP_SOURCE) return centerCrop(makeSampleClip(plan.frames.length, Math.max(H, W)), H, W);
   const seed = worldVideoSeed(plan.video);
-  if (seed !== undefined) return centerCrop(renderWorldClip(seed, SAMPLE_ATTRIBUTES, { frames: plan.frames.length, size: Math.max(H, W) }).clip, H, W);
+  if (seed !== undefined)
+    return centerCrop(renderWorldClip(seed, SAMPLE_ATTRIBUTES, { frames: plan.frames.length, size: Math.max(H, W) }).clip, H, W);
   return readVideo(plan.video, {
     size: [H, W],
     nSampleFrame: plan.frames.length,
@@ -68,7 +69,9 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   options.onProgress?.("load", 0, 1);
   // Failures here come from the user's model folder or video: they are input errors.
-  const model = await timed("load", () => asInputError(() => loadModel(plan.model, { cacheDir, modelConfig: plan.modelConfig ?? undefined, ema: plan.ema })));
+  const model = await timed("load", () =>
+    asInputError(() => loadModel(plan.model, { cacheDir, modelConfig: plan.modelConfig ?? undefined, ema: plan.ema })),
+  );
   const source = await timed("read", () => asInputError(() => loadPlanVideo(plan, dataset)));
   options.onProgress?.("load", 1, 1);
   const [H, W] = plan.size;
@@ -101,7 +104,8 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
         onProgress: (d, t) => options.onProgress?.(`edit ${e.index}`, d, t),
       }),
     );
-    for (const w of result.controller.ignoredWords) note(`edit ${e.index}: "${w.word}" is not in "${w.prompt}" (${w.use}); ignored as FateZero does`);
+    for (const w of result.controller.ignoredWords)
+      note(`edit ${e.index}: "${w.word}" is not in "${w.prompt}" (${w.use}); ignored as FateZero does`);
     const frames = await timed("decode", () => decodeVideo(model, result.latents));
     edits.push({ prompt: e.prompt, clip: { ...source, frames, source: `edit: ${e.prompt}` } });
   }
@@ -114,7 +118,10 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
  * `out.grid.mp4`; any other path is a folder receiving source.mp4, edit<i>.mp4 and grid.mp4.
  */
 async function writeOutputs(out: string, source: VideoClip, edits: RunResult["edits"]): Promise<string[]> {
-  const columns = [{ label: "source", clip: source }, ...edits.map((e, i) => ({ label: i === 0 && edits.length > 1 ? `reconstruction: ${e.prompt}` : e.prompt, clip: e.clip }))];
+  const columns = [
+    { label: "source", clip: source },
+    ...edits.map((e, i) => ({ label: i === 0 && edits.length > 1 ? `reconstruction: ${e.prompt}` : e.prompt, clip: e.clip })),
+  ];
   const ext = path.extname(out).toLowerCase();
   if (ext === ".mp4" || ext === ".gif") {
     const write = ext === ".mp4" ? writeMp4 : writeGif;

@@ -59,14 +59,25 @@ const BACKGROUND_MARGIN = 4;
 /** FateZero's reconstruction controls (edit 0 of its configs): refine, cross 0.8, self 0.9, no blending. */
 const RECONSTRUCTION: Partial<P2pOptions> = { isReplaceController: false, crossReplaceSteps: 0.8, selfReplaceSteps: 0.9 };
 /** FateZero's local shape edit (jeep_posche.yaml, edit 1): replace, cross and self 0.5, blend words, threshold 0.3. */
-const LOCAL: Partial<P2pOptions> = { isReplaceController: true, crossReplaceSteps: 0.5, selfReplaceSteps: 0.5, blendSelfAttention: true, blendTh: [0.3, 0.3] };
+const LOCAL: Partial<P2pOptions> = {
+  isReplaceController: true,
+  crossReplaceSteps: 0.5,
+  selfReplaceSteps: 0.5,
+  blendSelfAttention: true,
+  blendTh: [0.3, 0.3],
+};
 /** FateZero's style edit (jeep_watercolor.yaml, edit 1): refine, cross and self 0.8. */
 const GLOBAL: Partial<P2pOptions> = { isReplaceController: false, crossReplaceSteps: 0.8, selfReplaceSteps: 0.8 };
 
 /** The source attributes of benchmark clip `seed`: a vehicle of any kind and colour, plain countryside. */
 export function benchAttributes(seed: number): WorldAttributes {
   const random = seededRandom(seed * 13 + 5);
-  return { kind: VEHICLE_KINDS[Math.floor(random() * VEHICLE_KINDS.length)], colour: COLOUR_NAMES[Math.floor(random() * COLOUR_NAMES.length)], setting: "countryside", style: "plain" };
+  return {
+    kind: VEHICLE_KINDS[Math.floor(random() * VEHICLE_KINDS.length)],
+    colour: COLOUR_NAMES[Math.floor(random() * COLOUR_NAMES.length)],
+    setting: "countryside",
+    style: "plain",
+  };
 }
 
 /** Each edit of a clip: the target attributes and FateZero's controls for it. */
@@ -76,7 +87,17 @@ function benchEdits(seed: number, a: WorldAttributes): { edit: BenchEdit; target
   const colour = colours[Math.floor(random() * colours.length)];
   const kind = VEHICLE_KINDS[(VEHICLE_KINDS.indexOf(a.kind) + 1) % VEHICLE_KINDS.length];
   return [
-    { edit: "attribute", target: { ...a, colour }, p2p: { ...LOCAL, blendWords: [[a.colour, a.kind], [colour, a.kind]] } },
+    {
+      edit: "attribute",
+      target: { ...a, colour },
+      p2p: {
+        ...LOCAL,
+        blendWords: [
+          [a.colour, a.kind],
+          [colour, a.kind],
+        ],
+      },
+    },
     { edit: "setting", target: { ...a, setting: "snow" }, p2p: GLOBAL },
     { edit: "style", target: { ...a, style: "watercolor" }, p2p: { ...GLOBAL, eqParams: { words: ["watercolor"], values: [10] } } },
     { edit: "vehicle", target: { ...a, kind }, p2p: { ...LOCAL, blendWords: [[a.kind], [kind]] } },
@@ -96,7 +117,10 @@ type Scores = Omit<BenchRow, "edit" | "attention" | "blendMask" | "spatialTempor
 /** Run the benchmark; one row per edit, then the attribute edit's ablations. */
 export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions): Promise<BenchRow[]> {
   if (!Number.isSafeInteger(o.seed) || o.seed < 0 || o.seed + o.clips > TRAINING_SEEDS) {
-    throw new InputError(`--seed: benchmark clips must come from seeds 0…${TRAINING_SEEDS - 1}; seeds from ${TRAINING_SEEDS} on are the world model's training clips`);
+    throw new InputError(
+      `--seed: benchmark clips must come from seeds 0…${TRAINING_SEEDS - 1}; ` +
+        `seeds from ${TRAINING_SEEDS} on are the world model's training clips`,
+    );
   }
   const rows = new Map<string, { row: Omit<BenchRow, keyof Scores | "reconPsnr" | "clips">; scores: Scores[]; recon: number[] }>();
   const add = (edit: BenchEdit, variant: (typeof ABLATIONS)[number], recon: number, s: Scores) => {
@@ -111,15 +135,36 @@ export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions):
     const world = renderWorldClip(seed, source);
     const caption = worldCaption(source);
     const invert = (spatialTemporal: boolean) =>
-      invertVideo(model, { frames: world.clip.frames, frameCount: WORLD_FRAMES, height: WORLD_SIZE, width: WORLD_SIZE, prompt: caption, steps: o.steps, ...(spatialTemporal ? {} : { leastScChannel: Number.MAX_SAFE_INTEGER }) }, { signal: o.signal });
+      invertVideo(
+        model,
+        {
+          frames: world.clip.frames,
+          frameCount: WORLD_FRAMES,
+          height: WORLD_SIZE,
+          width: WORLD_SIZE,
+          prompt: caption,
+          steps: o.steps,
+          ...(spatialTemporal ? {} : { leastScChannel: Number.MAX_SAFE_INTEGER }),
+        },
+        { signal: o.signal },
+      );
     const inversions = { true: await invert(true), false: await invert(false) };
     const run = async (inv: InversionRecord, spec: EditSpec, attention: AttentionSourceMode) => {
       const started = performance.now();
       const masks: Map<string, Float32Array>[] = [];
       const result = await editVideo(model, inv, spec, { attention, signal: o.signal, onStep: (_, __, m) => masks.push(m) });
-      return { frames: await decodeVideo(model, result.latents), masks, selfReplace: result.controller.selfReplace, seconds: (performance.now() - started) / 1000 };
+      return {
+        frames: await decodeVideo(model, result.latents),
+        masks,
+        selfReplace: result.controller.selfReplace,
+        seconds: (performance.now() - started) / 1000,
+      };
     };
-    const reconstruction = await run(inversions.true, { prompt: caption, sourcePrompt: caption, p2p: { ...DEFAULT_P2P, ...RECONSTRUCTION } }, "inversion");
+    const reconstruction = await run(
+      inversions.true,
+      { prompt: caption, sourcePrompt: caption, p2p: { ...DEFAULT_P2P, ...RECONSTRUCTION } },
+      "inversion",
+    );
     const recon = psnr(reconstruction.frames, world.clip.frames);
     for (const e of benchEdits(seed, source)) {
       const target = renderWorldClip(seed, e.target);
@@ -127,13 +172,27 @@ export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions):
       const variants = [fateZero, ...(e.edit === "attribute" ? ABLATIONS : [])];
       for (const v of variants) {
         const p2p: P2pOptions = { ...DEFAULT_P2P, ...e.p2p, ...(v.blendMask ? {} : { blendWords: undefined }) };
-        const edited = await run(inversions[`${v.spatialTemporal}`], { prompt: worldCaption(e.target), sourcePrompt: caption, p2p }, v.attention);
-        add(e.edit, v, recon, await score(model, world, target, e.edit, edited, p2p.blendWords !== undefined && v.attention !== "none", inversions.true));
+        const edited = await run(
+          inversions[`${v.spatialTemporal}`],
+          { prompt: worldCaption(e.target), sourcePrompt: caption, p2p },
+          v.attention,
+        );
+        add(
+          e.edit,
+          v,
+          recon,
+          await score(model, world, target, e.edit, edited, p2p.blendWords !== undefined && v.attention !== "none", inversions.true),
+        );
         o.onProgress?.(`clip ${c + 1}/${o.clips}: ${e.edit} ${JSON.stringify(v)}`);
       }
     }
   }
-  return [...rows.values()].map(({ row, scores, recon }) => ({ ...row, clips: scores.length, reconPsnr: mean(recon), ...meanScores(scores) }));
+  return [...rows.values()].map(({ row, scores, recon }) => ({
+    ...row,
+    clips: scores.length,
+    reconPsnr: mean(recon),
+    ...meanScores(scores),
+  }));
 }
 
 /** Scores of one edit of one clip against its ground truth. */
@@ -163,12 +222,28 @@ async function score(
 }
 
 /** IoU of the edit's blend mask (at the largest controlled size) with the source vehicle, averaged over the window. */
-async function blendMaskIou(model: FateZeroModel, inversion: InversionRecord, source: WorldClip, masks: Map<string, Float32Array>[], window: [number, number]): Promise<number> {
+async function blendMaskIou(
+  model: FateZeroModel,
+  inversion: InversionRecord,
+  source: WorldClip,
+  masks: Map<string, Float32Array>[],
+  window: [number, number],
+): Promise<number> {
   const [, F, h, w] = inversion.latentShape;
-  const unet = await fusedUnet(model, { latentSize: [h, w], selectors: inversion.key.unet.selectors, leastScChannel: inversion.key.unet.leastScChannel, queryLimit: inversion.key.queryLimit });
+  const unet = await fusedUnet(model, {
+    latentSize: [h, w],
+    selectors: inversion.key.unet.selectors,
+    leastScChannel: inversion.key.unet.leastScChannel,
+    queryLimit: inversion.key.queryLimit,
+  });
   const [mh, mw] = largestControlledSelfSize(unet.sites)!;
   const truth = downsampleMask(source.masks.vehicle, F, source.clip.height, source.clip.width, source.clip.height / mh);
-  const ious = masks.slice(window[0], window[1]).map((m) => maskIou(Uint8Array.from(m.get(selfMaskInput(mh, mw))!, (v) => (v > 0.5 ? 1 : 0)), truth));
+  const ious = masks.slice(window[0], window[1]).map((m) =>
+    maskIou(
+      Uint8Array.from(m.get(selfMaskInput(mh, mw))!, (v) => (v > 0.5 ? 1 : 0)),
+      truth,
+    ),
+  );
   return mean(ious);
 }
 

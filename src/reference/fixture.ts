@@ -67,7 +67,8 @@ export class Fixture {
   temporalBiases(variant: string, inCheckpoint: (name: string) => boolean): Map<string, Float32Array> {
     const prefix = `unet3d.${variant}.init.`;
     const out = new Map<string, Float32Array>();
-    for (const n of this.names()) if (n.startsWith(prefix) && !inCheckpoint(n.slice(prefix.length))) out.set(n.slice(prefix.length), this.readFloat32(n));
+    for (const n of this.names())
+      if (n.startsWith(prefix) && !inCheckpoint(n.slice(prefix.length))) out.set(n.slice(prefix.length), this.readFloat32(n));
     return out;
   }
 

@@ -75,7 +75,13 @@ export class FixtureModels {
   }
 
   /** A UNet session: 2D when `video` is absent; `subfolder` picks e.g. unet_tuned. */
-  unet(options: { subfolder?: string; video?: { selectors: FrameSelector[]; leastScChannel: number }; injected?: Map<string, Float32Array> } = {}): Promise<Unet> {
+  unet(
+    options: {
+      subfolder?: string;
+      video?: { selectors: FrameSelector[]; leastScChannel: number };
+      injected?: Map<string, Float32Array>;
+    } = {},
+  ): Promise<Unet> {
     const key = JSON.stringify([options.subfolder, options.video, options.injected ? injectedHash(options.injected) : null]);
     let u = this.unets.get(key);
     if (!u) {

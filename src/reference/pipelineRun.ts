@@ -35,7 +35,9 @@ export async function computeRun(fx: Fixture, run: string, cacheDir?: string, we
   const info = fx.get(`runs.${run}`) as Json;
   const { config, edits, indices } = runConfig(info, run);
   const model = await loadModel(fx.modelDir, { cacheDir, unetSubfolder: info.unet_subfolder ?? "unet", weightsFile });
-  const injected = matchingInjection(fx, info.fatezero_config.model_config ?? {}, info.unet_subfolder ?? "unet", (n) => model.folder.unet.weights.has(n));
+  const injected = matchingInjection(fx, info.fatezero_config.model_config ?? {}, info.unet_subfolder ?? "unet", (n) =>
+    model.folder.unet.weights.has(n),
+  );
   const [F, H, W] = fx.shape(`${run}.input_frames_u8`);
   const out: RunResults = new Map();
   const layerMaps = new Map<string, Float32Array>();
@@ -61,7 +63,10 @@ export async function computeRun(fx: Fixture, run: string, cacheDir?: string, we
           const list = `${site.place}_cross`;
           const j = counters.get(list) ?? 0;
           counters.set(list, j + 1);
-          layerMaps.set(`${run}.inversion.cross_attn.step${String(k).padStart(2, "0")}.${list}.${j}`, keepTokens(maps, maps.length / model.dims.tokens, columns, model.dims.tokens));
+          layerMaps.set(
+            `${run}.inversion.cross_attn.step${String(k).padStart(2, "0")}.${list}.${j}`,
+            keepTokens(maps, maps.length / model.dims.tokens, columns, model.dims.tokens),
+          );
         }
       },
     },
@@ -74,7 +79,15 @@ export async function computeRun(fx: Fixture, run: string, cacheDir?: string, we
   return out;
 }
 
-async function computeEdit(fx: Fixture, prefix: string, model: FateZeroModel, inv: InversionRecord, spec: EditSpec, injected: Map<string, Float32Array>, out: RunResults) {
+async function computeEdit(
+  fx: Fixture,
+  prefix: string,
+  model: FateZeroModel,
+  inv: InversionRecord,
+  spec: EditSpec,
+  injected: Map<string, Float32Array>,
+  out: RunResults,
+) {
   const stepLatents: Float32Array[] = [];
   const stepMasks: Map<string, Float32Array>[] = [];
   const { latents, controller: c } = await editVideo(model, inv, spec, {
@@ -106,7 +119,12 @@ async function computeEdit(fx: Fixture, prefix: string, model: FateZeroModel, in
 }
 
 /** The temporal biases of the fixture variant with the run's model_config and UNet folder. */
-function matchingInjection(fx: Fixture, modelConfig: Json, unetFolder: string, inCheckpoint: (name: string) => boolean): Map<string, Float32Array> {
+function matchingInjection(
+  fx: Fixture,
+  modelConfig: Json,
+  unetFolder: string,
+  inCheckpoint: (name: string) => boolean,
+): Map<string, Float32Array> {
   const variants = (fx.get("unet.unet3d_variants") ?? {}) as Record<string, Json>;
   const match = Object.entries(variants).find(
     ([, v]) => JSON.stringify(v.model_config) === JSON.stringify(modelConfig) && (v.unet_folder ?? "unet") === unetFolder,

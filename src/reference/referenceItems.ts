@@ -10,9 +10,7 @@ import { computeRun, type RunResults } from "./pipelineRun";
 
 /** What to do with one reference tensor. */
 export type ItemPlan =
-  | { kind: "compute"; run: () => Promise<ArrayLike<number>> }
-  | { kind: "input"; reason: string }
-  | { kind: "missing"; reason: string };
+  { kind: "compute"; run: () => Promise<ArrayLike<number>> } | { kind: "input"; reason: string } | { kind: "missing"; reason: string };
 
 const INPUT_PATTERNS: [RegExp, string][] = [
   [/input_latent$/, "random input latent drawn by the reference generator"],
@@ -72,11 +70,17 @@ function computeFor(name: string, fx: Fixture, m: FixtureModels): (() => Promise
     case "vae.posterior_mean":
     case "vae.posterior_std":
       return async () => {
-        const p = await (await m.autoencoder()).encode(fx.readFloat32("vae.input"), fx.shape("vae.input") as [number, number, number, number]);
+        const p = await (
+          await m.autoencoder()
+        ).encode(fx.readFloat32("vae.input"), fx.shape("vae.input") as [number, number, number, number]);
         return name.endsWith("mean") ? p.mean : p.std;
       };
     case "vae.decoded_mean":
-      return async () => (await m.autoencoder()).decode(fx.readFloat32("vae.posterior_mean"), fx.shape("vae.posterior_mean") as [number, number, number, number]);
+      return async () =>
+        (await m.autoencoder()).decode(
+          fx.readFloat32("vae.posterior_mean"),
+          fx.shape("vae.posterior_mean") as [number, number, number, number],
+        );
     case "unet2d.encoder_hidden_states": {
       const src = prompts().find((p) => p.key === "src") ?? prompts()[0];
       return () => m.encodePrompts([src.text]);

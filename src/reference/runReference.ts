@@ -16,7 +16,11 @@ export interface ReferenceLine {
 }
 
 /** Run every item of the fixture at `dir`; `emit` receives each line as it is done. */
-export async function runReference(dir: string, emit: (line: ReferenceLine) => void, options: { cacheDir?: string; only?: RegExp; weightsFile?: string } = {}) {
+export async function runReference(
+  dir: string,
+  emit: (line: ReferenceLine) => void,
+  options: { cacheDir?: string; only?: RegExp; weightsFile?: string } = {},
+) {
   const fx = new Fixture(dir);
   const models = new FixtureModels(fx.modelDir, options.cacheDir, options.weightsFile);
   const counts = { passed: 0, failed: 0, skipped: 0 };

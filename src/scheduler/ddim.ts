@@ -106,7 +106,9 @@ export class DdimScheduler {
   setTimesteps(numInferenceSteps: number): number[] {
     const T = this.config.numTrainTimesteps;
     if (!Number.isInteger(numInferenceSteps) || numInferenceSteps < 1 || numInferenceSteps > T) {
-      throw new Error(`DdimScheduler.setTimesteps: the number of inference steps must be an integer in [1, ${T}], got ${numInferenceSteps}`);
+      throw new Error(
+        `DdimScheduler.setTimesteps: the number of inference steps must be an integer in [1, ${T}], got ${numInferenceSteps}`,
+      );
     }
     this.numInferenceSteps = numInferenceSteps;
     const ratio = Math.floor(T / numInferenceSteps);
@@ -199,9 +201,7 @@ export class DdimScheduler {
       throw new Error(`DdimScheduler.${what}: timestep must be an integer in [0, ${T - 1}], got ${t}`);
     }
     if (modelOutput.length !== sample.length) {
-      throw new Error(
-        `DdimScheduler.${what}: model output has ${modelOutput.length} elements but the sample has ${sample.length}`,
-      );
+      throw new Error(`DdimScheduler.${what}: model output has ${modelOutput.length} elements but the sample has ${sample.length}`);
     }
   }
 }

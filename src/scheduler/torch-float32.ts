@@ -17,7 +17,7 @@ function nextFloat32(from: number, toward: number): number {
   if (from === 0) return toward > 0 ? 2 ** -149 : -(2 ** -149);
   bitsF32[0] = from;
   // For positive floats the bit pattern grows with the value; for negative ones it shrinks.
-  bitsI32[0] += (toward > from) === (from > 0) ? 1 : -1;
+  bitsI32[0] += toward > from === from > 0 ? 1 : -1;
   return bitsF32[0];
 }
 
@@ -28,13 +28,13 @@ export function fmaF32(a: number, b: number, c: number): number {
   const s = p + c;
   // Knuth's TwoSum: s + err is exactly p + c.
   const pPart = s - c;
-  const err = (p - pPart) + (c - (s - pPart));
+  const err = p - pPart + (c - (s - pPart));
   const r = f32(s);
   if (err === 0 || r === s) return r;
   // Rounding s instead of s + err only goes wrong when s sits exactly halfway between two float32 values.
   const other = nextFloat32(r, s);
   if ((r + other) / 2 !== s) return r;
-  return (err > 0) === (other > r) ? other : r;
+  return err > 0 === other > r ? other : r;
 }
 
 /**

@@ -57,9 +57,7 @@ export class ClipTokenizer {
     const lines = mergesText.split(/\r?\n/);
     if (lines.length > 0 && lines[0].startsWith("#version")) lines.shift();
     // The rank of a merge is its line number; the key joins the halves with a space, which no symbol contains.
-    this.ranks = new Map(
-      lines.filter((l) => l.trim() !== "").map((line, rank) => [splitMerge(line).join(" "), rank]),
-    );
+    this.ranks = new Map(lines.filter((l) => l.trim() !== "").map((line, rank) => [splitMerge(line).join(" "), rank]));
     const bytes = bytesToUnicode();
     this.byteEncoder = Array.from({ length: 256 }, (_, b) => bytes.get(b) as string);
     this.byteDecoder = new Map([...bytes].map(([b, ch]) => [ch, b]));
@@ -197,19 +195,55 @@ const LATIN1_NAMES = (
 ).split(" ");
 const LEGACY_ENTITIES = new Map<string, string>([
   ...LATIN1_NAMES.map((name, i): [string, string] => [name, String.fromCharCode(0xa0 + i)]),
-  ["amp", "&"], ["AMP", "&"], ["lt", "<"], ["LT", "<"], ["gt", ">"], ["GT", ">"],
-  ["quot", '"'], ["QUOT", '"'], ["COPY", "\u00a9"], ["REG", "\u00ae"],
+  ["amp", "&"],
+  ["AMP", "&"],
+  ["lt", "<"],
+  ["LT", "<"],
+  ["gt", ">"],
+  ["GT", ">"],
+  ["quot", '"'],
+  ["QUOT", '"'],
+  ["COPY", "\u00a9"],
+  ["REG", "\u00ae"],
 ]);
 // Python knows all 2231 HTML5 names; prompts realistically use only these others (an unknown name is left as
 // text, which is also what Python does with names it does not know).
 const OTHER_ENTITIES = new Map<string, string>([
-  ["apos", "'"], ["hellip", "\u2026"], ["ndash", "\u2013"], ["mdash", "\u2014"], ["lsquo", "\u2018"],
-  ["rsquo", "\u2019"], ["sbquo", "\u201a"], ["ldquo", "\u201c"], ["rdquo", "\u201d"], ["bdquo", "\u201e"],
-  ["bull", "\u2022"], ["euro", "\u20ac"], ["trade", "\u2122"], ["dagger", "\u2020"], ["Dagger", "\u2021"],
-  ["permil", "\u2030"], ["prime", "\u2032"], ["Prime", "\u2033"], ["larr", "\u2190"], ["rarr", "\u2192"],
-  ["uarr", "\u2191"], ["darr", "\u2193"], ["harr", "\u2194"], ["hearts", "\u2665"], ["minus", "\u2212"],
-  ["infin", "\u221e"], ["ne", "\u2260"], ["le", "\u2264"], ["ge", "\u2265"], ["thinsp", "\u2009"],
-  ["ensp", "\u2002"], ["emsp", "\u2003"], ["zwj", "\u200d"], ["zwnj", "\u200c"], ["star", "\u2606"],
+  ["apos", "'"],
+  ["hellip", "\u2026"],
+  ["ndash", "\u2013"],
+  ["mdash", "\u2014"],
+  ["lsquo", "\u2018"],
+  ["rsquo", "\u2019"],
+  ["sbquo", "\u201a"],
+  ["ldquo", "\u201c"],
+  ["rdquo", "\u201d"],
+  ["bdquo", "\u201e"],
+  ["bull", "\u2022"],
+  ["euro", "\u20ac"],
+  ["trade", "\u2122"],
+  ["dagger", "\u2020"],
+  ["Dagger", "\u2021"],
+  ["permil", "\u2030"],
+  ["prime", "\u2032"],
+  ["Prime", "\u2033"],
+  ["larr", "\u2190"],
+  ["rarr", "\u2192"],
+  ["uarr", "\u2191"],
+  ["darr", "\u2193"],
+  ["harr", "\u2194"],
+  ["hearts", "\u2665"],
+  ["minus", "\u2212"],
+  ["infin", "\u221e"],
+  ["ne", "\u2260"],
+  ["le", "\u2264"],
+  ["ge", "\u2265"],
+  ["thinsp", "\u2009"],
+  ["ensp", "\u2002"],
+  ["emsp", "\u2003"],
+  ["zwj", "\u200d"],
+  ["zwnj", "\u200c"],
+  ["star", "\u2606"],
   // A name that starts with a legacy one must be listed, or the prefix rule would decode "&notin;" as "¬in;".
   ["notin", "\u2209"],
 ]);

@@ -103,10 +103,7 @@ export function buildClipVocabFromGz(gzPath: string): ClipVocabFiles {
  * A small CLIP-style vocabulary for tiny test models: all 512 byte-level symbols, the first `mergeCount`
  * merges and the two specials (ids 512 + mergeCount and one more). Any text still tokenizes, in more pieces.
  */
-export function buildSmallClipVocab(
-  mergeCount: number,
-  merges: readonly string[] = CLIP_FIRST_MERGES,
-): ClipVocabFiles {
+export function buildSmallClipVocab(mergeCount: number, merges: readonly string[] = CLIP_FIRST_MERGES): ClipVocabFiles {
   if (!Number.isInteger(mergeCount) || mergeCount < 0 || mergeCount > merges.length) {
     throw new Error(`small CLIP vocabulary: mergeCount must be an integer in 0..${merges.length}, got ${mergeCount}`);
   }

@@ -11,10 +11,7 @@ export type WordTokenizer = Pick<ClipTokenizer, "encode" | "decode">;
  */
 export function getWordIndices(text: string, wordPlace: string | number, tokenizer: WordTokenizer): number[] {
   const words = text.split(" ");
-  const places =
-    typeof wordPlace === "string"
-      ? words.flatMap((word, i) => (word === wordPlace ? [i] : []))
-      : [wordPlace];
+  const places = typeof wordPlace === "string" ? words.flatMap((word, i) => (word === wordPlace ? [i] : [])) : [wordPlace];
   if (places.length === 0) return [];
   // Words are matched to tokens only through lengths: each decoded token (without '#') adds its length until
   // the current word's length is reached. Lengths are in code points, as Python's len() counts them; a token
@@ -45,8 +42,7 @@ export function requireWordIndices(text: string, word: string, tokenizer: WordTo
   if (found.length > 0) return found;
   const words = text.split(" ");
   const reason = words.includes(word)
-    ? "its tokens could not be located (multi-byte characters before it decode to U+FFFD per token and " +
-      "shift the count)"
+    ? "its tokens could not be located (multi-byte characters before it decode to U+FFFD per token and " + "shift the count)"
     : `it is not one of the prompt's space-separated words (matching is exact and case-sensitive: ${words
         .map((w) => JSON.stringify(w))
         .join(", ")})`;

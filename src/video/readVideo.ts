@@ -84,7 +84,8 @@ export async function readVideo(source: string, options: VideoReadOptions): Prom
   if (!Number.isInteger(options.nSampleFrame) || options.nSampleFrame === 0) {
     throw new Error(`nSampleFrame must be a non-zero integer (negative = all frames), got ${options.nSampleFrame}`);
   }
-  if (options.stride !== undefined && !Number.isInteger(options.stride)) throw new Error(`stride must be an integer, got ${options.stride}`);
+  if (options.stride !== undefined && !Number.isInteger(options.stride))
+    throw new Error(`stride must be an integer, got ${options.stride}`);
   const offset = checkOffset(options.offset ?? {});
   const sampling: Sampling = { n: options.nSampleFrame, rate, start, clip, stride: options.stride ?? -1 };
 
@@ -208,7 +209,11 @@ async function readFolder(dir: string, s: Sampling): Promise<Decoded> {
 /** One image file → RGB u8 (alpha dropped like PIL's convert("RGB"); grey and CMYK become sRGB). */
 async function readImage(file: string): Promise<RawFrame> {
   try {
-    const { data, info } = await sharp(file).removeAlpha().toColourspace("srgb").raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(file)
+      .removeAlpha()
+      .toColourspace("srgb")
+      .raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { data, width: info.width, height: info.height };
   } catch (e) {
@@ -273,9 +278,12 @@ function decodeVideo(
     out.on("end", finish);
     const options = [
       "-xerror", // a damaged packet (truncated file) fails the decode instead of yielding fewer or grey frames
-      "-vsync", "0", // one output frame per decoded frame: no duplicates or drops for variable frame rates
-      "-sws_flags", "bicubic+accurate_rnd+full_chroma_int", // unbiased YUV→RGB rounding (about −1 grey level otherwise)
-      "-pix_fmt", "rgb24",
+      "-vsync",
+      "0", // one output frame per decoded frame: no duplicates or drops for variable frame rates
+      "-sws_flags",
+      "bicubic+accurate_rnd+full_chroma_int", // unbiased YUV→RGB rounding (about −1 grey level otherwise)
+      "-pix_fmt",
+      "rgb24",
     ];
     if (maxFrames !== undefined) options.push("-frames:v", String(maxFrames));
     ffmpegCommand()
@@ -316,7 +324,11 @@ function lastLogLines(stderr: string | null, file: string): string | undefined {
   const lines = (stderr ?? "")
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l && !/^(frame=|size=|video:|Conversion failed|Stream|Press \[q\]|Input #|Output #|Duration:|Metadata:|Side data:|[\w.-]+\s*: )/.test(l))
+    .filter(
+      (l) =>
+        l &&
+        !/^(frame=|size=|video:|Conversion failed|Stream|Press \[q\]|Input #|Output #|Duration:|Metadata:|Side data:|[\w.-]+\s*: )/.test(l),
+    )
     // "[mov,mp4 @ 0x…] moov atom not found" and "<file>: Invalid data …": keep the message, not the prefix.
     .map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, "").replace(`${file}: `, ""));
   return lines.length ? lines.slice(-2).join("; ") : undefined;

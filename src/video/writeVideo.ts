@@ -38,7 +38,9 @@ export async function writeFrames(dir: string, clip: VideoClip): Promise<string[
     Array.from({ length: clip.count }, async (_, i) => {
       const file = path.join(dir, `${String(i).padStart(5, "0")}.png`);
       const rgb = clip.frames.subarray(i * frameBytes, (i + 1) * frameBytes); // [H, W, 3]
-      const png = await sharp(rgb, { raw: { width: clip.width, height: clip.height, channels: 3 } }).png().toBuffer();
+      const png = await sharp(rgb, { raw: { width: clip.width, height: clip.height, channels: 3 } })
+        .png()
+        .toBuffer();
       await atomicWrite(file, (tmp) => fs.promises.writeFile(tmp, png));
       return file;
     }),
@@ -62,9 +64,18 @@ export async function writeMp4(file: string, clip: VideoClip, fps = clip.fps, co
     : ["-c:v", "mpeg4", "-q:v", "2"];
   const options = [
     ...codecOptions,
-    "-vf", filters,
-    "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
-    "-movflags", "+faststart", // index first, so notebooks and browsers can start playing before the end arrives
+    "-vf",
+    filters,
+    "-colorspace",
+    "bt709",
+    "-color_primaries",
+    "bt709",
+    "-color_trc",
+    "bt709",
+    "-color_range",
+    "tv",
+    "-movflags",
+    "+faststart", // index first, so notebooks and browsers can start playing before the end arrives
   ];
   await atomicWrite(file, (tmp) => encodeRaw(clip, fps, tmp, "mp4", options));
 }
@@ -117,7 +128,7 @@ export async function makeGrid(columns: GridColumn[], options: GridOptions = {})
     columns.forEach((c, k) => {
       const { width: w, height: h } = c.clip;
       for (let y = 0; y < h; y++) {
-        const src = ((f * h + y) * w) * 3;
+        const src = (f * h + y) * w * 3;
         frames.set(c.clip.frames.subarray(src, src + w * 3), base + ((labelHeight + y) * width + lefts[k]) * 3);
       }
     });
@@ -149,7 +160,8 @@ async function renderLabels(columns: GridColumn[], lefts: number[], width: numbe
     const maxChars = Math.floor(room / (0.62 * size));
     const label = c.label.length > maxChars ? `${c.label.slice(0, Math.max(0, maxChars - 1))}…` : c.label;
     const x = lefts[k] + c.clip.width / 2;
-    return `<text x="${x}" y="${height / 2}" font-size="${size}" text-anchor="middle" dominant-baseline="central">${escapeXml(label)}</text>`;
+    const attributes = `x="${x}" y="${height / 2}" font-size="${size}" text-anchor="middle" dominant-baseline="central"`;
+    return `<text ${attributes}>${escapeXml(label)}</text>`;
   });
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +

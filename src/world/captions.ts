@@ -4,7 +4,12 @@
 import type { Setting, Style, WorldAttributes } from "./vocabulary";
 
 const STYLE_PREFIX: Record<Style, string> = { plain: "", watercolor: "a watercolor painting of ", sketch: "a pencil sketch of " };
-const PLACE: Record<Setting, string> = { countryside: "in the countryside", snow: "in the snow", desert: "in the desert", night: "at night" };
+const PLACE: Record<Setting, string> = {
+  countryside: "in the countryside",
+  snow: "in the snow",
+  desert: "in the desert",
+  night: "at night",
+};
 const MOTIONS = ["driving down a curvy road", "driving along a winding road", "on a curvy road"] as const;
 
 /** How many caption variants the grammar has. */
@@ -23,7 +28,11 @@ export function vehicleWords(a: WorldAttributes): string[] {
 /** Every word the grammar can produce, in first-use order. */
 export function captionWords(): string[] {
   const words = new Set<string>();
-  const add = (text: string) => text.split(/\s+/).filter(Boolean).forEach((w) => words.add(w));
+  const add = (text: string) =>
+    text
+      .split(/\s+/)
+      .filter(Boolean)
+      .forEach((w) => words.add(w));
   Object.values(STYLE_PREFIX).forEach(add);
   add("a");
   MOTIONS.forEach(add);

@@ -56,7 +56,8 @@ export const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
 /** Check a seed (a non-negative safe integer), naming `what` when it is not. */
 export function checkSeed(seed: unknown, what = "seed"): number {
-  if (typeof seed !== "number" || !Number.isSafeInteger(seed) || seed < 0) throw new InputError(`${what} must be a non-negative integer, got ${String(seed)}`);
+  if (typeof seed !== "number" || !Number.isSafeInteger(seed) || seed < 0)
+    throw new InputError(`${what} must be a non-negative integer, got ${String(seed)}`);
   return seed;
 }
 

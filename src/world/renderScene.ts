@@ -169,7 +169,10 @@ class SceneDrawer {
     const nh = L.nearHill;
     for (let i = 0; i < n; i++) {
       const u = (i + 0.5) / n;
-      farHill[i] = L.horizon - fh.amp * (0.5 + 0.5 * Math.sin(2 * Math.PI * (fh.freq * u + fh.phase))) - fh.amp2 * Math.sin(2 * Math.PI * fh.freq2 * u);
+      farHill[i] =
+        L.horizon -
+        fh.amp * (0.5 + 0.5 * Math.sin(2 * Math.PI * (fh.freq * u + fh.phase))) -
+        fh.amp2 * Math.sin(2 * Math.PI * fh.freq2 * u);
       nearHill[i] = nh.base - nh.amp * (0.5 + 0.5 * Math.sin(2 * Math.PI * (nh.freq * u + nh.phase)));
     }
     const labels = MASK_NAMES.length;

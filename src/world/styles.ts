@@ -34,7 +34,12 @@ function valueNoise(x: number, y: number, period: number): number {
 /** Whether pixel (x, y) of a frame's labels borders another region (4-neighbourhood). */
 function isRegionEdge(labels: Uint8Array, base: number, x: number, y: number, H: number, W: number): boolean {
   const l = labels[base + y * W + x];
-  return (x > 0 && labels[base + y * W + x - 1] !== l) || (x < W - 1 && labels[base + y * W + x + 1] !== l) || (y > 0 && labels[base + (y - 1) * W + x] !== l) || (y < H - 1 && labels[base + (y + 1) * W + x] !== l);
+  return (
+    (x > 0 && labels[base + y * W + x - 1] !== l) ||
+    (x < W - 1 && labels[base + y * W + x + 1] !== l) ||
+    (y > 0 && labels[base + (y - 1) * W + x] !== l) ||
+    (y < H - 1 && labels[base + (y + 1) * W + x] !== l)
+  );
 }
 
 function clampByte(v: number): number {
@@ -60,7 +65,7 @@ function watercolor(s: StyleInput): Uint8Array {
               const yy = y + dy;
               const xx = x + dx;
               if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
-              sum += frames[((base + yy * W + xx) * 3) + c];
+              sum += frames[(base + yy * W + xx) * 3 + c];
               n++;
             }
           }

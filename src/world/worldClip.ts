@@ -25,7 +25,8 @@ export function worldVideoSeed(video: string): number | undefined {
   if (!video.startsWith(WORLD_VIDEO_PREFIX)) return undefined;
   const text = video.slice(WORLD_VIDEO_PREFIX.length);
   const seed = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(seed)) throw new InputError(`video ${video}: a world clip is world:<seed> with a non-negative integer seed`);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(seed))
+    throw new InputError(`video ${video}: a world clip is world:<seed> with a non-negative integer seed`);
   return seed;
 }
 
@@ -55,11 +56,16 @@ export function renderWorldClip(seed: number, attributes: WorldAttributes, optio
   if (!Number.isInteger(frames) || frames < 1) throw new RangeError(`world clip: frames must be a positive integer, got ${frames}`);
   if (!Number.isInteger(size) || size < 16) throw new RangeError(`world clip: size must be an integer ≥ 16, got ${size}`);
   const layout = options.layout ?? worldLayout(seed);
-  const { frames: plain, votes } = drawScene({ layout, kind: attributes.kind, colour: attributes.colour, setting: attributes.setting }, frames, size);
+  const { frames: plain, votes } = drawScene(
+    { layout, kind: attributes.kind, colour: attributes.colour, setting: attributes.setting },
+    frames,
+    size,
+  );
   const pixels = frames * size * size;
   const L = MASK_NAMES.length;
   const labels = new Uint8Array(pixels); // [F, H, W] majority label
-  const masks = Object.fromEntries(MASK_NAMES.map((name) => [name, new Uint8Array(pixels)])) as Record<MaskName, Uint8Array>; // each [F, H, W]
+  // Each [F, H, W].
+  const masks = Object.fromEntries(MASK_NAMES.map((name) => [name, new Uint8Array(pixels)])) as Record<MaskName, Uint8Array>;
   const half = (SUPERSAMPLING * SUPERSAMPLING) / 2;
   for (let p = 0; p < pixels; p++) {
     let best = 0;

@@ -17,8 +17,25 @@ export function worldModelSpec(): RandomModelSpec {
   const vocab = worldVocabFiles();
   const vocabSize = Object.values(vocab.vocab).reduce((max, id) => Math.max(max, id + 1), 0);
   return {
-    textEncoder: textEncoderJson({ name: "fatezero-world", transformersVersion: "4.25.1", hidden: 64, layers: 3, heads: 4, mlp: 256, vocabSize }),
-    unet: unetJson({ diffusersVersion: "0.11.1", blocks: [32, 64, 128, 128], crossLevels: 2, layers: 2, heads: 4, groups: 16, crossDim: 64, sampleSize: 16 }),
+    textEncoder: textEncoderJson({
+      name: "fatezero-world",
+      transformersVersion: "4.25.1",
+      hidden: 64,
+      layers: 3,
+      heads: 4,
+      mlp: 256,
+      vocabSize,
+    }),
+    unet: unetJson({
+      diffusersVersion: "0.11.1",
+      blocks: [32, 64, 128, 128],
+      crossLevels: 2,
+      layers: 2,
+      heads: 4,
+      groups: 16,
+      crossDim: 64,
+      sampleSize: 16,
+    }),
     vae: vaeJson({ diffusersVersion: "0.11.1", blocks: [16, 32, 64, 64], layers: 2, groups: 16, sampleSize: 128 }),
     vocab,
     provenance: { model: "world" },
@@ -31,8 +48,25 @@ export function miniatureWorldModelSpec(): RandomModelSpec {
   const vocabSize = Object.values(spec.vocab.vocab).reduce((max, id) => Math.max(max, id + 1), 0);
   return {
     ...spec,
-    textEncoder: textEncoderJson({ name: "fatezero-world-miniature", transformersVersion: "4.25.1", hidden: 16, layers: 1, heads: 2, mlp: 32, vocabSize }),
-    unet: unetJson({ diffusersVersion: "0.11.1", blocks: [8, 16, 16, 16], crossLevels: 2, layers: 1, heads: 2, groups: 4, crossDim: 16, sampleSize: 16 }),
+    textEncoder: textEncoderJson({
+      name: "fatezero-world-miniature",
+      transformersVersion: "4.25.1",
+      hidden: 16,
+      layers: 1,
+      heads: 2,
+      mlp: 32,
+      vocabSize,
+    }),
+    unet: unetJson({
+      diffusersVersion: "0.11.1",
+      blocks: [8, 16, 16, 16],
+      crossLevels: 2,
+      layers: 1,
+      heads: 2,
+      groups: 4,
+      crossDim: 16,
+      sampleSize: 16,
+    }),
     vae: vaeJson({ diffusersVersion: "0.11.1", blocks: [8, 8, 8, 8], layers: 1, groups: 4, sampleSize: 128 }),
     provenance: { model: "world-miniature" },
   };

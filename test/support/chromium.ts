@@ -10,7 +10,16 @@ import { chromium, type Browser, type Page } from "playwright-core";
 /** Debian's Chromium. */
 export const CHROMIUM = "/usr/bin/chromium";
 /** Flags for a quiet, offline-friendly headless Chromium in a container. */
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 /** Where tests keep screenshots (the project root's test-artifacts/, git-ignored). */
 export const ARTIFACTS = path.resolve(__dirname, "..", "..", "..", "test-artifacts");
 
@@ -45,7 +54,14 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return file;
 }
 
-const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".png": "image/png", ".svg": "image/svg+xml" };
+const TYPES: Record<string, string> = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".css": "text/css",
+  ".json": "application/json",
+  ".png": "image/png",
+  ".svg": "image/svg+xml",
+};
 
 /** A static file server for `root` on 127.0.0.1 (a free port). */
 export async function serveStatic(root: string): Promise<{ url: string; close(): Promise<void> }> {
@@ -74,15 +90,29 @@ export async function serveStatic(root: string): Promise<{ url: string; close():
 /** The first `count` frames of the shared car-turn clip, resized to `size`² and encoded as JPEG or PNG. */
 export async function carTurnFrames(dataDir: string, count: number, size: number, format: "jpeg" | "png"): Promise<Buffer[]> {
   const sharp = (await import("sharp")).default;
-  const files = fs.readdirSync(path.join(dataDir, "car-turn")).filter((f) => f.endsWith(".png")).sort().slice(0, count);
-  return Promise.all(files.map((f) => sharp(path.join(dataDir, "car-turn", f)).resize(size, size).toFormat(format).toBuffer()));
+  const files = fs
+    .readdirSync(path.join(dataDir, "car-turn"))
+    .filter((f) => f.endsWith(".png"))
+    .sort()
+    .slice(0, count);
+  return Promise.all(
+    files.map((f) =>
+      sharp(path.join(dataDir, "car-turn", f))
+        .resize(size, size)
+        .toFormat(format)
+        .toBuffer(),
+    ),
+  );
 }
 
 /** A notebook of TypeScript cells for the fatezero kernel. */
 export function tsNotebook(cells: string[]): string {
   return JSON.stringify({
     cells: cells.map((source, i) => ({ id: `cell-${i}`, cell_type: "code", execution_count: null, metadata: {}, outputs: [], source })),
-    metadata: { kernelspec: { name: "fatezero", display_name: "FateZero (TypeScript)", language: "typescript" }, language_info: { name: "typescript" } },
+    metadata: {
+      kernelspec: { name: "fatezero", display_name: "FateZero (TypeScript)", language: "typescript" },
+      language_info: { name: "typescript" },
+    },
     nbformat: 4,
     nbformat_minor: 5,
   });

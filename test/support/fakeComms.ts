@@ -74,7 +74,13 @@ export class FakeCommManager implements CommManager {
   private nextId = 0;
 
   /** Record a comm_open from the kernel. */
-  open(targetName: string, data: Record<string, unknown>, metadata?: Record<string, unknown>, buffers: Buffers = [], commId?: string): Comm {
+  open(
+    targetName: string,
+    data: Record<string, unknown>,
+    metadata?: Record<string, unknown>,
+    buffers: Buffers = [],
+    commId?: string,
+  ): Comm {
     const comm = new FakeComm(commId ?? `kernel-comm-${this.nextId++}`, targetName);
     this.opened.push({ comm, data: JSON.parse(JSON.stringify(data)), metadata, buffers });
     return comm;

@@ -77,14 +77,17 @@ function makeDirs(): JupyterDirs {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once("exit", () => resolve()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
 // Polls rather than parsing the server's log: GET /api answering 200 is the readiness the client needs.
 async function waitReady(baseUrl: string, token: string, child: ChildProcess, timeoutMs: number, log: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`jupyter notebook exited (${child.exitCode ?? child.signalCode}):\n${log()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`jupyter notebook exited (${child.exitCode ?? child.signalCode}):\n${log()}`);
     try {
       const res = await fetch(`${baseUrl}api`, { headers: { Authorization: `token ${token}` }, signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
@@ -123,7 +126,16 @@ export async function startJupyterServer(options: JupyterServerOptions = {}): Pr
   try {
     await options.prepare?.(dirs, env);
     const port = await freePort();
-    const args = ["notebook", "--no-browser", "--ip=127.0.0.1", `--port=${port}`, "--port-retries=0", `--NotebookApp.token=${token}`, "--allow-root", `--notebook-dir=${dirs.notebooks}`];
+    const args = [
+      "notebook",
+      "--no-browser",
+      "--ip=127.0.0.1",
+      `--port=${port}`,
+      "--port-retries=0",
+      `--NotebookApp.token=${token}`,
+      "--allow-root",
+      `--notebook-dir=${dirs.notebooks}`,
+    ];
     child = spawn("/usr/bin/jupyter", args, { env, stdio: ["ignore", "pipe", "pipe"] });
     process.on("exit", killOnExit);
     child.stdout!.on("data", (d: Buffer) => (output += d.toString()));

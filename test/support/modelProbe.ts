@@ -18,7 +18,11 @@ function compare(a: Float32Array, b: Float32Array): { maxAbsErr: number; maxAbs:
 }
 
 /** Each probe output recomputed by the runtime from `modelDir`, with its error against PyTorch's. */
-export async function reproduceProbe(modelDir: string, probeFile: string, cacheDir: string): Promise<Record<string, { maxAbsErr: number; maxAbs: number }>> {
+export async function reproduceProbe(
+  modelDir: string,
+  probeFile: string,
+  cacheDir: string,
+): Promise<Record<string, { maxAbsErr: number; maxAbs: number }>> {
   const probe = SafetensorsFile.open(probeFile);
   const get = (name: string) => probe.readFloat32(name);
   const shape = (name: string) => probe.entry(name).shape;

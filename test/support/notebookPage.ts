@@ -41,7 +41,10 @@ export async function withNotebookPage(options: NotebookPageOptions, body: (nb: 
   await withJupyterServer(
     {
       prepare: (dirs, env) => {
-        for (const args of [["kernel", "install", "--prefix", dirs.prefix], ["widgets", "install", "--prefix", dirs.prefix]]) {
+        for (const args of [
+          ["kernel", "install", "--prefix", dirs.prefix],
+          ["widgets", "install", "--prefix", dirs.prefix],
+        ]) {
           const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: "utf8", timeout: 30_000 });
           assert.equal(r.status, 0, `fatezero ${args.join(" ")}: ${r.stderr}${r.stdout}`);
         }
@@ -66,10 +69,14 @@ export async function withNotebookPage(options: NotebookPageOptions, body: (nb: 
       };
       try {
         await page.goto(`${server.baseUrl}notebooks/page.ipynb?token=${server.settings.token}`);
-        await page.waitForFunction(() => {
-          const w = globalThis as any;
-          return w.Jupyter?.notebook?.kernel?.is_connected() && w.requirejs?.defined("nbextensions/fatezero-widgets/index");
-        }, undefined, { timeout: 30_000 });
+        await page.waitForFunction(
+          () => {
+            const w = globalThis as any;
+            return w.Jupyter?.notebook?.kernel?.is_connected() && w.requirejs?.defined("nbextensions/fatezero-widgets/index");
+          },
+          undefined,
+          { timeout: 30_000 },
+        );
         await body(nb);
       } catch (err) {
         await screenshot(page, options.failureShot).catch(() => undefined);

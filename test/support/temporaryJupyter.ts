@@ -21,7 +21,9 @@ export function pythonHas(modules: string[]): boolean {
 export function temporaryJupyter(tag: string): { env: NodeJS.ProcessEnv; notebooks: string; prefix: string } {
   const root = tempDir(tag);
   const prefix = path.join(root, "prefix");
-  const installed = spawnSync(process.execPath, [path.join(ROOT, "bin/fatezero.js"), "kernel", "install", "--prefix", prefix], { encoding: "utf8" });
+  const installed = spawnSync(process.execPath, [path.join(ROOT, "bin/fatezero.js"), "kernel", "install", "--prefix", prefix], {
+    encoding: "utf8",
+  });
   assert.equal(installed.status, 0, installed.stderr);
   const notebooks = path.join(root, "notebooks");
   fs.mkdirSync(notebooks);
@@ -38,7 +40,13 @@ export function temporaryJupyter(tag: string): { env: NodeJS.ProcessEnv; noteboo
 }
 
 /** Run a command to completion (killed after `timeoutMs`); resolves with its exit code and all its output. */
-export function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; output: string }> {
+export function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd, env });
     let output = "";

@@ -35,7 +35,14 @@ const NO_AMD = { ...COMMON.define, define: "undefined" };
 
 /** The classic notebook extension: everything bundled, wrapped as an AMD module of the notebook's requirejs. */
 async function nbextension(): Promise<void> {
-  const result = await esbuild.build({ ...COMMON, define: NO_AMD, entryPoints: [path.join(FRONTEND, "nbextension.ts")], format: "iife", globalName: "fatezeroNbextension", write: false });
+  const result = await esbuild.build({
+    ...COMMON,
+    define: NO_AMD,
+    entryPoints: [path.join(FRONTEND, "nbextension.ts")],
+    format: "iife",
+    globalName: "fatezeroNbextension",
+    write: false,
+  });
   const code = [
     'define(["base/js/namespace", "notebook/js/outputarea"], function (Jupyter, outputarea) {',
     result.outputFiles[0].text,
@@ -52,11 +59,20 @@ async function nbextension(): Promise<void> {
  * manager's copy of base.
  */
 async function embed(): Promise<void> {
-  const result = await esbuild.build({ ...COMMON, define: NO_AMD, entryPoints: [path.join(FRONTEND, "index.ts")], format: "cjs", external: ["@jupyter-widgets/base"], write: false });
+  const result = await esbuild.build({
+    ...COMMON,
+    define: NO_AMD,
+    entryPoints: [path.join(FRONTEND, "index.ts")],
+    format: "cjs",
+    external: ["@jupyter-widgets/base"],
+    write: false,
+  });
   const code = [
     'define(["@jupyter-widgets/base"], function (base) {',
     "var module = { exports: {} }, exports = module.exports;",
-    'var require = function (name) { if (name === "@jupyter-widgets/base") return base; throw new Error("' + MODULE_NAME + ': cannot load " + name); };',
+    'var require = function (name) { if (name === "@jupyter-widgets/base") return base; throw new Error("' +
+      MODULE_NAME +
+      ': cannot load " + name); };',
     result.outputFiles[0].text,
     "return module.exports;",
     "});",
@@ -66,7 +82,8 @@ async function embed(): Promise<void> {
   fs.writeFileSync(path.join(EMBED_DIR, `${MODULE_NAME}.js`), code);
   // embed-amd.js loads its fonts from beside itself.
   for (const file of fs.readdirSync(HTML_MANAGER_DIST)) {
-    if (file === "embed-amd.js" || /\.(woff2?|ttf|eot|svg)$/.test(file)) fs.copyFileSync(path.join(HTML_MANAGER_DIST, file), path.join(EMBED_DIR, file));
+    if (file === "embed-amd.js" || /\.(woff2?|ttf|eot|svg)$/.test(file))
+      fs.copyFileSync(path.join(HTML_MANAGER_DIST, file), path.join(EMBED_DIR, file));
   }
   fs.copyFileSync(path.join(ROOT, "node_modules", "requirejs", "require.js"), path.join(EMBED_DIR, "require.js"));
 }
@@ -78,8 +95,17 @@ async function embed(): Promise<void> {
  */
 async function labextension(): Promise<void> {
   fs.rmSync(LAB_SOURCE_DIR, { recursive: true, force: true });
-  await esbuild.build({ ...COMMON, minify: false, entryPoints: [path.join(FRONTEND, "labextension.ts")], format: "esm", external: ["@jupyter-widgets/base"], outfile: path.join(LAB_SOURCE_DIR, "lib", "index.js") });
-  const base = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "@jupyter-widgets", "base", "package.json"), "utf8")) as { version: string };
+  await esbuild.build({
+    ...COMMON,
+    minify: false,
+    entryPoints: [path.join(FRONTEND, "labextension.ts")],
+    format: "esm",
+    external: ["@jupyter-widgets/base"],
+    outfile: path.join(LAB_SOURCE_DIR, "lib", "index.js"),
+  });
+  const base = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "@jupyter-widgets", "base", "package.json"), "utf8")) as {
+    version: string;
+  };
   const pkg = {
     name: MODULE_NAME,
     version: MODULE_VERSION,
@@ -98,7 +124,10 @@ async function labextension(): Promise<void> {
   };
   fs.writeFileSync(path.join(LAB_SOURCE_DIR, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
   const builder = path.join(ROOT, "node_modules", "@jupyterlab", "builder", "lib", "build-labextension.js");
-  const built = spawnSync(process.execPath, [builder, "--core-path", path.join(ROOT, "widgets", "labextension", "core"), LAB_SOURCE_DIR], { cwd: ROOT, encoding: "utf8" });
+  const built = spawnSync(process.execPath, [builder, "--core-path", path.join(ROOT, "widgets", "labextension", "core"), LAB_SOURCE_DIR], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
   if (built.status !== 0) throw new Error(`build-labextension failed (${built.status}):\n${built.stdout}${built.stderr}`);
 }
 

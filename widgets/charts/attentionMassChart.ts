@@ -29,7 +29,8 @@ export interface AttentionMassRow {
 /** Maps of the chosen layers, each [F, L, T] per step, with their weight in the average. */
 function chosenMaps(maps: StepMaps, layers: MapChoice): { steps: Float32Array[]; tokens: number; weight: number }[] {
   if (layers === "mask") {
-    if (!maps.maskMaps) throw new Error("attention mass: these maps have no mask-layer maps (no cross-attention layer within the query limit)");
+    if (!maps.maskMaps)
+      throw new Error("attention mass: these maps have no mask-layer maps (no cross-attention layer within the query limit)");
     return [{ steps: maps.maskMaps.steps, tokens: maps.maskMaps.tokens, weight: 1 }];
   }
   const groups = layers === "all" ? maps.groups : [maps.groups[layers]];
@@ -57,7 +58,9 @@ export function attentionMass(maps: StepMaps, layers: MapChoice = "all"): number
 export function attentionMassChart(maps: StepMaps, tokens: string[], options: AttentionMassOptions = {}): VegaLiteSpec {
   const mass = attentionMass(maps, options.layers ?? "all");
   const positions = options.positions ?? Array.from({ length: Math.min(tokens.length, maps.tokens) - 1 }, (_, i) => i + 1);
-  const values: AttentionMassRow[] = mass.flatMap((row, step) => positions.map((p) => ({ step, position: p, token: `${p}: ${tokens[p] ?? "?"}`, mass: row[p] })));
+  const values: AttentionMassRow[] = mass.flatMap((row, step) =>
+    positions.map((p) => ({ step, position: p, token: `${p}: ${tokens[p] ?? "?"}`, mass: row[p] })),
+  );
   const order = positions.map((p) => `${p}: ${tokens[p] ?? "?"}`);
   return chartSpec(options.title ?? "Cross-attention mass per token over inversion steps", values as unknown as Record<string, unknown>[], {
     mark: { type: "line", point: true },

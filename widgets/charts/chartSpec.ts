@@ -10,7 +10,12 @@ export const VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json
 const FONT = "DejaVu Sans";
 
 /** Wrap a chart body with the schema, title, size, inline data and the shared font config. */
-export function chartSpec(title: string, values: Record<string, unknown>[], body: VegaLiteSpec, size: { width?: number; height?: number } = {}): VegaLiteSpec {
+export function chartSpec(
+  title: string,
+  values: Record<string, unknown>[],
+  body: VegaLiteSpec,
+  size: { width?: number; height?: number } = {},
+): VegaLiteSpec {
   return {
     $schema: VEGA_LITE_SCHEMA,
     title,

@@ -15,7 +15,9 @@ export function frameChanges(clip: VideoClip): number[] {
 
 /** Line chart of frame-to-frame change (y) per frame pair (x), one line per labelled clip. */
 export function frameChangeChart(clips: { label: string; clip: VideoClip }[], title = "Frame-to-frame change"): VegaLiteSpec {
-  const values = clips.flatMap(({ label, clip }) => frameChanges(clip).map((change, f) => ({ clip: label, pair: `${f}→${f + 1}`, frame: f, change })));
+  const values = clips.flatMap(({ label, clip }) =>
+    frameChanges(clip).map((change, f) => ({ clip: label, pair: `${f}→${f + 1}`, frame: f, change })),
+  );
   return chartSpec(title, values, {
     mark: { type: "line", point: true },
     encoding: {

@@ -25,7 +25,11 @@ export interface MaskAreaRow {
 }
 
 /** Mask area per frame and threshold for blend-word token weights `alpha` [T]. */
-export function maskAreas(record: Pick<InversionRecord, "key" | "maskMaps">, alpha: Float32Array, options: MaskAreaOptions = {}): MaskAreaRow[] {
+export function maskAreas(
+  record: Pick<InversionRecord, "key" | "maskMaps">,
+  alpha: Float32Array,
+  options: MaskAreaOptions = {},
+): MaskAreaRow[] {
   const mm = record.maskMaps;
   if (!mm) throw new Error("mask area: the inversion has no mask maps (no cross-attention layer within the query limit)");
   const N = mm.steps.length;
@@ -37,19 +41,29 @@ export function maskAreas(record: Pick<InversionRecord, "key" | "maskMaps">, alp
   // blendMask() thresholds this same normalised map; computing it once serves every threshold.
   const normalised = normalisedBlendMap(maps, alpha, H, W); // [F, H·W]
   const thresholds = options.thresholds ?? Array.from({ length: 21 }, (_, i) => i / 20);
-  return thresholds.flatMap((threshold) => thresholdBlendMap(normalised, F, threshold).areas.map((area, frame) => ({ frame, threshold, area })));
+  return thresholds.flatMap((threshold) =>
+    thresholdBlendMap(normalised, F, threshold).areas.map((area, frame) => ({ frame, threshold, area })),
+  );
 }
 
 /** Line chart of mask area (y) against threshold (x), one line per frame. */
-export function maskAreaChart(record: Pick<InversionRecord, "key" | "maskMaps">, alpha: Float32Array, options: MaskAreaOptions = {}): VegaLiteSpec {
+export function maskAreaChart(
+  record: Pick<InversionRecord, "key" | "maskMaps">,
+  alpha: Float32Array,
+  options: MaskAreaOptions = {},
+): VegaLiteSpec {
   const values = maskAreas(record, alpha, options);
-  return chartSpec(options.title ?? `Blend-mask area per frame vs threshold (editing step ${options.editStep ?? 0})`, values as unknown as Record<string, unknown>[], {
-    mark: { type: "line", point: true },
-    encoding: {
-      x: { field: "threshold", type: "quantitative", title: "threshold (blend_th)" },
-      y: { field: "area", type: "quantitative", title: "fraction of the frame in the mask", scale: { domain: [0, 1] } },
-      color: { field: "frame", type: "ordinal", title: "frame" },
-      tooltip: [{ field: "frame" }, { field: "threshold" }, { field: "area", format: ".3f" }],
+  return chartSpec(
+    options.title ?? `Blend-mask area per frame vs threshold (editing step ${options.editStep ?? 0})`,
+    values as unknown as Record<string, unknown>[],
+    {
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "threshold", type: "quantitative", title: "threshold (blend_th)" },
+        y: { field: "area", type: "quantitative", title: "fraction of the frame in the mask", scale: { domain: [0, 1] } },
+        color: { field: "frame", type: "ordinal", title: "frame" },
+        tooltip: [{ field: "frame" }, { field: "threshold" }, { field: "area", format: ".3f" }],
+      },
     },
-  });
+  );
 }

@@ -36,7 +36,9 @@ export async function renderChart(spec: VegaLiteSpec, format: "svg" | "png", opt
 /** Rasterise a rendered chart's SVG to PNG bytes (the SVG's size × scale). */
 export function svgToPng(svg: string, options: RenderOptions = {}): Promise<Buffer> {
   // librsvg renders 1 SVG unit as 1 px at 72 dpi.
-  return sharp(Buffer.from(svg), { density: 72 * (options.scale ?? 2) }).png().toBuffer();
+  return sharp(Buffer.from(svg), { density: 72 * (options.scale ?? 2) })
+    .png()
+    .toBuffer();
 }
 
 async function chartSvg(spec: VegaLiteSpec): Promise<string> {

@@ -11,7 +11,8 @@ export function figuresDir(): string {
 
 /** The path for figure `name` (e.g. "error.svg") in the figures folder, which is created. */
 export function figurePath(name: string): string {
-  if (name === "" || name.includes("..") || path.isAbsolute(name)) throw new Error(`figure name ${JSON.stringify(name)}: give a file name inside the figures folder`);
+  if (name === "" || name.includes("..") || path.isAbsolute(name))
+    throw new Error(`figure name ${JSON.stringify(name)}: give a file name inside the figures folder`);
   const file = path.join(figuresDir(), name);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   return file;

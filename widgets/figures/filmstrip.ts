@@ -28,17 +28,37 @@ export async function filmstripPng(rows: FilmstripRow[], options: FilmstripOptio
   const tiles = rows.map((r) => Math.round((tile * r.clip.width) / r.clip.height));
   const width = labelWidth + Math.max(...rows.map((r, i) => r.clip.count * (tiles[i] + gap)));
   const height = rows.length * (tile + gap) - gap;
-  const layers: OverlayOptions[] = [{ input: Buffer.from(labelsSvg(rows.map((r) => r.label), labelWidth, tile, gap, height)), left: 0, top: 0 }];
+  const layers: OverlayOptions[] = [
+    {
+      input: Buffer.from(
+        labelsSvg(
+          rows.map((r) => r.label),
+          labelWidth,
+          tile,
+          gap,
+          height,
+        ),
+      ),
+      left: 0,
+      top: 0,
+    },
+  ];
   for (const [k, row] of rows.entries()) {
     const { clip } = row;
     const plane = clip.height * clip.width * 3;
     for (let f = 0; f < clip.count; f++) {
       const frame = clip.frames.subarray(f * plane, (f + 1) * plane); // [H, W, 3]
-      const input = await sharp(frame, { raw: { width: clip.width, height: clip.height, channels: 3 } }).resize(tiles[k], tile, { kernel: "nearest" }).png().toBuffer();
+      const input = await sharp(frame, { raw: { width: clip.width, height: clip.height, channels: 3 } })
+        .resize(tiles[k], tile, { kernel: "nearest" })
+        .png()
+        .toBuffer();
       layers.push({ input, left: labelWidth + f * (tiles[k] + gap), top: k * (tile + gap) });
     }
   }
-  return sharp({ create: { width, height, channels: 3, background: "#ffffff" } }).composite(layers).png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: "#ffffff" } })
+    .composite(layers)
+    .png()
+    .toBuffer();
 }
 
 /** The label column: each label centred vertically on its row, shrunk to fit. */
@@ -49,7 +69,8 @@ function labelsSvg(labels: string[], width: number, tile: number, gap: number, h
     const y = k * (tile + gap) + tile / 2;
     return `<text x="${width - 8}" y="${y}" font-size="${size}" text-anchor="end" dominant-baseline="central">${escapeXml(label)}</text>`;
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><g font-family="DejaVu Sans, sans-serif" fill="#000">${texts.join("")}</g></svg>`;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">`;
+  return `${svg}<g font-family="DejaVu Sans, sans-serif" fill="#000">${texts.join("")}</g></svg>`;
 }
 
 function escapeXml(s: string): string {

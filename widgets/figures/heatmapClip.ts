@@ -15,7 +15,13 @@ export interface HeatmapOptions {
 }
 
 // A magma-like ramp: black → purple → orange → pale yellow.
-const RAMP: [number, number, number][] = [[0, 0, 4], [80, 18, 123], [182, 54, 121], [251, 136, 97], [252, 253, 191]];
+const RAMP: [number, number, number][] = [
+  [0, 0, 4],
+  [80, 18, 123],
+  [182, 54, 121],
+  [251, 136, 97],
+  [252, 253, 191],
+];
 
 function ramp(v: number): [number, number, number] {
   const x = Math.min(1, Math.max(0, v)) * (RAMP.length - 1);

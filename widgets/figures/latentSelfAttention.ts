@@ -12,7 +12,15 @@ export interface LatentQuery {
 }
 
 /** Attention weights [F, h·w] of `query` over the keys of `keyFrames` (other frames get 0); they sum to 1. */
-export function latentSelfAttention(latents: Float32Array, frames: number, h: number, w: number, query: LatentQuery, keyFrames: number[], sharpness = 12): Float32Array {
+export function latentSelfAttention(
+  latents: Float32Array,
+  frames: number,
+  h: number,
+  w: number,
+  query: LatentQuery,
+  keyFrames: number[],
+  sharpness = 12,
+): Float32Array {
   const L = h * w;
   const C = latents.length / (frames * L); // latents [C, F, h, w]
   const feature = (f: number, i: number) => {
@@ -23,7 +31,8 @@ export function latentSelfAttention(latents: Float32Array, frames: number, h: nu
   const q = feature(query.frame, query.y * w + query.x);
   const out = new Float32Array(frames * L); // [F, h·w]
   let max = -Infinity;
-  for (const f of keyFrames) for (let i = 0; i < L; i++) max = Math.max(max, (out[f * L + i] = sharpness * feature(f, i).reduce((a, k, c) => a + k * q[c], 0)));
+  for (const f of keyFrames)
+    for (let i = 0; i < L; i++) max = Math.max(max, (out[f * L + i] = sharpness * feature(f, i).reduce((a, k, c) => a + k * q[c], 0)));
   let sum = 0;
   for (const f of keyFrames) for (let i = 0; i < L; i++) sum += out[f * L + i] = Math.exp(out[f * L + i] - max);
   for (const f of keyFrames) for (let i = 0; i < L; i++) out[f * L + i] /= sum;

@@ -45,7 +45,8 @@ export function notebookInputs(notebookDir = process.cwd()): NotebookInputs {
   const shared = path.resolve(notebookDir, "..", "..", "shared");
   const carTurn = path.join(shared, CAR_TURN.dir);
   const video = process.env.FATEZERO_VIDEO || (fs.existsSync(carTurn) ? carTurn : undefined);
-  if (process.env.FATEZERO_VIDEO && !process.env.FATEZERO_SOURCE) throw new Error("FATEZERO_VIDEO needs FATEZERO_SOURCE (a prompt describing the video) and FATEZERO_OBJECT (its main object word)");
+  if (process.env.FATEZERO_VIDEO && !process.env.FATEZERO_SOURCE)
+    throw new Error("FATEZERO_VIDEO needs FATEZERO_SOURCE (a prompt describing the video) and FATEZERO_OBJECT (its main object word)");
   const known = video === undefined ? SAMPLE : video === carTurn ? CAR_TURN : undefined;
   const source = process.env.FATEZERO_SOURCE || known!.source;
   const object = process.env.FATEZERO_OBJECT || known?.object || source.split(" ")[1];

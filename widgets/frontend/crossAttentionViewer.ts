@@ -34,7 +34,16 @@ export class CrossAttentionViewerView extends DOMWidgetView {
     drawLegend(legend);
     this.el.append(
       this.chips,
-      h("div", { cls: "fz-row" }, h("span", { text: "step" }), this.step, this.stepLabel, h("label", {}, this.average, document.createTextNode(" average over steps")), h("span", { text: "layers" }), this.group),
+      h(
+        "div",
+        { cls: "fz-row" },
+        h("span", { text: "step" }),
+        this.step,
+        this.stepLabel,
+        h("label", {}, this.average, document.createTextNode(" average over steps")),
+        h("span", { text: "layers" }),
+        this.group,
+      ),
       this.frames.element,
       h("div", { cls: "fz-legend" }, h("span", { cls: "fz-muted", text: "0" }), legend, this.legendMax),
     );

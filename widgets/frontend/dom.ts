@@ -3,7 +3,11 @@
 import type { ClipFrames } from "../shared/widgetStates";
 
 /** Create an element with a class, optional test id and children. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: { cls?: string; testid?: string; text?: string } = {}, ...children: Node[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: { cls?: string; testid?: string; text?: string } = {},
+  ...children: Node[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   if (props.cls) el.className = props.cls;
   if (props.testid) el.dataset.testid = props.testid;
@@ -98,7 +102,13 @@ export function perFrame(fn: () => void): () => void {
  * Draw `image` scaled to the canvas, then `overlay` (a small RGBA image) upsampled smoothly over it.
  * The canvas takes the frame's size so the overlay lines up whatever the map resolution.
  */
-export function drawOverlay(canvas: HTMLCanvasElement, image: ImageBitmap | undefined, width: number, height: number, overlay: ImageData | undefined): void {
+export function drawOverlay(
+  canvas: HTMLCanvasElement,
+  image: ImageBitmap | undefined,
+  width: number,
+  height: number,
+  overlay: ImageData | undefined,
+): void {
   canvas.width = Math.max(1, width);
   canvas.height = Math.max(1, height);
   const ctx = canvas.getContext("2d");
@@ -119,11 +129,19 @@ export function drawOverlay(canvas: HTMLCanvasElement, image: ImageBitmap | unde
  * Keep exactly `count` figures of a canvas and a caption in `container`, reusing existing ones so each
  * canvas's `data-version` keeps counting across redraws.
  */
-export function canvasFigures(container: HTMLElement, count: number, canvasId: string, captionId: string): { canvas: HTMLCanvasElement; caption: HTMLElement }[] {
+export function canvasFigures(
+  container: HTMLElement,
+  count: number,
+  canvasId: string,
+  captionId: string,
+): { canvas: HTMLCanvasElement; caption: HTMLElement }[] {
   while (container.children.length > count) container.lastElementChild!.remove();
   while (container.children.length < count) {
     const i = container.children.length;
     container.append(h("figure", {}, h("canvas", { testid: `${canvasId}-${i}` }), h("figcaption", { testid: `${captionId}-${i}` })));
   }
-  return Array.from(container.children, (figure) => ({ canvas: figure.querySelector("canvas")!, caption: figure.querySelector("figcaption") as HTMLElement }));
+  return Array.from(container.children, (figure) => ({
+    canvas: figure.querySelector("canvas")!,
+    caption: figure.querySelector("figcaption") as HTMLElement,
+  }));
 }

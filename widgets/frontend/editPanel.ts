@@ -51,12 +51,20 @@ export class EditPanelView extends DOMWidgetView {
     this.guidance.type = "number";
     this.guidance.step = "0.5";
     this.el.append(
-      h("div", { cls: "fz-grid" },
-        h("span", { text: "source prompt" }), this.source,
-        h("span", { text: "edit prompt" }), this.prompt,
-        h("span", { text: "controller" }), radios,
-        h("span", { text: "guidance scale" }), this.guidance,
-        h("span", { text: "equalizer" }), h("div", {}, this.equalizer, this.addEq)),
+      h(
+        "div",
+        { cls: "fz-grid" },
+        h("span", { text: "source prompt" }),
+        this.source,
+        h("span", { text: "edit prompt" }),
+        this.prompt,
+        h("span", { text: "controller" }),
+        radios,
+        h("span", { text: "guidance scale" }),
+        this.guidance,
+        h("span", { text: "equalizer" }),
+        h("div", {}, this.equalizer, this.addEq),
+      ),
       h("div", { cls: "fz-row" }, this.run, this.cancel, this.progress, this.status),
       this.error,
     );
@@ -104,7 +112,9 @@ export class EditPanelView extends DOMWidgetView {
         value.value = String(entry.value);
         const remove = h("button", { testid: `fz-eq-remove-${i}`, text: "×" });
         word.addEventListener("change", () => this.saveEqualizer(entries.map((e, j) => (j === i ? { ...e, word: word.value } : e))));
-        value.addEventListener("change", () => this.saveEqualizer(entries.map((e, j) => (j === i ? { ...e, value: Number(value.value) } : e))));
+        value.addEventListener("change", () =>
+          this.saveEqualizer(entries.map((e, j) => (j === i ? { ...e, value: Number(value.value) } : e))),
+        );
         remove.addEventListener("click", () => this.saveEqualizer(entries.filter((_, j) => j !== i)));
         return [word, h("div", { cls: "fz-row" }, value, remove)];
       }),

@@ -42,7 +42,11 @@ export class FrameScrubberView extends DOMWidgetView {
     this.back.title = "previous frame";
     this.forward.title = "next frame";
     const fpsLabel = h("label", { cls: "fz-muted", text: "fps " }, this.fps);
-    this.el.append(this.title, this.frames, h("div", { cls: "fz-row" }, this.back, this.play, this.forward, this.slider, this.counter, fpsLabel));
+    this.el.append(
+      this.title,
+      this.frames,
+      h("div", { cls: "fz-row" }, this.back, this.play, this.forward, this.slider, this.counter, fpsLabel),
+    );
 
     this.slider.addEventListener("input", () => this.seek(Number(this.slider.value)));
     this.back.addEventListener("click", () => this.seek(this.frame() - 1));
@@ -108,7 +112,9 @@ export class FrameScrubberView extends DOMWidgetView {
       if (row.clip?.height) img.height = row.clip.height;
       return img;
     });
-    this.frames.replaceChildren(...rows.map((row, i) => h("figure", {}, this.images[i], h("figcaption", { testid: `fz-row-label-${i}`, text: row.label }))));
+    this.frames.replaceChildren(
+      ...rows.map((row, i) => h("figure", {}, this.images[i], h("figcaption", { testid: `fz-row-label-${i}`, text: row.label }))),
+    );
     this.showFrame();
   }
 

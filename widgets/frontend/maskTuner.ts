@@ -30,7 +30,12 @@ export class MaskTunerView extends DOMWidgetView {
   private blendLatents = h("input", { testid: "fz-blend-latents" });
   private step = rangeInput("fz-preview-step", 0, 0, 1);
   private stepLabel = h("span", { cls: "fz-muted" });
-  private windows = WINDOWS.map(([key, stem]) => ({ key, start: rangeInput(`fz-${stem}-start`, 0, 1, 0.01), end: rangeInput(`fz-${stem}-end`, 0, 1, 0.01), label: h("span", { cls: "fz-muted" }) }));
+  private windows = WINDOWS.map(([key, stem]) => ({
+    key,
+    start: rangeInput(`fz-${stem}-start`, 0, 1, 0.01),
+    end: rangeInput(`fz-${stem}-end`, 0, 1, 0.01),
+    label: h("span", { cls: "fz-muted" }),
+  }));
   private error = h("div", { cls: "fz-error", testid: "fz-tuner-error" });
   private frames = new FrameOverlays("fz-mask", "fz-area");
   private previewMs = h("span", { cls: "fz-muted", testid: "fz-preview-ms" });
@@ -41,18 +46,39 @@ export class MaskTunerView extends DOMWidgetView {
     this.el.classList.add("fz-widget");
     this.el.dataset.testid = "fz-tuner";
     this.blendLatents.type = "checkbox";
-    const grid = h("div", { cls: "fz-grid" }, h("span", { text: "threshold" }), h("div", { cls: "fz-row" }, this.threshold, this.thresholdLabel));
+    const grid = h(
+      "div",
+      { cls: "fz-grid" },
+      h("span", { text: "threshold" }),
+      h("div", { cls: "fz-row" }, this.threshold, this.thresholdLabel),
+    );
     this.windows.forEach((w, i) => grid.append(h("span", { text: WINDOWS[i][2] }), h("div", { cls: "fz-row" }, w.start, w.end, w.label)));
-    grid.append(h("span", { text: "blend latents" }), h("div", { cls: "fz-row" }, this.blendLatents), h("span", { text: "preview step" }), h("div", { cls: "fz-row" }, this.step, this.stepLabel));
-    this.el.append(this.prompt, this.words, grid, this.error, this.frames.element, h("div", { cls: "fz-row" }, h("span", { cls: "fz-muted", text: "preview" }), this.previewMs));
+    grid.append(
+      h("span", { text: "blend latents" }),
+      h("div", { cls: "fz-row" }, this.blendLatents),
+      h("span", { text: "preview step" }),
+      h("div", { cls: "fz-row" }, this.step, this.stepLabel),
+    );
+    this.el.append(
+      this.prompt,
+      this.words,
+      grid,
+      this.error,
+      this.frames.element,
+      h("div", { cls: "fz-row" }, h("span", { cls: "fz-muted", text: "preview" }), this.previewMs),
+    );
 
     this.threshold.addEventListener("input", () => this.live({ threshold: Number(this.threshold.value) }));
     this.step.addEventListener("input", () => this.live({ step: Number(this.step.value) }));
     this.blendLatents.addEventListener("change", () => this.live({ blend_latents: this.blendLatents.checked }));
     for (const w of this.windows) {
       // Dragging one handle past the other moves both, so a window is never inverted.
-      w.start.addEventListener("input", () => this.live({ [w.key]: [Number(w.start.value), Math.max(Number(w.start.value), Number(w.end.value))] }));
-      w.end.addEventListener("input", () => this.live({ [w.key]: [Math.min(Number(w.start.value), Number(w.end.value)), Number(w.end.value)] }));
+      w.start.addEventListener("input", () =>
+        this.live({ [w.key]: [Number(w.start.value), Math.max(Number(w.start.value), Number(w.end.value))] }),
+      );
+      w.end.addEventListener("input", () =>
+        this.live({ [w.key]: [Math.min(Number(w.start.value), Number(w.end.value)), Number(w.end.value)] }),
+      );
     }
 
     this.listenTo(this.model, "change:source_prompt change:words change:blend_words", () => this.renderWords());

@@ -13,7 +13,14 @@ const VIEW_MIME = "application/vnd.jupyter.widget-view+json";
 interface ClassicKernel {
   comm_manager: {
     register_target(name: string, f: (comm: IClassicComm, msg: unknown) => unknown): void;
-    new_comm(target: string, data: unknown, callbacks: unknown, metadata: unknown, commId: string | undefined, buffers: unknown): IClassicComm;
+    new_comm(
+      target: string,
+      data: unknown,
+      callbacks: unknown,
+      metadata: unknown,
+      commId: string | undefined,
+      buffers: unknown,
+    ): IClassicComm;
   };
   comm_info(target: string, callback: (msg: { content: { comms: Record<string, unknown> } }) => void): void;
 }
@@ -25,7 +32,13 @@ interface ClassicJupyter {
 
 /** The parts of notebook 6's OutputArea class this host uses. */
 interface ClassicOutputArea {
-  prototype: { register_mime_type(mime: string, append: (this: OutputAreaThis, data: { model_id?: string }, md: unknown, element: JQueryLike) => unknown, options: { safe: boolean; index: number }): void };
+  prototype: {
+    register_mime_type(
+      mime: string,
+      append: (this: OutputAreaThis, data: { model_id?: string }, md: unknown, element: JQueryLike) => unknown,
+      options: { safe: boolean; index: number },
+    ): void;
+  };
 }
 interface JQueryLike {
   append(node: unknown): unknown;
@@ -43,7 +56,13 @@ class ClassicManager extends HTMLManager {
     kernel.comm_manager.register_target(WIDGET_TARGET, (comm, msg) => this.handle_comm_open(comm, msg as never));
   }
 
-  async _create_comm(target: string, modelId?: string, data?: unknown, metadata?: unknown, buffers?: ArrayBuffer[] | ArrayBufferView[]): Promise<IClassicComm> {
+  async _create_comm(
+    target: string,
+    modelId?: string,
+    data?: unknown,
+    metadata?: unknown,
+    buffers?: ArrayBuffer[] | ArrayBufferView[],
+  ): Promise<IClassicComm> {
     return this.kernel.comm_manager.new_comm(target, data ?? {}, {}, metadata ?? {}, modelId, buffers);
   }
 
@@ -68,7 +87,10 @@ function attach(jupyter: ClassicJupyter): void {
 async function modelFor(id: string): Promise<Awaited<ReturnType<HTMLManager["get_model"]>>> {
   for (let i = 0; i < 50 && !manager?.has_model(id); i++) await new Promise((r) => setTimeout(r, 100));
   if (!manager) throw new Error("no widget manager: the notebook has no kernel");
-  if (!manager.has_model(id)) throw new Error("its model is not in the running kernel (it was restarted, or this output is from an earlier session): run the cell again");
+  if (!manager.has_model(id))
+    throw new Error(
+      "its model is not in the running kernel (it was restarted, or this output is from an earlier session): run the cell again",
+    );
   return manager.get_model(id);
 }
 

@@ -25,7 +25,11 @@ function isPlainContainer(value: unknown): value is Record<string, unknown> | un
 
 // Containers are cloned only where something is taken out, so the caller's state is never modified and
 // buffer-free subtrees are shared rather than copied.
-function separate(node: Record<string, unknown> | unknown[], path: BufferPath, out: SplitState<unknown>): Record<string, unknown> | unknown[] {
+function separate(
+  node: Record<string, unknown> | unknown[],
+  path: BufferPath,
+  out: SplitState<unknown>,
+): Record<string, unknown> | unknown[] {
   let result = node;
   const replace = (key: string | number, value: unknown, remove: boolean) => {
     if (result === node) result = Array.isArray(node) ? node.slice() : { ...node };
@@ -73,7 +77,8 @@ export function putBuffers(state: Record<string, unknown>, bufferPaths: BufferPa
     }
     let node: unknown = state;
     for (const key of path.slice(0, -1)) node = child(node, key, path);
-    if (typeof node !== "object" || node === null) throw new Error(`buffer path ${JSON.stringify(path)} does not end in an object or array`);
+    if (typeof node !== "object" || node === null)
+      throw new Error(`buffer path ${JSON.stringify(path)} does not end in an object or array`);
     const last = path[path.length - 1];
     if (Array.isArray(node) && typeof last === "number") node[last] = buffers[i];
     else Object.defineProperty(node, last, { value: buffers[i], writable: true, enumerable: true, configurable: true });

@@ -4,7 +4,16 @@ import type { Buffers, Comm, CommManager } from "../../kernel/commTypes";
 import { display, MIME_BUNDLE, type DisplayHandle, type DisplayOptions, type MimeBundle } from "../../kernel/kernelContext";
 import { putBuffers, removeBuffers, type BufferPath } from "./bufferPaths";
 import { defaultCommManager } from "./defaultComms";
-import { BASE_IDENTITY, PROTOCOL_VERSION, WIDGET_TARGET, WIDGET_VIEW_MIME, type ControlModelState, type ModelIdentity, type WidgetState, type WidgetViewData } from "./protocol";
+import {
+  BASE_IDENTITY,
+  PROTOCOL_VERSION,
+  WIDGET_TARGET,
+  WIDGET_VIEW_MIME,
+  type ControlModelState,
+  type ModelIdentity,
+  type WidgetState,
+  type WidgetViewData,
+} from "./protocol";
 import { sameValue } from "./sameValue";
 import { widgetRegistry, type WidgetRegistry } from "./widgetRegistry";
 

@@ -28,5 +28,10 @@ export async function clipImages(clip: VideoClip, options: ClipImageOptions = {}
       return (format === "png" ? image.png() : image.jpeg({ quality: options.quality ?? 85 })).toBuffer();
     }),
   );
-  return { mime: format === "png" ? "image/png" : "image/jpeg", width, height, frames: frames.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)) };
+  return {
+    mime: format === "png" ? "image/png" : "image/jpeg",
+    width,
+    height,
+    frames: frames.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)),
+  };
 }

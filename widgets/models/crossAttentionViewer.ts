@@ -27,7 +27,12 @@ export class CrossAttentionViewer extends WidgetModel<CrossAttentionViewerState 
   private inversion!: InversionRecord;
 
   /** Open a viewer of `inversion`'s maps over `clip` (the inverted frames). */
-  static async create(inversion: InversionRecord, tokenizer: Pick<ClipTokenizer, "tokenize" | "decode">, clip: VideoClip, options: CrossAttentionViewerOptions = {}): Promise<CrossAttentionViewer> {
+  static async create(
+    inversion: InversionRecord,
+    tokenizer: Pick<ClipTokenizer, "tokenize" | "decode">,
+    clip: VideoClip,
+    options: CrossAttentionViewerOptions = {},
+  ): Promise<CrossAttentionViewer> {
     if (inversion.groups.length === 0) throw new Error("this inversion stored no cross-attention maps (no layer within its query limit)");
     const tokens = tokenLabels(tokenizer, inversion.key.prompt).slice(0, inversion.tokens);
     const group = largestGroup(inversion);

@@ -28,19 +28,22 @@ export class EditPanel extends WidgetModel<EditPanelState & WidgetState> {
 
   /** Open a panel; `task` (or one given later with `setTask`) runs when the frontend's Run is pressed. */
   static create(options: EditPanelOptions, task?: RunTask): EditPanel {
-    const panel = new EditPanel({
-      ...widgetIdentity(WIDGETS.editPanel),
-      source_prompt: options.sourcePrompt,
-      prompt: options.prompt,
-      controller: options.controller ?? "replace",
-      equalizer: options.equalizer ?? [],
-      guidance_scale: options.guidanceScale ?? 7.5,
-      running: false,
-      done: 0,
-      total: 0,
-      status: "ready",
-      error: "",
-    }, options);
+    const panel = new EditPanel(
+      {
+        ...widgetIdentity(WIDGETS.editPanel),
+        source_prompt: options.sourcePrompt,
+        prompt: options.prompt,
+        controller: options.controller ?? "replace",
+        equalizer: options.equalizer ?? [],
+        guidance_scale: options.guidanceScale ?? 7.5,
+        running: false,
+        done: 0,
+        total: 0,
+        status: "ready",
+        error: "",
+      },
+      options,
+    );
     panel.task = task;
     panel.onCustom((content) => panel.handleEvent(content));
     return panel;

@@ -83,7 +83,8 @@ export class EditStudio {
     const target = prompt ?? p.prompt;
     const sourceWords = this.tuner.blendWords();
     // Target blend words given with the studio belong to the panel's prompt; any other prompt gets its own.
-    const targetWords = prompt === undefined && this.targetWords ? this.targetWords : targetBlendWords(p.source_prompt, target, sourceWords);
+    const targetWords =
+      prompt === undefined && this.targetWords ? this.targetWords : targetBlendWords(p.source_prompt, target, sourceWords);
     // The equalizer re-weights words of the panel's prompt; another prompt keeps only those it contains.
     const words = new Set(target.split(" "));
     const equalizer = p.equalizer.filter((e) => e.word.trim() !== "" && (prompt === undefined || words.has(e.word.trim())));
@@ -95,7 +96,9 @@ export class EditStudio {
         ...this.tuner.p2p(),
         isReplaceController: p.controller === "replace",
         ...(sourceWords.length > 0 ? { blendWords: [sourceWords, targetWords] } : {}),
-        ...(equalizer.length > 0 ? { eqParams: { words: equalizer.map((e) => e.word.trim()), values: equalizer.map((e) => e.value) } } : {}),
+        ...(equalizer.length > 0
+          ? { eqParams: { words: equalizer.map((e) => e.word.trim()), values: equalizer.map((e) => e.value) } }
+          : {}),
       },
     };
   }
@@ -108,7 +111,9 @@ export class EditStudio {
   /** Run the edit with the source prompt as target (FateZero's first "editing" prompt) and show it as "reconstruction". */
   reconstruct(): Promise<VideoClip> {
     const spec = this.spec(this.panel.get("source_prompt"));
-    return this.panel.run((signal, progress) => this.edit(spec, "reconstruction", signal, progress)).then(() => this.results.get("reconstruction")!);
+    return this.panel
+      .run((signal, progress) => this.edit(spec, "reconstruction", signal, progress))
+      .then(() => this.results.get("reconstruction")!);
   }
 
   /** Cancel the run in progress. */
@@ -126,7 +131,9 @@ export class EditStudio {
     const { model, inversion, clip } = this.options;
     const { frameCount: F, height: H, width: W } = inversion.key;
     const start = performance.now();
-    const result = await this.timer.time("edit", () => editVideo(model, inversion, spec, { signal, onProgress: progress, guidanceScale: this.panel.get("guidance_scale") }));
+    const result = await this.timer.time("edit", () =>
+      editVideo(model, inversion, spec, { signal, onProgress: progress, guidanceScale: this.panel.get("guidance_scale") }),
+    );
     const frames = await this.timer.time("decode", () => decodeVideo(model, result.latents)); // [F, H, W, 3]
     const edited: VideoClip = { frames, count: F, height: H, width: W, source: label, fps: clip.fps };
     // Rows read source, reconstruction, edit, whichever ran first.

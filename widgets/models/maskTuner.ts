@@ -23,7 +23,10 @@ export interface MaskTunerOptions extends WidgetModelOptions {
 }
 
 /** The p2p controls a tuner sets (the target prompt's blend words come from the edit). */
-export type TunedP2p = Pick<P2pOptions, "blendTh" | "selfReplaceSteps" | "crossReplaceSteps" | "blendSelfAttention" | "blendLatents" | "latentBlendSteps">;
+export type TunedP2p = Pick<
+  P2pOptions,
+  "blendTh" | "selfReplaceSteps" | "crossReplaceSteps" | "blendSelfAttention" | "blendLatents" | "latentBlendSteps"
+>;
 
 const PREVIEW_KEYS = ["blend_words", "threshold", "step"] as const;
 
@@ -32,7 +35,12 @@ export class MaskTuner extends WidgetModel<MaskTunerState & WidgetState> {
   private previewer!: MaskPreviewer;
 
   /** Open a tuner over `clip` (the inverted frames) using `inversion`'s cached mask maps. */
-  static async create(inversion: InversionRecord, model: PreviewModel, clip: VideoClip, options: MaskTunerOptions = {}): Promise<MaskTuner> {
+  static async create(
+    inversion: InversionRecord,
+    model: PreviewModel,
+    clip: VideoClip,
+    options: MaskTunerOptions = {},
+  ): Promise<MaskTuner> {
     const sourcePrompt = options.sourcePrompt ?? inversion.key.prompt;
     const previewer = new MaskPreviewer(inversion, model, sourcePrompt);
     const blendWords = options.blendWords ?? [];
@@ -90,5 +98,12 @@ export class MaskTuner extends WidgetModel<MaskTunerState & WidgetState> {
 }
 
 function previewState(p: ReturnType<MaskPreviewer["preview"]>, ms: number) {
-  return { mask: p.mask, mask_height: p.height, mask_width: p.width, areas: p.areas, error: p.error, preview_ms: Math.round(ms * 1000) / 1000 };
+  return {
+    mask: p.mask,
+    mask_height: p.height,
+    mask_width: p.width,
+    areas: p.areas,
+    error: p.error,
+    preview_ms: Math.round(ms * 1000) / 1000,
+  };
 }
