@@ -99,7 +99,8 @@ export class Dispatcher {
 
   private async handle(request: Request): Promise<void> {
     const type = request.message.header.msg_type;
-    const handler = this.routes.handlers[type];
+    // Only the handlers' own keys: "__proto__" or "constructor" must not find Object.prototype's members.
+    const handler = Object.hasOwn(this.routes.handlers, type) ? this.routes.handlers[type] : undefined;
     if (handler) await handler(request);
     else kernelLog(`unknown message type ${JSON.stringify(type)} on ${request.channel} ignored`);
   }

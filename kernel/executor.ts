@@ -30,6 +30,15 @@ class Interrupted extends Error {
   }
 }
 
+/** Whether a cell ended by the kernel's interruption; any thrown value, a hostile Proxy too, is asked safely. */
+function isInterrupted(e: unknown): e is Interrupted {
+  try {
+    return e instanceof Interrupted;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs cells of one kernel session; variables and declarations carry over from cell to cell. */
 export class CellExecutor {
   private readonly converter: Converter;
@@ -85,7 +94,7 @@ export class CellExecutor {
       return value === undefined ? { status: "ok" } : { status: "ok", value: { value } };
     } catch (e) {
       // The kernel's own interruption has no stack worth showing: it names no line of the cell.
-      if (e instanceof Interrupted) return { status: "error", ename: e.name, evalue: e.message, traceback: [`${e.name}: ${e.message}`] };
+      if (isInterrupted(e)) return { status: "error", ename: e.name, evalue: e.message, traceback: [`${e.name}: ${e.message}`] };
       return { status: "error", ...describeThrown(e, this.cells) };
     } finally {
       this.running = false;

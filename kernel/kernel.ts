@@ -56,6 +56,7 @@ export async function startKernel(
   });
 
   const restoreOutput = captureOutput(messenger);
+  const exit = guardProcessExit();
   // A signal that arrives while a synchronous cell runs is taken by the vm (breakOnSigint); this sees the rest.
   process.on("SIGINT", interrupt);
   // Errors a cell's timers or promises raise after it finished belong to the user, not to the kernel: report them.
@@ -76,7 +77,7 @@ export async function startKernel(
     executor.close();
     await sockets.close();
     await heartbeat.stop();
-    process.exit(0);
+    exit(0);
   };
 
   const execute = new ExecuteHandler(messenger, executor, history);
@@ -89,4 +90,25 @@ export async function startKernel(
   });
   dispatcher.listen();
   kernelLog(`ready (${info.transport}://${info.ip}, pid ${process.pid}, cwd ${cwd})`);
+}
+
+/** Thrown where a cell calls process.exit: the cell fails with this message and the kernel keeps serving. */
+class ProcessExitInCell extends Error {
+  constructor(code: unknown) {
+    super(`process.exit(${String(code ?? "")}) was called in a cell; the kernel keeps running (restart it to start afresh)`);
+    this.name = "ProcessExit";
+  }
+}
+
+/**
+ * Replace process.exit, which cells share with the kernel: exiting from a cell (or a timer it left) would
+ * tear the native sockets down under the running loop (an abort, no reply). Returns the real exit for the
+ * kernel's own shutdown.
+ */
+function guardProcessExit(): (code: number) => never {
+  const real = process.exit.bind(process) as (code: number) => never;
+  process.exit = ((code?: unknown) => {
+    throw new ProcessExitInCell(code);
+  }) as typeof process.exit;
+  return real;
 }

@@ -2,10 +2,14 @@
 // frames only (binary buffers are not signed), hex-encoded; an empty key means messages are not signed.
 import { createHmac, getHashes, timingSafeEqual } from "node:crypto";
 
+/** How many signatures of received messages are remembered to refuse replays (jupyter_client keeps 2^16). */
+const SEEN_LIMIT = 1 << 16;
+
 /** Signs and verifies the four signed frames of a Jupyter message. */
 export class Signer {
   private readonly key: Buffer;
   private readonly digest: string;
+  private seen = new Set<string>();
 
   /** `scheme` is the connection file's `signature_scheme` ("hmac-sha256"), `key` its `key`. */
   constructor(scheme: string, key: string) {
@@ -34,5 +38,18 @@ export class Signer {
     const expected = Buffer.from(this.sign(frames), "ascii");
     // The length of a valid signature is public (it depends only on the digest), so checking it first leaks nothing.
     return signature.length === expected.length && timingSafeEqual(expected, signature);
+  }
+
+  /**
+   * Whether a verified signature is new in this session: a captured message sent again carries the same one
+   * (every real message differs, its header has a fresh msg_id and date). The oldest half is forgotten when full.
+   */
+  isFresh(signature: Uint8Array): boolean {
+    if (!this.enabled) return true;
+    const key = Buffer.from(signature).toString("latin1");
+    if (this.seen.has(key)) return false;
+    if (this.seen.size >= SEEN_LIMIT) this.seen = new Set([...this.seen].slice(SEEN_LIMIT / 2));
+    this.seen.add(key);
+    return true;
   }
 }

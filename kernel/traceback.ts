@@ -53,6 +53,25 @@ export class CellSources {
 
 /** The error content for a value a cell threw (or rejected with). */
 export function describeThrown(thrown: unknown, cells: CellSources): ErrorContent {
+  try {
+    return describeError(thrown, cells);
+  } catch (e) {
+    // A value whose description itself throws (a throwing getter, a hostile Proxy) still gets an answer.
+    const why = safeString(e);
+    return { ename: "Uncaught", evalue: `a thrown value that cannot be described (${why})`, traceback: [`Uncaught: a thrown value that cannot be described (${why})`] };
+  }
+}
+
+/** `value` as text, or a placeholder when even that throws. */
+function safeString(value: unknown): string {
+  try {
+    return value instanceof Error ? `${String(value.name)}: ${String(value.message)}` : String(value);
+  } catch {
+    return "unprintable";
+  }
+}
+
+function describeError(thrown: unknown, cells: CellSources): ErrorContent {
   if (!(thrown instanceof Error)) {
     const evalue = inspect(thrown);
     return { ename: "Uncaught", evalue, traceback: [`Uncaught ${evalue}`] };
@@ -65,9 +84,11 @@ export function describeThrown(thrown: unknown, cells: CellSources): ErrorConten
       traceback: ["Interrupted: the cell was interrupted (SIGINT)"],
     };
   }
-  const ename = thrown.name;
-  const evalue = thrown.message;
-  const lines = (thrown.stack ?? `${ename}: ${evalue}`).split("\n");
+  // Anything can be assigned to these fields: only strings are taken as they are.
+  const ename = String(thrown.name);
+  const evalue = String(thrown.message);
+  const stack = (thrown as { stack?: unknown }).stack;
+  const lines = (typeof stack === "string" ? stack : `${ename}: ${evalue}`).split("\n");
   const firstFrame = lines.findIndex((l) => /^\s+at /.test(l));
   const header = firstFrame < 0 ? lines : lines.slice(0, firstFrame);
   const frames = firstFrame < 0 ? [] : lines.slice(firstFrame);

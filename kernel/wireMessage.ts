@@ -56,6 +56,7 @@ export function decodeFrames(frames: readonly Buffer[], signer: Signer): Envelop
   if (frames.length < at + 6) throw new WireError(`${frames.length - at - 1} frames after the delimiter, need at least 5`);
   const signed = frames.slice(at + 2, at + 6);
   if (!signer.verify(signed, frames[at + 1])) throw new WireError("invalid signature");
+  if (!signer.isFresh(frames[at + 1])) throw new WireError("replayed message (its signature was seen before in this session)");
   const [header, parent, metadata, content] = signed.map(parseObject);
   if (typeof header.msg_type !== "string" || typeof header.msg_id !== "string") throw new WireError("header without msg_type/msg_id");
   return {

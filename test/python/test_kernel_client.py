@@ -43,8 +43,38 @@ class KernelTestCase(unittest.TestCase):
         with open(self.log.name) as f:
             return f.read()
 
+    def wait_for_log(self, text, timeout=TIMEOUT):
+        """The kernel log once it contains `text` (the kernel logs asynchronously)."""
+        left = deadline_after(timeout)
+        while text not in self.kernel_log():
+            if left() == 0:
+                self.fail(f"the kernel log never showed {text!r}:\n{self.kernel_log()}")
+            time.sleep(0.05)
+        return self.kernel_log()
+
 
 class CellTests(KernelTestCase):
+    def test_every_thrown_value_gets_an_error_reply(self):
+        cells = [
+            "throw Object.assign(new Error('odd stack'), { stack: 42 })",
+            "throw { get message() { throw new Error('no message for you'); } }",
+            "throw new Proxy({}, { get() { throw new Error('trap'); }, getPrototypeOf() { throw new Error('trap'); } })",
+            "const e = new Error('x'); Object.defineProperty(e, 'message', { get() { throw new Error('getter'); } }); throw e;",
+        ]
+        for code in cells:
+            done = execute(self.kc, code)
+            self.assertEqual(done.reply["status"], "error", code)
+            self.assertTrue(done.reply["traceback"], code)
+        self.assertEqual(execute_ok(self, self.kc, "1 + 1").result(), "2")
+
+    def test_process_exit_in_a_cell_fails_the_cell_and_the_kernel_stays(self):
+        done = execute(self.kc, "process.exit(3)")
+        self.assertEqual(done.reply["status"], "error")
+        self.assertIn("process.exit(3) was called in a cell", done.reply["evalue"])
+        execute_ok(self, self.kc, "setTimeout(() => process.exit(4), 10);")
+        self.wait_for_log("process.exit(4) was called in a cell")
+        self.assertEqual(execute_ok(self, self.kc, "2 + 2").result(), "4")
+
     def test_execution_counts_follow_store_history_and_silent(self):
         first = execute_ok(self, self.kc, "1 + 1")
         count = first.reply["execution_count"]
@@ -345,6 +375,24 @@ class ProtocolTests(KernelTestCase):
         self.assertNotIn(bad["header"]["msg_id"], [m["parent_header"].get("msg_id") for m in earlier])
         self.assertIn("rejected a message on shell: invalid signature", self.kernel_log())
         self.assertEqual(execute_ok(self, self.kc, "typeof (globalThis as any).pwned").result(), "'undefined'")
+
+    def test_a_replayed_signed_message_is_rejected(self):
+        msg = self.kc.session.msg("execute_request", {"code": "(globalThis as any).runs = ((globalThis as any).runs ?? 0) + 1", "silent": False})
+        self.kc.shell_channel.send(msg)
+        reply_for(self.kc.get_shell_msg, msg["header"]["msg_id"])
+        # The captured frames, sent again byte for byte.
+        self.kc.session.send(self.kc.shell_channel.socket, msg)
+        self.assertIn("replayed message", self.wait_for_log("replayed message"))
+        self.assertEqual(execute_ok(self, self.kc, "(globalThis as any).runs").result(), "1")
+
+    def test_unknown_and_prototype_msg_types_are_ignored_and_logged(self):
+        for msg_type in ["__proto__", "constructor", "valueOf", "no_such_request"]:
+            self.kc.shell_channel.send(self.kc.session.msg(msg_type, {}))
+        log = self.wait_for_log('unknown message type "no_such_request"')
+        for msg_type in ["__proto__", "constructor", "valueOf"]:
+            self.assertIn(f'unknown message type "{msg_type}"', log)
+        self.assertNotIn("TypeError", log)
+        self.assertEqual(execute_ok(self, self.kc, "1 + 1").result(), "2")
 
     def test_signed_message_with_buffers_is_accepted(self):
         msg = self.kc.session.msg("comm_info_request", {})
