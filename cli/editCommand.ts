@@ -2,8 +2,11 @@
 import * as fs from "node:fs";
 import { resolveEditPlan, type EditPlan, type PlanOverrides } from "../src/config/editPlan";
 import { defaultFatezeroConfig, loadFatezeroConfig, type FatezeroConfig } from "../src/config/fatezeroConfig";
+import { MAX_FRAMES, MAX_SIZE, MAX_STEPS } from "../src/config/limits";
 import { formatEditPlan } from "../src/config/planText";
-import { modelShape } from "../src/fatezero/loadModel";
+import { modelFacts, type ModelFacts } from "../src/fatezero/loadModel";
+import { defaultCacheDir } from "../src/onnx/session";
+import { preflight } from "../src/pipeline/preflight";
 import { InputError } from "../src/util/inputError";
 import { runEditPlan } from "../src/pipeline/runEditPlan";
 import { SAMPLE_CLIP_PROMPT } from "../src/world/sampleClip";
@@ -29,6 +32,7 @@ export interface EditFlags {
   cacheDir?: string;
   dryRun?: boolean;
   json?: boolean;
+  ignoreMemoryLimit?: boolean;
 }
 
 /** An error in the command line itself (exit code 2). */
@@ -41,8 +45,10 @@ const EMBEDDED_DEFAULTS: Record<string, { size: number; steps: number }> = {
 };
 
 /** Resolve flags (and the config they name) to a plan. */
-export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: FatezeroConfig } {
+export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: FatezeroConfig; model: ModelFacts } {
   if (flags.config && !fs.existsSync(flags.config)) throw new UsageError(`--config ${flags.config}: no such file`);
+  if (flags.threshold !== undefined && !flags.blendWords)
+    throw new UsageError("--threshold needs --blend-words (the threshold applies to their mask)");
   let config: FatezeroConfig;
   if (flags.config) config = loadFatezeroConfig(flags.config);
   else {
@@ -58,18 +64,18 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
     modelConfig: flags.modelConfig,
     ema: flags.ema,
     size: parseSize(flags.size) ?? (embedded && config.dataset.imageSize === undefined ? embedded.size : undefined),
-    frames: parseIntFlag("frames", flags.frames),
-    steps: parseIntFlag("steps", flags.steps) ?? (embedded && !flags.config ? embedded.steps : undefined),
+    frames: parseIntFlag("frames", flags.frames, MAX_FRAMES),
+    steps: parseIntFlag("steps", flags.steps, MAX_STEPS) ?? (embedded && !flags.config ? embedded.steps : undefined),
     source: flags.source,
     target: flags.target,
     blendWords: flags.blendWords,
     threshold: flags.threshold === undefined ? undefined : parseNumber("threshold", flags.threshold),
     out: flags.out,
   };
-  const shape = modelShape(overrides.model ?? config.pretrainedModelPath ?? "world", { modelConfig: flags.modelConfig, ema: flags.ema });
+  const facts = modelFacts(overrides.model ?? config.pretrainedModelPath ?? "world", { modelConfig: flags.modelConfig, ema: flags.ema });
   let plan: EditPlan;
   try {
-    plan = resolveEditPlan(config, overrides, shape);
+    plan = resolveEditPlan(config, overrides, facts);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -83,13 +89,21 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
       );
     }
   }
-  return { plan, config };
+  return { plan, config, model: facts };
 }
 
 /** Run `fatezero edit`; returns the process exit code. */
 export async function editCommand(flags: EditFlags): Promise<number> {
-  const { plan, config } = planFromFlags(flags);
+  const { plan, config, model } = planFromFlags(flags);
   for (const w of plan.warnings) console.error(`warning: ${w}`);
+  const cacheDir = flags.cacheDir ?? defaultCacheDir();
+  const checked = preflight(plan, model, {
+    cacheDir,
+    inputs: flags.config ? [flags.config] : [],
+    ignoreMemoryLimit: flags.ignoreMemoryLimit,
+  });
+  const gb = (b: number) => (b / 2 ** 30).toFixed(1);
+  console.error(`memory: about ${gb(checked.peakBytesEstimate)} GB at the peak (this machine: ${gb(checked.machineBytes)} GB)`);
   if (flags.dryRun) {
     console.log(flags.json ? JSON.stringify(plan, null, 2) : formatEditPlan(plan));
     return 0;
@@ -103,7 +117,7 @@ export async function editCommand(flags: EditFlags): Promise<number> {
   process.once("SIGINT", onSigint);
   try {
     const result = await runEditPlan(plan, config.dataset, {
-      cacheDir: flags.cacheDir,
+      cacheDir,
       signal: controller.signal,
       onProgress: progressReporter(),
       onNote: (m) => console.error(`note: ${m}`),
@@ -119,10 +133,11 @@ export async function editCommand(flags: EditFlags): Promise<number> {
   }
 }
 
-function parseIntFlag(name: string, v: string | undefined): number | undefined {
+function parseIntFlag(name: string, v: string | undefined, max: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name}: expected a positive integer, got "${v}"`);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1 || n > max)
+    throw new UsageError(`--${name}: expected an integer in 1…${max}, got "${v}"`);
   return n;
 }
 
@@ -137,5 +152,7 @@ function parseSize(v: string | undefined): number | [number, number] | undefined
   if (v === undefined) return undefined;
   const m = /^(\d+)(?:[x×](\d+))?$/.exec(v.trim());
   if (!m) throw new UsageError(`--size: expected N or HxW, got "${v}"`);
-  return m[2] ? [Number(m[1]), Number(m[2])] : Number(m[1]);
+  const sides = (m[2] ? [m[1], m[2]] : [m[1]]).map(Number);
+  if (sides.some((s) => s > MAX_SIZE)) throw new UsageError(`--size: at most ${MAX_SIZE} pixels a side, got "${v}"`);
+  return sides.length === 2 ? [sides[0], sides[1]] : sides[0];
 }

@@ -7,6 +7,7 @@ import { tinyModelSpec } from "../src/models/modelSpecs";
 import { writeRandomModel } from "../src/models/randomModel";
 import { runReference } from "../src/reference/runReference";
 import { InputError } from "../src/util/inputError";
+import { cacheListCommand, cachePruneCommand } from "./cacheCommand";
 import { editCommand, type EditFlags } from "./editCommand";
 import { exportHtml } from "./exportHtml";
 import { widgetsInstallCommand } from "./widgetsCommand";
@@ -44,6 +45,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("--out <path>", "output .mp4/.gif (plus a .grid beside it) or folder")
     .option("--cache-dir <dir>", "graph, model and inversion cache (default $FATEZERO_CACHE or ~/.cache/fatezero)")
     .option("--dry-run", "validate and print the resolved plan without running")
+    .option("--ignore-memory-limit", "run even when the estimated peak memory exceeds this machine's")
     .option("--json", "with --dry-run: print the plan as JSON")
     .action(async (flags: EditFlags) => {
       process.exitCode = await editCommand(flags);
@@ -56,6 +58,18 @@ export async function main(argv: string[]): Promise<void> {
       writeRandomModel(path.resolve(dir), tinyModelSpec(), { overwrite: opts.overwrite });
       console.log(path.resolve(dir));
     });
+  const cache = program.command("cache").description("the cache folder: built graphs, weight copies, inversions, generated models");
+  cache
+    .command("list")
+    .description("what the cache holds, with sizes")
+    .option("--cache-dir <dir>", "the cache (default $FATEZERO_CACHE or ~/.cache/fatezero)")
+    .action((flags: { cacheDir?: string }) => cacheListCommand(flags));
+  cache
+    .command("prune")
+    .description("remove weight copies whose checkpoint is gone or changed, their graphs, and leftovers of killed runs")
+    .option("--all", "remove everything in the cache")
+    .option("--cache-dir <dir>", "the cache (default $FATEZERO_CACHE or ~/.cache/fatezero)")
+    .action((flags: { cacheDir?: string; all?: boolean }) => cachePruneCommand(flags));
   program
     .command("world")
     .description("draw a world clip (the world model's world) with its captions and ground-truth masks")

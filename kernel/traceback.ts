@@ -58,7 +58,11 @@ export function describeThrown(thrown: unknown, cells: CellSources): ErrorConten
   } catch (e) {
     // A value whose description itself throws (a throwing getter, a hostile Proxy) still gets an answer.
     const why = safeString(e);
-    return { ename: "Uncaught", evalue: `a thrown value that cannot be described (${why})`, traceback: [`Uncaught: a thrown value that cannot be described (${why})`] };
+    return {
+      ename: "Uncaught",
+      evalue: `a thrown value that cannot be described (${why})`,
+      traceback: [`Uncaught: a thrown value that cannot be described (${why})`],
+    };
   }
 }
 

@@ -52,7 +52,7 @@ test("bad input gives a clear message and exit code 2", () => {
     [["edit", "--config", path.join(work, "missing.yaml"), "--dry-run"], /no such file/],
     [["edit", "--target", "a jeep", "--model", path.join(work, "nowhere"), "--dry-run"], /does not exist/],
     [["edit", "--video", CAR_TURN, "--target", "a jeep", "--dry-run"], /--source/],
-    [["edit", "--target", "a jeep", "--steps", "zero", "--dry-run"], /positive integer/],
+    [["edit", "--target", "a jeep", "--steps", "zero", "--dry-run"], /--steps: expected an integer in 1…1000/],
   ];
   for (const [args, message] of cases) {
     const r = fatezero(...args);

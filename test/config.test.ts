@@ -347,7 +347,7 @@ test("validation errors name the file, the line and the key path", () => {
     P2P1,
     P2P1 + "      eq_params: {word: [car], values: [2]}\n",
   ]);
-  failsWith(/dataset_config\.n_sample_frame: expected an integer ≥ 1, got -1/, ["n_sample_frame: 8", "n_sample_frame: -1"]);
+  failsWith(/dataset_config\.n_sample_frame: expected an integer in 1…10000, got -1/, ["n_sample_frame: 8", "n_sample_frame: -1"]);
   failsWith(/model_config\.SparseCausalAttention_index: "centre" is not an int or one of/, [
     "seed: 0",
     "seed: 0\nmodel_config:\n  SparseCausalAttention_index: [-1, centre]",
@@ -369,7 +369,7 @@ test("YAML syntax errors, duplicate keys and tags are refused with line numbers"
     "    a Porsche car driving down a curvy road in the countryside,\n  ]",
     "    a Porsche car driving down a curvy road in the countryside,\n",
   ]);
-  failsWith(/variant\d+\.yaml:26:1: YAML: Map keys must be unique/, ["seed: 0", "seed: 0\nseed: 1"]);
+  failsWith(/variant\d+\.yaml:26: YAML: map keys must be unique; "seed" is repeated/, ["seed: 0", "seed: 0\nseed: 1"]);
   failsWith(/variant\d+\.yaml:26:\d+: YAML: Unresolved tag/, ["seed: 0", "seed: 0\nthing: !!python/object:os.system ls"]);
   assert.throws(() => parseFatezeroConfig("", "empty.yaml"), /empty\.yaml: \(top level\): the config is empty/);
 });

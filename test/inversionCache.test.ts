@@ -5,6 +5,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { spawn, spawnSync } from "node:child_process";
 import { InversionCache } from "../src/fatezero/inversionCache";
 import type { InversionKey, InversionRecord } from "../src/fatezero/inversionRecord";
 
@@ -288,32 +289,39 @@ test("loadFrom with a different expected key lists each differing field", () => 
   assertSameRecord(loaded, makeRecord());
 });
 
-test("an interrupted save is ignored by load, has and list, and cleaned once stale", () => {
+test("an interrupted save is ignored by load, has and list, and cleaned once its process is gone", async () => {
   const dir = freshDir();
   const cache = new InversionCache(dir);
   const key = makeKey();
   const id = InversionCache.idOf(key);
   const root = path.join(dir, "inversions");
   fs.mkdirSync(root, { recursive: true });
-  // What a save killed mid-write leaves: a half payload, or a payload and meta.json but no rename.
-  const partial = path.join(root, `.tmp-${id}-4242-0123456789ab`);
-  fs.mkdirSync(partial);
-  fs.writeFileSync(path.join(partial, "inversion.safetensors.tmp-4242"), Buffer.alloc(1000, 7));
-  const unpublished = path.join(root, `.tmp-${id}-4243-ba9876543210`);
-  cache.save(makeRecord());
-  fs.renameSync(path.join(root, id), unpublished);
-  assert.equal(cache.load(key), undefined);
-  assert.equal(cache.has(key), false);
-  assert.deepEqual(cache.list(), []);
-  assert.ok(fs.existsSync(partial), "a recent temporary folder may belong to a running save");
-  const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
-  fs.utimesSync(partial, old, old);
-  assert.deepEqual(cache.list(), []);
-  assert.equal(fs.existsSync(partial), false, "a temporary folder over an hour old is removed");
-  assert.ok(fs.existsSync(unpublished));
-  assert.ok(cache.load(makeKey({ prompt: "x" })) === undefined);
-  cache.save(makeRecord());
-  assert.ok(cache.load(key));
+  const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+  const running = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
+  try {
+    // What a save killed mid-write leaves: a half payload, or a payload and meta.json but no rename.
+    const partial = path.join(root, `.tmp-${id}-${dead}-0123456789ab`);
+    fs.mkdirSync(partial);
+    fs.writeFileSync(path.join(partial, `inversion.safetensors.tmp-${dead}`), Buffer.alloc(1000, 7));
+    const live = path.join(root, `.tmp-${id}-${running.pid}-ba9876543210`);
+    cache.save(makeRecord());
+    fs.renameSync(path.join(root, id), live);
+    assert.equal(cache.load(key), undefined);
+    assert.equal(cache.has(key), false);
+    assert.deepEqual(cache.list(), []);
+    assert.equal(fs.existsSync(partial), false, "the folder of a save whose process is gone is removed");
+    assert.ok(fs.existsSync(live), "a running save's folder is kept");
+    const exited = new Promise((resolve) => running.once("exit", resolve));
+    running.kill();
+    await exited;
+    new InversionCache(dir);
+    assert.equal(fs.existsSync(live), false, "a new cache removes it once its process is gone");
+    assert.ok(cache.load(makeKey({ prompt: "x" })) === undefined);
+    cache.save(makeRecord());
+    assert.ok(cache.load(key));
+  } finally {
+    running.kill();
+  }
 });
 
 test("loadFrom refuses paths that are not entry folders", () => {

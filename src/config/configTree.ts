@@ -27,7 +27,15 @@ export const FRACTION: Kind<number> = { what: "a number in [0, 1]", test: (v): v
 export function intAtLeast(min: number): Kind<number> {
   return {
     what: min === 0 ? "a non-negative integer" : `an integer ≥ ${min}`,
-    test: (v): v is number => Number.isInteger(v) && (v as number) >= min,
+    test: (v): v is number => Number.isSafeInteger(v) && (v as number) >= min,
+  };
+}
+
+/** An integer in [min, max]. */
+export function intBetween(min: number, max: number): Kind<number> {
+  return {
+    what: `an integer in ${min}…${max}`,
+    test: (v): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max,
   };
 }
 
@@ -42,8 +50,15 @@ interface Located {
 
 type Part = { text: string } | { ref: string };
 
+/** Interpolation steps one document may take; FateZero's configs take a handful. */
+const MAX_INTERPOLATION_STEPS = 10_000;
+
 /** A config document whose values are read by key path. */
 export class ConfigTree {
+  /** Interpolated values by node (`a.b.c`): each node is resolved once, however often it is referred to. */
+  private readonly resolved = new Map<string, Located>();
+  private steps = 0;
+
   private constructor(private readonly src: YamlSource) {}
 
   /** Parse YAML text (see `parseYaml` for the safety rules). */
@@ -58,10 +73,13 @@ export class ConfigTree {
 
   /** Throw a ConfigError about `path`. */
   fail(path: KeyPath, message: string): never {
+    throw new ConfigError(`${this.where(path)}: ${message}`);
+  }
+
+  /** `file:line: key.path` of a key, for messages. */
+  where(path: KeyPath): string {
     const line = this.src.lineOf(path);
-    throw new ConfigError(
-      `${this.src.sourceName}${line === undefined ? "" : `:${line}`}: ${path.length ? path.join(".") : "(top level)"}: ${message}`,
-    );
+    return `${this.src.sourceName}${line === undefined ? "" : `:${line}`}: ${path.length ? path.join(".") : "(top level)"}`;
   }
 
   /** The value at `path`, interpolations resolved; undefined when a key on the way is missing. */
@@ -130,7 +148,15 @@ export class ConfigTree {
     if (typeof value !== "string" || !value.includes("${")) return { value, at };
     const id = at.join(".");
     if (stack.includes(id)) this.fail(shown, `interpolation cycle: ${[...stack, id].join(" → ")}`);
-    const inner = [...stack, id];
+    const known = this.resolved.get(id);
+    if (known) return known;
+    if (++this.steps > MAX_INTERPOLATION_STEPS) this.fail(shown, `takes more than ${MAX_INTERPOLATION_STEPS} interpolation steps`);
+    const result = this.interpolate(value, at, shown, [...stack, id]);
+    this.resolved.set(id, result);
+    return result;
+  }
+
+  private interpolate(value: string, at: string[], shown: KeyPath, inner: readonly string[]): Located {
     const parts = this.splitInterpolations(value, shown);
     // A value that is exactly one reference takes the referenced value's type (int, list, mapping).
     if (parts.length === 1 && "ref" in parts[0]) return this.follow(parts[0].ref, at, shown, inner);

@@ -4,7 +4,8 @@
 // configs are recognised and refused: this tool edits; a tuned checkpoint is passed as the model.
 import * as fs from "node:fs";
 import { DEFAULT_EDIT_LOOP, DEFAULT_P2P, type EditLoopOptions, type EditSpec } from "../fatezero/editOptions";
-import { BOOLEAN, NUMBER, STRING, intAtLeast, show, ConfigTree, type KeyPath } from "./configTree";
+import { BOOLEAN, NUMBER, STRING, intAtLeast, intBetween, show, ConfigTree, type KeyPath } from "./configTree";
+import { MAX_FRAMES, MAX_SIZE, MAX_STEPS } from "./limits";
 import { readModelConfig, type ModelOptions } from "./modelConfig";
 import { readP2pEntry } from "./p2pConfig";
 import { ConfigError } from "./yamlDocument";
@@ -59,12 +60,19 @@ const TRAINING_KEYS = [
 export function loadFatezeroConfig(yamlPath: string): FatezeroConfig {
   let text: string;
   try {
+    // A device (/dev/zero) or a huge file would be read until memory runs out: only small regular files are configs.
+    const st = fs.statSync(yamlPath);
+    if (!st.isFile()) throw new Error("not a regular file");
+    if (st.size > MAX_CONFIG_BYTES) throw new Error(`${st.size} bytes; a config is at most ${MAX_CONFIG_BYTES}`);
     text = fs.readFileSync(yamlPath, "utf8");
   } catch (e) {
     throw new ConfigError(`${yamlPath}: cannot read the config: ${(e as Error).message}`);
   }
   return parseFatezeroConfig(text, yamlPath);
 }
+
+/** The largest config file read (FateZero's own are a few kB). */
+const MAX_CONFIG_BYTES = 1 << 20;
 
 /** Parse and validate the text of a FateZero edit config; `sourceName` names it in errors. */
 export function parseFatezeroConfig(text: string, sourceName: string): FatezeroConfig {
@@ -119,7 +127,7 @@ function readDataset(tree: ConfigTree, path: KeyPath): DatasetOptions {
   }
   const dataset: DatasetOptions = {
     prompt: tree.read(at("prompt"), STRING),
-    nSampleFrame: tree.optional(at("n_sample_frame"), intAtLeast(1)) ?? 8,
+    nSampleFrame: tree.optional(at("n_sample_frame"), intBetween(1, MAX_FRAMES)) ?? 8,
     samplingRate: tree.optional(at("sampling_rate"), intAtLeast(1)) ?? 1,
     startSampleFrame: tree.optional(at("start_sample_frame"), intAtLeast(0)) ?? 0,
     offset,
@@ -128,7 +136,7 @@ function readDataset(tree: ConfigTree, path: KeyPath): DatasetOptions {
   if (videoPath !== undefined) dataset.path = videoPath;
   const stride = tree.optional(at("stride"), intAtLeast(-1));
   if (stride !== undefined && stride > 0) dataset.stride = stride;
-  const imageSize = tree.optional(at("image_size"), intAtLeast(8));
+  const imageSize = tree.optional(at("image_size"), intBetween(8, MAX_SIZE));
   if (imageSize !== undefined) dataset.imageSize = imageSize;
   return dataset;
 }
@@ -150,7 +158,7 @@ function readEditing(
   }
   const prompts = tree.items(at("editing_prompts")).map((p) => tree.read(p, STRING));
   if (prompts.length === 0) tree.fail(at("editing_prompts"), "needs at least one prompt");
-  const clip = tree.optional(at("clip_length"), intAtLeast(1));
+  const clip = tree.optional(at("clip_length"), intBetween(1, MAX_FRAMES));
   if (clip !== undefined && clip !== dataset.nSampleFrame) {
     tree.fail(
       at("clip_length"),
@@ -166,7 +174,7 @@ function readEditing(
     guidanceScale: guidance ?? 7,
     attention: !p2pEdit ? ("none" as const) : inversionAttention ? ("inversion" as const) : ("reconstruction" as const),
     controlQueryLimit: DEFAULT_EDIT_LOOP.controlQueryLimit,
-    steps: tree.read(at("num_inference_steps"), intAtLeast(1)),
+    steps: tree.read(at("num_inference_steps"), intBetween(1, MAX_STEPS)),
   };
   const explicitSource = tree.optional(at("source_prompt"), STRING);
   if (explicitSource === undefined && prompts.length === 1) {
@@ -189,7 +197,34 @@ function readEditing(
     sourcePrompt,
     p2p: entries.has(i) ? readP2pEntry(tree, [...p2pPath, entries.get(i)!], inversionAttention, warn) : { ...DEFAULT_P2P },
   }));
+  const words = new Set([dataset.prompt, sourcePrompt, ...prompts].flatMap((p) => p.split(" ")));
+  for (const key of entries.values()) warnMissingWords(tree, [...p2pPath, key], words, warn);
   return { edits, loop };
+}
+
+/**
+ * Say where a p2p entry names a word that is in none of the config's prompts. FateZero ignores such words
+ * (its own configs carry template words like blend_words [['cat'], ['cat']], which keep all source
+ * self-attention), so they stay allowed; a typo must not change the edit unannounced.
+ */
+function warnMissingWords(tree: ConfigTree, entry: KeyPath, words: ReadonlySet<string>, warn: (message: string) => void): void {
+  const say = (path: KeyPath, word: string) =>
+    warn(`${tree.where(path)}: "${word}" is a word of none of the config's prompts, so it has no effect (a typo?)`);
+  const check = (path: KeyPath) => {
+    const word = tree.get(path);
+    if (typeof word === "string" && !words.has(word)) say(path, word);
+  };
+  const blend = [...entry, "blend_words"];
+  if (Array.isArray(tree.get(blend))) {
+    for (const side of tree.items(blend)) (Array.isArray(tree.get(side)) ? tree.items(side) : [side]).forEach(check);
+  }
+  const eqWords = [...entry, "eq_params", "words"];
+  if (Array.isArray(tree.get(eqWords))) tree.items(eqWords).forEach(check);
+  const cross = [...entry, "cross_replace_steps"];
+  const steps = tree.get(cross);
+  if (steps !== null && typeof steps === "object" && !Array.isArray(steps)) {
+    for (const key of tree.keys(cross)) if (key !== "default_" && !words.has(key)) say([...cross, key], key);
+  }
 }
 
 /** The p2p_config key of each prompt index; every index must name a prompt, and with prompt2prompt_edit every prompt needs one. */

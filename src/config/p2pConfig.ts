@@ -99,7 +99,7 @@ function readBlendWords(tree: ConfigTree, path: KeyPath): [string[], string[]] |
   return [source, target ?? []];
 }
 
-/** eq_params: {words, values}; like FateZero's zip, extra words or values are dropped (with a warning). */
+/** eq_params: {words, values}; extra values are dropped with a warning (FateZero's zip), a word without a value is an error. */
 function readEqParams(tree: ConfigTree, path: KeyPath, warn: (message: string) => void): { words: string[]; values: number[] } | undefined {
   if (tree.isAbsent(path)) return undefined;
   for (const key of tree.keys(path)) {
@@ -107,6 +107,12 @@ function readEqParams(tree: ConfigTree, path: KeyPath, warn: (message: string) =
   }
   const words = readWords(tree, [...path, "words"]);
   const values = tree.items([...path, "values"]).map((p) => tree.read(p, NUMBER));
+  if (words.length > values.length) {
+    tree.fail(
+      [...path, "values"],
+      `${words.length} words but ${values.length} values: "${words[values.length]}" would silently not be reweighted`,
+    );
+  }
   if (words.length !== values.length) {
     const n = Math.min(words.length, values.length);
     warn(

@@ -25,7 +25,8 @@ export interface YamlSource {
 /** Parse YAML text; syntax errors, unresolved tags and bad aliases throw a ConfigError with file:line:column. */
 export function parseYaml(text: string, sourceName: string): YamlSource {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // The library's own duplicate-key check compares every pair of keys: checked here in one pass instead.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   // Warnings are refused too: the only ones are unresolved tags (`!!python/object`, `!custom`), which a
   // FateZero config never needs and whose value would otherwise be silently taken as a plain string.
   const problem = doc.errors[0] ?? doc.warnings[0];
@@ -33,6 +34,7 @@ export function parseYaml(text: string, sourceName: string): YamlSource {
     const { line, col } = lines.linePos(problem.pos[0]);
     throw new ConfigError(`${sourceName}:${line}:${col}: YAML: ${problem.message}`);
   }
+  checkUniqueKeys(doc.contents, lines, sourceName);
   let root: unknown;
   try {
     root = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -40,6 +42,26 @@ export function parseYaml(text: string, sourceName: string): YamlSource {
     throw new ConfigError(`${sourceName}: YAML: ${(e as Error).message}`);
   }
   return { sourceName, root, lineOf: (path) => lineOf(doc, lines, path) };
+}
+
+/** Every mapping's keys are distinct (a repeated key would silently replace the first value). */
+function checkUniqueKeys(root: unknown, lines: LineCounter, sourceName: string): void {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : JSON.stringify(pair.key);
+        if (seen.has(key)) {
+          const line = lines.linePos((pair.key as Node | null)?.range?.[0] ?? 0).line;
+          throw new ConfigError(`${sourceName}:${line}: YAML: map keys must be unique; "${key}" is repeated`);
+        }
+        seen.add(key);
+        pending.push(pair.value);
+      }
+    } else if (isSeq(node)) pending.push(...node.items);
+  }
 }
 
 function lineOf(doc: Document, lines: LineCounter, path: readonly string[]): number | undefined {

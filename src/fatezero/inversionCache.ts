@@ -16,6 +16,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { defaultCacheDir } from "../onnx/session";
+import { removeOrphans } from "../util/orphans";
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from "../checkpoint/safetensors";
 import type { InversionKey, InversionRecord, LatentShape, MapGroup } from "./inversionRecord";
 
@@ -26,7 +27,8 @@ const PAYLOAD = "inversion.safetensors";
 const META = "meta.json";
 const ENTRY_NAME = /^[0-9a-f]{64}$/;
 const TMP_PREFIX = ".tmp-";
-const STALE_TMP_MS = 60 * 60 * 1000;
+/** A save's temporary folder: `.tmp-<id>-<pid>-<random>`. */
+const ORPHAN = /^\.tmp-[0-9a-f]{64}-(\d+)-[0-9a-f]+$/;
 /** meta.json holds a key and a few descriptors; anything bigger is not ours. */
 const MAX_META_BYTES = 4 * 1024 * 1024;
 
@@ -62,6 +64,8 @@ export class InversionCache {
   /** The cache under `dir` (default: $FATEZERO_CACHE or ~/.cache/fatezero, shared with the graph cache). */
   constructor(dir: string = defaultCacheDir()) {
     this.root = path.join(dir, "inversions");
+    // Saves of processes that were killed leave their temporary folders (hundreds of MB for SD): remove them.
+    removeOrphans(this.root, ORPHAN);
   }
 
   /** The content address of a key: sha256 hex of its canonical JSON (sorted keys) and the format version. */
@@ -131,18 +135,14 @@ export class InversionCache {
     return readEntry(real, expected === undefined ? undefined : normalizeKey(expected, "expected key"));
   }
 
-  /** The entries with their sizes, oldest first; also deletes temporary folders left by saves over an hour ago. */
+  /** The entries with their sizes, oldest first; also deletes temporary folders of saves whose process is gone. */
   list(): CacheEntryInfo[] {
     if (!fs.existsSync(this.root)) return [];
+    removeOrphans(this.root, ORPHAN);
     const out: CacheEntryInfo[] = [];
     for (const dirent of fs.readdirSync(this.root, { withFileTypes: true })) {
       const dir = path.join(this.root, dirent.name);
-      if (dirent.name.startsWith(TMP_PREFIX)) {
-        // A younger one may belong to a save still running in another process.
-        const stat = fs.lstatSync(dir, { throwIfNoEntry: false });
-        if (stat && Date.now() - stat.mtimeMs > STALE_TMP_MS) fs.rmSync(dir, { recursive: true, force: true });
-        continue;
-      }
+      if (dirent.name.startsWith(TMP_PREFIX)) continue;
       if (!ENTRY_NAME.test(dirent.name) || !dirent.isDirectory()) continue;
       let meta: Meta;
       try {

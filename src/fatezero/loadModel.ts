@@ -9,10 +9,12 @@ import type { UnetShape } from "../models/unet";
 import { tinyModelSpec } from "../models/modelSpecs";
 import { openModelFolder, type ModelFolder } from "../models/modelFolder";
 import { isSingleFile, openSingleFile, withSingleFileWeights, type SingleFileOptions } from "../models/singleFile";
-import { RANDOM_MODEL_VERSION, writeRandomModel } from "../models/randomModel";
+import { RANDOM_MODEL_VERSION, recordParameters, SD_SCHEDULER_CONFIG, writeRandomModel } from "../models/randomModel";
+import type { WeightSet } from "../checkpoint/weightSet";
 import { TextEncoder } from "../models/textEncoder";
 import { Vae } from "../models/vae";
 import { defaultCacheDir, type SessionOptions } from "../onnx/session";
+import { storeWeights } from "../onnx/weightStore";
 import { DdimScheduler } from "../scheduler/ddim";
 import { ClipTokenizer } from "../tokenizer/clipTokenizer";
 import { InputError } from "../util/inputError";
@@ -75,36 +77,62 @@ export interface ModelShape {
   vaeFactor: number;
 }
 
-/** The shape of "world", "tiny", a model folder or a single file, from configs alone (no weights are read). */
-export function modelShape(model: string, options: SingleFileOptions = {}): ModelShape {
-  if (model === "tiny") {
-    const spec = tinyModelSpec();
-    return { unet: unetConfig(spec.unet, "tiny model unet"), vaeFactor: vaeFactor(vaeConfig(spec.vae, "tiny model vae")) };
+/** What checking a plan needs to know of a model: its shape, tokenizer, schedule length and weight size. */
+export interface ModelFacts extends ModelShape {
+  tokenizer: ClipTokenizer;
+  /** The scheduler's training timesteps: the most DDIM steps that are all distinct. */
+  trainTimesteps: number;
+  /** The weights' size as float32, bytes. */
+  weightBytes: number;
+  /** The model's weight files (none for the tiny model, which is generated when first loaded). */
+  files: string[];
+}
+
+/**
+ * The facts of "world", "tiny", a model folder or a single file, read from configs and weight headers (no
+ * tensor data). Configs are checked against the weights here, so a mismatch is bad input found before any work.
+ */
+export function modelFacts(model: string, options: SingleFileOptions = {}): ModelFacts {
+  const spec = model === "tiny" ? tinyModelSpec() : undefined;
+  const folder = spec ? undefined : asInput(() => openModel(modelDir(model), options));
+  const configs = spec ?? { textEncoder: folder!.textEncoder.config, unet: folder!.unet.config, vae: folder!.vae.config };
+  const where = (part: string) => (folder ? path.join(folder.root, part, "config.json") : `tiny model ${part}`);
+  const unet = asInput(() => unetConfig(configs.unet, where("unet")));
+  const vae = asInput(() => vaeConfig(configs.vae, where("vae")));
+  asInput(() => textEncoderConfig(configs.textEncoder, where("text_encoder")));
+  const params = asInput(() => recordParameters(configs));
+  let weightBytes = 0;
+  for (const [part, wanted] of [
+    ["text_encoder", params.textEncoder],
+    ["unet", params.unet],
+    ["vae", params.vae],
+  ] as const) {
+    for (const shape of wanted.values()) weightBytes += 4 * shape.reduce((a, b) => a * b, 1);
+    const weights = folder?.[part === "text_encoder" ? "textEncoder" : part].weights;
+    if (weights) checkWeights(weights, wanted, where(part));
   }
-  const dir = modelDir(model);
-  if (isSingleFile(dir)) {
-    const folder = openSingleFile(dir, options);
-    return {
-      unet: asInput(() => unetConfig(folder.unet.config, dir)),
-      vaeFactor: vaeFactor(asInput(() => vaeConfig(folder.vae.config, dir))),
-    };
-  }
-  const read = (part: string) => {
-    const file = path.join(dir, part, "config.json");
-    if (!fs.existsSync(file))
-      throw new InputError(
-        `model ${model}: ${file} does not exist ` +
-          '(expected a diffusers Stable Diffusion folder, a single .safetensors file, "world" or "tiny")',
-      );
-    try {
-      return { json: JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>, file };
-    } catch (e) {
-      throw new InputError(`${file}: ${(e as Error).message}`);
-    }
+  const scheduler = asInput(() =>
+    spec ? new DdimScheduler(SD_SCHEDULER_CONFIG) : DdimScheduler.fromConfig(folder!.schedulerConfig, folder!.schedulerConfigPath),
+  );
+  return {
+    unet,
+    vaeFactor: vaeFactor(vae),
+    tokenizer: ClipTokenizer.fromFiles(spec ? spec.vocab : folder!.vocab),
+    trainTimesteps: scheduler.config.numTrainTimesteps,
+    weightBytes,
+    files: folder ? [...new Set([folder.textEncoder, folder.unet, folder.vae].flatMap((c) => c.weights.files.map((f) => f.path)))] : [],
   };
-  const unet = read("unet");
-  const vae = read("vae");
-  return { unet: asInput(() => unetConfig(unet.json, unet.file)), vaeFactor: vaeFactor(asInput(() => vaeConfig(vae.json, vae.file))) };
+}
+
+/** Every parameter the configs need is in the weights with exactly its shape (fp16 and bf16 are fine). */
+function checkWeights(weights: WeightSet, wanted: ReadonlyMap<string, number[]>, configFile: string): void {
+  for (const [name, shape] of wanted) {
+    if (!weights.has(name)) throw new InputError(`${weights.dir}: no tensor "${name}", which ${configFile} needs`);
+    const have = weights.shape(name);
+    if (have.join() !== shape.join()) {
+      throw new InputError(`${weights.dir}: tensor "${name}" has shape [${have.join(", ")}], ${configFile} needs [${shape.join(", ")}]`);
+    }
+  }
 }
 
 /** Run a config reader, reporting its complaint as bad input. */
@@ -176,7 +204,7 @@ export async function loadModel(model = "world", options: LoadModelOptions = {})
     dir,
     dims: { tokens: tokenizer.maxLength, vaeFactor: vae.factor, latentChannels: vae.config.latentChannels },
     folder,
-    identity: modelIdentity(folder),
+    identity: modelIdentity(folder, options.cacheDir),
     tokenizer,
     textEncoder,
     vae,
@@ -188,10 +216,10 @@ export async function loadModel(model = "world", options: LoadModelOptions = {})
 }
 
 /**
- * Hash of every config, the tokenizer, which stored tensors each component reads, and each weight file's
- * path, size and modification time.
+ * Hash of every config, the tokenizer, which stored tensors each component reads, and the content of each
+ * weight file (its sha256, computed once per file version by the cache's weight store).
  */
-export function modelIdentity(folder: ModelFolder): string {
+export function modelIdentity(folder: ModelFolder, cacheDir = defaultCacheDir()): string {
   const h = crypto.createHash("sha256");
   for (const c of [folder.textEncoder, folder.unet, folder.vae]) {
     h.update(JSON.stringify(c.config));
@@ -201,10 +229,7 @@ export function modelIdentity(folder: ModelFolder): string {
         .map((n) => c.weights.locate(n).stored)
         .join("\0"),
     );
-    for (const f of c.weights.files) {
-      const st = fs.statSync(f.path);
-      h.update(`\0${fs.realpathSync(f.path)}\0${st.size}\0${st.mtimeMs}`);
-    }
+    for (const f of c.weights.files) h.update(`\0${storeWeights(f.path, cacheDir).sha256}`);
   }
   h.update(JSON.stringify(folder.schedulerConfig));
   h.update(JSON.stringify(folder.vocab));

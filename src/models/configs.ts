@@ -98,9 +98,16 @@ export function vaeConfig(cfg: Json, what = "vae/config.json"): VaeConfig {
     latentChannels: r.int("latent_channels", 4),
     blockOutChannels: blocks,
     layersPerBlock: r.int("layers_per_block", 1),
-    normGroups: r.int("norm_num_groups", 32),
+    normGroups: normGroups(what, r.int("norm_num_groups", 32), blocks),
     scalingFactor: r.num("scaling_factor", 0.18215),
   };
+}
+
+/** norm_num_groups must split every block's channels (GroupNorm): checked here rather than deep in a graph. */
+function normGroups(what: string, groups: number, blocks: number[]): number {
+  const bad = blocks.find((c) => groups < 1 || c % groups !== 0);
+  if (bad !== undefined) throw new Error(`${what}: config key "norm_num_groups" is ${groups}, which does not divide ${bad} channels`);
+  return groups;
 }
 
 /** UNet2DConditionModel hyper-parameters (diffusers 0.11 layout, SD 1.x). */
@@ -169,7 +176,7 @@ export function unetConfig(cfg: Json, what = "unet/config.json"): UnetConfig {
     layersPerBlock: r.int("layers_per_block", 2),
     heads,
     crossAttentionDim: r.int("cross_attention_dim", 768),
-    normGroups: r.int("norm_num_groups", 32),
+    normGroups: normGroups(what, r.int("norm_num_groups", 32), blocks),
     normEps: r.num("norm_eps", 1e-5),
     flipSinToCos: r.bool("flip_sin_to_cos", true),
     freqShift: r.num("freq_shift", 0),

@@ -1,16 +1,19 @@
-// Writes a built graph into the graph cache and opens it with ONNX Runtime. ONNX Runtime only reads
-// external data that lies inside the model's folder (it resolves symlinks and refuses paths that
-// leave it), so each checkpoint file is hard-linked into the cache once (copied only where the file
-// system cannot link) and every graph folder hard-links that copy: the weights are never duplicated
-// per graph, and a fresh process reuses graphs built earlier.
+// Writes a built graph into the graph cache and opens it with ONNX Runtime. ONNX Runtime only reads external
+// data inside the model's folder, so the weights are copied into the cache's weight store once
+// (weightStore.ts) and every graph folder hard-links those copies: the weights are never duplicated per
+// graph, and a fresh process reuses graphs built earlier. A cached graph is checked before use (its model
+// file's hash, and that its links are the store's current copies) and rebuilt when it fails the check or
+// ONNX Runtime cannot load it.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { onnx } from "onnx-proto";
+import { removeOrphans } from "../util/orphans";
 import type { Graph } from "./graph";
 import type { LinkedFile } from "./weightSource";
+import { storeWeights } from "./weightStore";
 
 /** The cache folder: `$FATEZERO_CACHE`, else `~/.cache/fatezero`. */
 export function defaultCacheDir(): string {
@@ -24,20 +27,39 @@ export interface SessionOptions {
   threads?: number;
 }
 
-/** Serialize `graph` into the cache (if not already there) and return the model file's path. */
+/** What a graph folder records about itself, checked before the folder is used. */
+interface GraphRecord {
+  modelSha256: string;
+  links: { location: string; inode: number }[];
+}
+
+const RECORD = "graph.json";
+const TMP = /\.tmp-(\d+)-\d+$/;
+
+/** Serialize `graph` into the cache (unless an intact copy is there) and return the model file's path. */
 export function writeGraph(graph: Graph, files: LinkedFile[], cacheDir = defaultCacheDir()): string {
   const bytes = onnx.ModelProto.encode(graph.toModel()).finish();
-  const hash = crypto.createHash("sha256").update(bytes);
-  const stored = files.map((f) => ({ ...f, stored: storeWeightFile(f.path, cacheDir) }));
-  for (const f of stored) hash.update(`\0${f.location}\0${f.stored}`);
-  const dir = path.join(cacheDir, "graphs", `${graph.name}-${hash.digest("hex").slice(0, 20)}`);
+  const modelSha256 = crypto.createHash("sha256").update(bytes).digest("hex");
+  const stored = files.map((f) => ({ ...f, stored: storeWeights(f.path, cacheDir) }));
+  const hash = crypto.createHash("sha256").update(modelSha256);
+  for (const f of stored) hash.update(`\0${f.location}\0${f.stored.sha256}`);
+  const graphs = path.join(cacheDir, "graphs");
+  const dir = path.join(graphs, `${graph.name}-${hash.digest("hex").slice(0, 20)}`);
   const modelPath = path.join(dir, "model.onnx");
-  if (fs.existsSync(modelPath)) return modelPath;
+  const links = stored.map((f) => ({ location: f.location, inode: fs.statSync(f.stored.path).ino }));
+  if (intact(dir, modelSha256, links)) return modelPath;
+  fs.rmSync(dir, { recursive: true, force: true });
+  removeOrphans(graphs, TMP);
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(tmp, { recursive: true });
   try {
     fs.writeFileSync(path.join(tmp, "model.onnx"), bytes);
-    for (const f of stored) linkOrCopy(f.stored, path.join(tmp, f.location));
+    for (const f of stored) linkOrCopy(f.stored.path, path.join(tmp, f.location));
+    const record: GraphRecord = {
+      modelSha256,
+      links: stored.map((f) => ({ location: f.location, inode: fs.statSync(path.join(tmp, f.location)).ino })),
+    };
+    fs.writeFileSync(path.join(tmp, RECORD), `${JSON.stringify(record)}\n`);
     fs.renameSync(tmp, dir);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -46,32 +68,40 @@ export function writeGraph(graph: Graph, files: LinkedFile[], cacheDir = default
   return modelPath;
 }
 
-/** Build (or reuse) `graph` and open an ONNX Runtime session on it. */
-export async function openSession(graph: Graph, files: LinkedFile[], options: SessionOptions = {}): Promise<ort.InferenceSession> {
-  const modelPath = writeGraph(graph, files, options.cacheDir);
-  return ort.InferenceSession.create(modelPath, {
-    graphOptimizationLevel: "all",
-    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-  });
+/** Whether a graph folder holds exactly this model and links to these copies. */
+function intact(dir: string, modelSha256: string, links: { location: string; inode: number }[]): boolean {
+  try {
+    const record = JSON.parse(fs.readFileSync(path.join(dir, RECORD), "utf8")) as GraphRecord;
+    if (record.modelSha256 !== modelSha256) return false;
+    if (
+      crypto
+        .createHash("sha256")
+        .update(fs.readFileSync(path.join(dir, "model.onnx")))
+        .digest("hex") !== modelSha256
+    )
+      return false;
+    return links.every((l) => fs.statSync(path.join(dir, l.location)).ino === l.inode);
+  } catch {
+    return false;
+  }
 }
 
-/** Put a checkpoint file into the cache's weight store, keyed by its identity; returns the stored path. */
-function storeWeightFile(source: string, cacheDir: string): string {
-  const real = fs.realpathSync(source);
-  const st = fs.statSync(real);
-  const key = crypto.createHash("sha256").update(`${real}\0${st.size}\0${st.mtimeMs}\0${st.ino}`).digest("hex").slice(0, 20);
-  const stored = path.join(cacheDir, "weights", `${key}${path.extname(real)}`);
-  if (fs.existsSync(stored)) return stored;
-  fs.mkdirSync(path.dirname(stored), { recursive: true });
-  const tmp = `${stored}.tmp-${process.pid}`;
+/** Build (or reuse) `graph` and open an ONNX Runtime session on it; a cached graph that fails to load is rebuilt once. */
+export async function openSession(graph: Graph, files: LinkedFile[], options: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const settings = { graphOptimizationLevel: "all" as const, ...(options.threads ? { intraOpNumThreads: options.threads } : {}) };
+  const modelPath = writeGraph(graph, files, options.cacheDir);
   try {
-    linkOrCopy(real, tmp);
-    fs.renameSync(tmp, stored);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    if (!fs.existsSync(stored)) throw e;
+    return await ort.InferenceSession.create(modelPath, settings);
+  } catch (first) {
+    fs.rmSync(path.dirname(modelPath), { recursive: true, force: true });
+    const rebuilt = writeGraph(graph, files, options.cacheDir);
+    try {
+      return await ort.InferenceSession.create(rebuilt, settings);
+    } catch (e) {
+      const why = `${(e as Error).message} (first: ${(first as Error).message})`;
+      throw new Error(`ONNX Runtime cannot load the ${graph.name} graph even after rebuilding it (${rebuilt}): ${why}`);
+    }
   }
-  return stored;
 }
 
 function linkOrCopy(from: string, to: string): void {

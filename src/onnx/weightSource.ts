@@ -76,8 +76,8 @@ export class CheckpointWeights implements WeightSource {
       return { kind: "inline", data: injected, shape };
     }
     const { file, entry } = this.weights.locate(name);
-    const have = entry.shape.reduce((a, b) => a * b, 1);
-    if (have !== want) throw shapeError(this.component, name, entry.shape, shape);
+    // The exact shape, not just the element count: [16, 4, 9, 1] is not a [16, 4, 3, 3] kernel.
+    if (entry.shape.join() !== shape.join()) throw shapeError(this.component, name, entry.shape, shape);
     const dataType = ONNX_TYPE[entry.dtype];
     if (dataType === undefined) throw new Error(`${this.component}: tensor "${name}" has dtype ${entry.dtype}, expected a float type`);
     let location = this.locations.get(file.path);

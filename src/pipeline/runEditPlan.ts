@@ -122,20 +122,29 @@ async function writeOutputs(out: string, source: VideoClip, edits: RunResult["ed
     { label: "source", clip: source },
     ...edits.map((e, i) => ({ label: i === 0 && edits.length > 1 ? `reconstruction: ${e.prompt}` : e.prompt, clip: e.clip })),
   ];
+  const files = outputFiles(out, edits.length);
   const ext = path.extname(out).toLowerCase();
   if (ext === ".mp4" || ext === ".gif") {
-    const write = ext === ".mp4" ? writeMp4 : writeGif;
-    const grid = out.slice(0, -ext.length) + ".grid" + ext;
-    await write(out, edits[edits.length - 1].clip);
-    await writeGrid(grid, columns);
-    return [out, grid];
+    await (ext === ".mp4" ? writeMp4 : writeGif)(files[0], edits[edits.length - 1].clip);
+    await writeGrid(files[1], columns);
+    return files;
   }
   fs.mkdirSync(out, { recursive: true });
-  const files = [path.join(out, "source.mp4"), ...edits.map((_, i) => path.join(out, `edit${i}.mp4`)), path.join(out, "grid.mp4")];
   await writeMp4(files[0], source);
   for (let i = 0; i < edits.length; i++) await writeMp4(files[i + 1], edits[i].clip);
   await writeGrid(files[files.length - 1], columns);
   return files;
+}
+
+/** The files a run with `edits` edits writes for `out`: a video and its grid, or a folder's source, edits and grid. */
+export function outputFiles(out: string, edits: number): string[] {
+  const ext = path.extname(out).toLowerCase();
+  if (ext === ".mp4" || ext === ".gif") return [out, out.slice(0, -ext.length) + ".grid" + ext];
+  return [
+    path.join(out, "source.mp4"),
+    ...Array.from({ length: edits }, (_, i) => path.join(out, `edit${i}.mp4`)),
+    path.join(out, "grid.mp4"),
+  ];
 }
 
 /** Crop the centre H × W of a clip. */

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import sharp from "sharp";
+import { removeOrphans } from "../util/orphans";
 import { ffmpegCommand, hasEncoder } from "./ffmpeg";
 import type { VideoClip } from "./readVideo";
 
@@ -174,8 +175,11 @@ async function renderLabels(columns: GridColumn[], lefts: number[], width: numbe
   return data;
 }
 
+/** Text for an SVG label: markup characters escaped, control characters (which XML cannot hold) shown as "�". */
 function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c] as string);
+  return s
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, "\ufffd")
+    .replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c] as string);
 }
 
 function checkClip(clip: VideoClip): void {
@@ -186,9 +190,14 @@ function checkClip(clip: VideoClip): void {
 }
 
 /** Run `write(tmp)` on a temporary path beside `file`, then rename it into place; the temp is removed on failure. */
+/** A temporary output: `.<name>.<pid>.<8 hex>.tmp<ext>`. */
+const TEMP_OUTPUT = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp(\.[^.]+)?$/;
+
 async function atomicWrite(file: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const dir = path.dirname(path.resolve(file));
   fs.mkdirSync(dir, { recursive: true });
+  // A write killed midway leaves its hidden temporary file: the next write into the folder removes it.
+  removeOrphans(dir, TEMP_OUTPUT);
   // Keep the extension on the temp name: ffmpeg and viewers look at it.
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp${path.extname(file)}`);
   try {

@@ -1,0 +1,113 @@
+// Everything about a run that can be checked before any work, shared by `--dry-run` and the real run: the
+// prompts (printable, within CLIP's context), the step count, outputs that would replace an input, places
+// that cannot be written, and a memory estimate against the machine. Each failure is bad input (exit 2).
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { EditPlan } from "../config/editPlan";
+import type { ModelFacts } from "../fatezero/loadModel";
+import { estimatePeakBytes } from "../fatezero/memoryEstimate";
+import { InputError } from "../util/inputError";
+import { outputFiles } from "./runEditPlan";
+
+/** What else a check needs. */
+export interface PreflightOptions {
+  cacheDir: string;
+  /** Files the run reads besides the video and the model (the config): no output may replace them. */
+  inputs?: string[];
+  /** Run even when the memory estimate exceeds the machine's memory. */
+  ignoreMemoryLimit?: boolean;
+}
+
+/** What the check found that is not an error. */
+export interface PreflightReport {
+  peakBytesEstimate: number;
+  machineBytes: number;
+}
+
+const BRANCHES = { inversion: 3, reconstruction: 4, none: 2 } as const;
+
+/** Check a plan before any work; throws InputError naming what is wrong. */
+export function preflight(plan: EditPlan, model: ModelFacts, o: PreflightOptions): PreflightReport {
+  checkPrompts(plan, model);
+  if (plan.steps > model.trainTimesteps)
+    throw new InputError(`steps: ${plan.steps} DDIM steps, but the model's schedule has only ${model.trainTimesteps} timesteps`);
+  checkOutputs(plan, model, o);
+  const peakBytesEstimate = estimatePeakBytes({
+    weightBytes: model.weightBytes,
+    unet: model.unet,
+    latentSize: plan.latentSize,
+    frames: plan.frames.length,
+    branches: BRANCHES[plan.attention],
+    keyFrames: plan.unet.selectors.length,
+  });
+  const machineBytes = os.totalmem();
+  if (peakBytesEstimate > machineBytes && !o.ignoreMemoryLimit) {
+    throw new InputError(
+      `${plan.frames.length} frames of ${plan.size.join("×")} need about ${gb(peakBytesEstimate)} of memory, this machine has ${gb(machineBytes)}: ` +
+        "use fewer frames or a smaller --size (or --ignore-memory-limit to try anyway)",
+    );
+  }
+  return { peakBytesEstimate, machineBytes };
+}
+
+function gb(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GB`;
+}
+
+/** Prompts are printable text within the text encoder's context. */
+function checkPrompts(plan: EditPlan, model: ModelFacts): void {
+  const prompts: [string, string][] = [["the source prompt", plan.inversionPrompt]];
+  for (const e of plan.edits) prompts.push([`edit ${e.index}'s prompt`, e.prompt], [`edit ${e.index}'s source prompt`, e.sourcePrompt]);
+  const room = model.tokenizer.maxLength - 2;
+  for (const [what, prompt] of prompts) {
+    const control = /[\u0000-\u001f\u007f-\u009f]/.exec(prompt);
+    if (control) {
+      const code = control[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase();
+      throw new InputError(`${what} ${JSON.stringify(prompt)} contains the control character U+${code}`);
+    }
+    const tokens = model.tokenizer.encode(prompt).length;
+    if (tokens > room)
+      throw new InputError(`${what} has ${tokens} tokens; the text encoder reads at most ${room}: ${JSON.stringify(prompt)}`);
+  }
+}
+
+/** No output replaces an input, and every output and the cache can be written. */
+function checkOutputs(plan: EditPlan, model: ModelFacts, o: PreflightOptions): void {
+  const real = (p: string) => (fs.existsSync(p) ? fs.realpathSync(p) : path.resolve(p));
+  const inputs = new Map<string, string>();
+  if (fs.existsSync(plan.video)) inputs.set(real(plan.video), `the input video ${plan.video}`);
+  for (const f of o.inputs ?? []) inputs.set(real(f), `the config ${f}`);
+  for (const f of model.files) inputs.set(real(f), `the model file ${f}`);
+  if (plan.out !== null) {
+    for (const file of [plan.out, ...outputFiles(plan.out, plan.edits.length)]) {
+      const replaced = inputs.get(real(file));
+      if (replaced) throw new InputError(`--out ${plan.out}: would write ${file}, which is ${replaced}`);
+    }
+    for (const file of outputFiles(plan.out, plan.edits.length)) checkWritable(file, `--out ${plan.out}`);
+  }
+  checkWritable(path.join(o.cacheDir, "inversions"), `the cache folder ${o.cacheDir}`);
+}
+
+/**
+ * `target` can be created or replaced: a file can be made in its folder, or in the nearest folder that exists
+ * (tried for real, since permission bits say nothing on a read-only mount or to root).
+ */
+function checkWritable(target: string, what: string): void {
+  let dir = path.dirname(path.resolve(target));
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  const probe = path.join(dir, `.fatezero-write-check-${process.pid}`);
+  try {
+    fs.writeFileSync(probe, "", { flag: "wx" });
+    fs.rmSync(probe);
+  } catch (e) {
+    throw new InputError(`${what}: cannot write in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (fs.existsSync(target) && fs.statSync(target).isFile()) {
+    try {
+      fs.accessSync(target, fs.constants.W_OK);
+    } catch {
+      throw new InputError(`${what}: ${target} exists and is not writable`);
+    }
+  }
+}
