@@ -5,6 +5,7 @@ import { defaultFatezeroConfig, loadFatezeroConfig, type FatezeroConfig } from "
 import { MAX_FRAMES, MAX_SIZE, MAX_STEPS } from "../src/config/limits";
 import { formatEditPlan } from "../src/config/planText";
 import { modelFacts, type ModelFacts } from "../src/fatezero/loadModel";
+import { checkDevice, parseDevice } from "../src/onnx/device";
 import { defaultCacheDir } from "../src/onnx/session";
 import { preflight } from "../src/pipeline/preflight";
 import { InputError } from "../src/util/inputError";
@@ -33,6 +34,7 @@ export interface EditFlags {
   dryRun?: boolean;
   json?: boolean;
   ignoreMemoryLimit?: boolean;
+  device?: string;
 }
 
 /** An error in the command line itself (exit code 2). */
@@ -96,6 +98,8 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
 export async function editCommand(flags: EditFlags): Promise<number> {
   const { plan, config, model } = planFromFlags(flags);
   for (const w of plan.warnings) console.error(`warning: ${w}`);
+  const device = parseDevice(flags.device ?? "cpu");
+  checkDevice(device);
   const cacheDir = flags.cacheDir ?? defaultCacheDir();
   const checked = preflight(plan, model, {
     cacheDir,
@@ -118,6 +122,7 @@ export async function editCommand(flags: EditFlags): Promise<number> {
   try {
     const result = await runEditPlan(plan, config.dataset, {
       cacheDir,
+      device,
       signal: controller.signal,
       onProgress: progressReporter(),
       onNote: (m) => console.error(`note: ${m}`),

@@ -46,6 +46,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("--cache-dir <dir>", "graph, model and inversion cache (default $FATEZERO_CACHE or ~/.cache/fatezero)")
     .option("--dry-run", "validate and print the resolved plan without running")
     .option("--ignore-memory-limit", "run even when the estimated peak memory exceeds this machine's")
+    .option("--device <cpu|webgpu|cuda>", "where the graphs run (default cpu): webgpu needs a Vulkan GPU, cuda the CUDA provider")
     .option("--json", "with --dry-run: print the plan as JSON")
     .action(async (flags: EditFlags) => {
       process.exitCode = await editCommand(flags);
@@ -99,6 +100,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("--clips <n>", "clips (default 8)")
     .option("--steps <n>", "DDIM steps (default: the world model's 20)")
     .option("--model <dir|world>", "model (default world)")
+    .option("--device <cpu|webgpu|cuda>", "where the graphs run (default cpu)")
     .option("--json", "one JSON line per row")
     .action(async (flags: WorldBenchFlags) => worldBenchCommand(flags));
   program

@@ -10,6 +10,7 @@ import { writeFrames, writeMp4 } from "../src/video/writeVideo";
 import { checkSeed } from "../src/world/layout";
 import { TRAINING_SEEDS, writeTrainingData } from "../src/world/trainingData";
 import { loadModel } from "../src/fatezero/loadModel";
+import { parseDevice } from "../src/onnx/device";
 import { runWorldBench, type BenchRow } from "../src/pipeline/worldBench";
 import {
   COLOUR_NAMES,
@@ -113,6 +114,7 @@ export interface WorldBenchFlags {
   steps?: string;
   model?: string;
   json?: boolean;
+  device?: string;
 }
 
 /** Run the ground-truth edit benchmark; prints one JSON line per row (--json) or a table. */
@@ -122,7 +124,7 @@ export async function worldBenchCommand(flags: WorldBenchFlags): Promise<void> {
   const steps = integerFlag("steps", flags.steps, WORLD_STEPS, 1, 1000);
   if (seed + clips > TRAINING_SEEDS)
     throw new InputError(`--seed ${seed} --clips ${clips}: benchmark seeds must stay below ${TRAINING_SEEDS} (the training clips' seeds)`);
-  const model = await loadModel(flags.model ?? "world");
+  const model = await loadModel(flags.model ?? "world", { device: parseDevice(flags.device ?? "cpu") });
   const rows = await runWorldBench(model, { seed, clips, steps, onProgress: (m) => console.error(m) });
   if (flags.json) {
     for (const row of rows) console.log(JSON.stringify(roundRow(row)));

@@ -115,6 +115,7 @@ async function build(model: FateZeroModel, o: FusedUnetOptions): Promise<FusedUn
     video: { selectors, leastScChannel: o.leastScChannel },
     latentSize: o.latentSize,
     onAttention: fusion.hook,
+    perHeadSelfAttention: (model.sessionOptions.device ?? "cpu") === "cpu",
   });
   const maskModules = new Set(sites.filter((l) => l.maskSource).map((l) => l.module));
   const mapOutputs = fusion.crossProbs.map(({ site, probs }, i): MapOutput => {

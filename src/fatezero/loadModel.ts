@@ -13,6 +13,7 @@ import { RANDOM_MODEL_VERSION, recordParameters, SD_SCHEDULER_CONFIG, writeRando
 import type { WeightSet } from "../checkpoint/weightSet";
 import { TextEncoder } from "../models/textEncoder";
 import { Vae } from "../models/vae";
+import { checkDevice, type Device } from "../onnx/device";
 import { defaultCacheDir, type SessionOptions } from "../onnx/session";
 import { storeWeights } from "../onnx/weightStore";
 import { DdimScheduler } from "../scheduler/ddim";
@@ -180,8 +181,9 @@ export function openModel(
 
 /** Open `model` ("world", "tiny", a diffusers folder or a single .safetensors file) and its text encoder and VAE sessions. */
 export async function loadModel(model = "world", options: LoadModelOptions = {}): Promise<FateZeroModel> {
-  const sessionOptions: SessionOptions = { cacheDir: options.cacheDir, threads: options.threads };
+  const sessionOptions: SessionOptions = { cacheDir: options.cacheDir, threads: options.threads, device: options.device ?? "cpu" };
   const dir = modelDir(model, options.cacheDir);
+  reportDevice(sessionOptions.device!);
   const unetSubfolder = options.unetSubfolder ?? "unet";
   const folder = openModel(dir, options);
   const te = folder.textEncoder;
@@ -213,6 +215,17 @@ export async function loadModel(model = "world", options: LoadModelOptions = {})
     sessionOptions,
     scheduler: () => DdimScheduler.fromConfig(folder.schedulerConfig, folder.schedulerConfigPath),
   };
+}
+
+const reported = new Set<Device>();
+
+/** Check the device and say once per process what a GPU run runs on. */
+function reportDevice(device: Device): void {
+  const description = checkDevice(device);
+  if (device !== "cpu" && !reported.has(device)) {
+    reported.add(device);
+    console.error(`device: ${description}`);
+  }
 }
 
 /**

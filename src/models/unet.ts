@@ -26,6 +26,8 @@ export interface UnetGraphOptions {
   /** Build for this latent size [h, w] (lets attention hooks know each layer's query count). */
   latentSize?: [number, number];
   onAttention?: AttentionHook;
+  /** Compute self-attention one head at a time (default; see TransformerOptions). */
+  perHeadSelfAttention?: boolean;
 }
 
 /** The parts of a UNet config that place its attention blocks. */
@@ -140,6 +142,7 @@ export function buildUnetGraph(c: UnetConfig, weights: WeightSource, options: Un
       size: options.latentSize && [options.latentSize[0] >> p.level, options.latentSize[1] >> p.level],
       video: ctx && video ? { ctx, selectors: p.channels >= video.leastScChannel ? video.selectors : [] } : undefined,
       onAttention: options.onAttention,
+      perHeadSelfAttention: options.perHeadSelfAttention,
     });
   };
 

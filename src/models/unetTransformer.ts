@@ -56,6 +56,8 @@ export interface TransformerOptions {
   size?: [number, number];
   video?: VideoOptions;
   onAttention?: AttentionHook;
+  /** Self-attention one head at a time (default): less memory on a CPU; a GPU is faster with all heads at once. */
+  perHeadSelfAttention?: boolean;
 }
 
 /** Transformer2DModel: GroupNorm → proj_in → one transformer block → proj_out, plus the residual. */
@@ -103,7 +105,10 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
     v1 = gatherFrames(g, v1, o.video.ctx, selectors, C);
   }
   // Self-attention probabilities are the largest tensors of the UNet: compute (and fuse) them head by head.
-  const a1 = attention(g, q1, k1, v1, o.heads, headDim, { onProbs: hook(site("self", selectors)), perHead: true });
+  const a1 = attention(g, q1, k1, v1, o.heads, headDim, {
+    onProbs: hook(site("self", selectors)),
+    perHead: o.perHeadSelfAttention ?? true,
+  });
   x = g.op("Add", [x, linear(g, a1, `${prefix}.attn1.to_out.0`, C, C)]);
 
   // 2. Cross-attention on the text embeddings.

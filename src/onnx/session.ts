@@ -11,6 +11,7 @@ import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { onnx } from "onnx-proto";
 import { removeOrphans } from "../util/orphans";
+import type { Device } from "./device";
 import type { Graph } from "./graph";
 import type { LinkedFile } from "./weightSource";
 import { storeWeights } from "./weightStore";
@@ -25,6 +26,8 @@ export interface SessionOptions {
   cacheDir?: string;
   /** ONNX Runtime intra-op threads (default: its own choice, all cores). */
   threads?: number;
+  /** The execution provider (default: the CPU); see device.ts. */
+  device?: Device;
 }
 
 /** What a graph folder records about itself, checked before the folder is used. */
@@ -88,7 +91,11 @@ function intact(dir: string, modelSha256: string, links: { location: string; ino
 
 /** Build (or reuse) `graph` and open an ONNX Runtime session on it; a cached graph that fails to load is rebuilt once. */
 export async function openSession(graph: Graph, files: LinkedFile[], options: SessionOptions = {}): Promise<ort.InferenceSession> {
-  const settings = { graphOptimizationLevel: "all" as const, ...(options.threads ? { intraOpNumThreads: options.threads } : {}) };
+  const settings = {
+    graphOptimizationLevel: "all" as const,
+    executionProviders: [options.device ?? "cpu"],
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+  };
   const modelPath = writeGraph(graph, files, options.cacheDir);
   try {
     return await ort.InferenceSession.create(modelPath, settings);

@@ -41,7 +41,8 @@ export function cacheSections(cacheDir: string): CacheSection[] {
         .list()
         .map(
           (e) =>
-            `${e.id.slice(0, 12)}  ${e.key.frameCount}×${e.key.height}×${e.key.width}, ${e.key.steps} steps  ${megabytes(e.bytes)}  "${e.key.prompt}"`,
+            `${e.id.slice(0, 12)}  ${e.key.frameCount}×${e.key.height}×${e.key.width}, ${e.key.steps} steps  ` +
+            `${megabytes(e.bytes)}  "${e.key.prompt}"`,
         );
     } else if (name === "weights") {
       details = storedWeights(cacheDir).map(

@@ -44,7 +44,8 @@ export function preflight(plan: EditPlan, model: ModelFacts, o: PreflightOptions
   const machineBytes = os.totalmem();
   if (peakBytesEstimate > machineBytes && !o.ignoreMemoryLimit) {
     throw new InputError(
-      `${plan.frames.length} frames of ${plan.size.join("×")} need about ${gb(peakBytesEstimate)} of memory, this machine has ${gb(machineBytes)}: ` +
+      `${plan.frames.length} frames of ${plan.size.join("×")} need about ${gb(peakBytesEstimate)} of memory, ` +
+        `this machine has ${gb(machineBytes)}: ` +
         "use fewer frames or a smaller --size (or --ignore-memory-limit to try anyway)",
     );
   }

@@ -7,6 +7,7 @@ import type { DatasetOptions } from "../config/fatezeroConfig";
 import { InversionCache } from "../fatezero/inversionCache";
 import type { InversionRecord } from "../fatezero/inversionRecord";
 import { invertVideo } from "../fatezero/invertVideo";
+import type { Device } from "../onnx/device";
 import { defaultCacheDir } from "../onnx/session";
 import { readVideo, type VideoClip } from "../video/readVideo";
 import { makeSampleClip, SAMPLE_CLIP_SOURCE } from "../world/sampleClip";
@@ -24,6 +25,8 @@ export type Stage = "load" | "invert" | `edit ${number}` | "decode" | "write";
 /** Options of a run. */
 export interface RunOptions {
   cacheDir?: string;
+  /** The execution provider (default: the CPU). */
+  device?: Device;
   signal?: AbortSignal;
   onProgress?: (stage: Stage, done: number, total: number) => void;
   /** Print-worthy notes (truncated prompts, ignored words). */
@@ -70,7 +73,9 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
   options.onProgress?.("load", 0, 1);
   // Failures here come from the user's model folder or video: they are input errors.
   const model = await timed("load", () =>
-    asInputError(() => loadModel(plan.model, { cacheDir, modelConfig: plan.modelConfig ?? undefined, ema: plan.ema })),
+    asInputError(() =>
+      loadModel(plan.model, { cacheDir, modelConfig: plan.modelConfig ?? undefined, ema: plan.ema, device: options.device }),
+    ),
   );
   const source = await timed("read", () => asInputError(() => loadPlanVideo(plan, dataset)));
   options.onProgress?.("load", 1, 1);

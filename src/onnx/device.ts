@@ -1,0 +1,85 @@
+// Where the graphs run: ONNX Runtime's CPU provider, its WebGPU provider (bundled in onnxruntime-node's
+// Linux library: Dawn over Vulkan, any GPU with a Vulkan driver), or its CUDA provider (a separate download
+// that the package's install script makes with ONNXRUNTIME_NODE_INSTALL=cuda12). A GPU provider is probed
+// once, in a child process (a missing adapter makes the native library print to stderr), and its absence is
+// bad input with what to install; nodes a provider cannot run fall back to the CPU, as ONNX Runtime does.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { InputError } from "../util/inputError";
+
+/** The execution providers a run may ask for. */
+export const DEVICES = ["cpu", "webgpu", "cuda"] as const;
+export type Device = (typeof DEVICES)[number];
+
+/** The device named by a flag or variable, refusing others. */
+export function parseDevice(value: string, where = "--device"): Device {
+  if (!(DEVICES as readonly string[]).includes(value))
+    throw new InputError(`${where}: unknown device "${value}"; one of: ${DEVICES.join(", ")}`);
+  return value as Device;
+}
+
+/** The device of `FATEZERO_DEVICE` (notebooks), else the CPU. */
+export function deviceFromEnvironment(): Device {
+  return parseDevice(process.env.FATEZERO_DEVICE || "cpu", "FATEZERO_DEVICE");
+}
+
+/** onnxruntime-node's native libraries (the CUDA provider is installed beside them). */
+function ortLibraryDir(): string {
+  const pkg = path.dirname(require.resolve("onnxruntime-node/package.json"));
+  return path.join(pkg, "bin", "napi-v6", process.platform, process.arch);
+}
+
+// A one-node model (Relu on 2 floats) opened with one provider, in a child process: exit 0 when it runs.
+const PROBE = `
+const ort = require(process.argv[1]);
+const { onnx } = require(process.argv[2]);
+const t = { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 2 }] } } };
+const model = onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }],
+  graph: { name: "probe", node: [{ opType: "Relu", input: ["x"], output: ["y"] }], input: [{ name: "x", type: t }], output: [{ name: "y", type: t }] } })).finish();
+ort.InferenceSession.create(model, { executionProviders: [process.argv[3]] })
+  .then((s) => s.run({ x: new ort.Tensor("float32", Float32Array.of(-1, 2), [2]) }))
+  .then((r) => process.exit(r.y.data[1] === 2 ? 0 : 3), (e) => { process.stderr.write("PROBE-ERROR " + e.message); process.exit(4); });
+`;
+
+const checked = new Map<Device, string>();
+
+/**
+ * Check once per process that `device` can run graphs; returns a one-line description of it. A GPU provider
+ * that is missing is bad input naming what to install.
+ */
+export function checkDevice(device: Device): string {
+  const known = checked.get(device);
+  if (known) return known;
+  let description = "CPU (ONNX Runtime's CPU provider)";
+  if (device === "cuda") {
+    const lib = path.join(ortLibraryDir(), "libonnxruntime_providers_cuda.so");
+    if (!fs.existsSync(lib)) {
+      throw new InputError(
+        "--device cuda: onnxruntime-node's CUDA provider is not installed (it is a separate download): reinstall on a machine " +
+          "with internet, CUDA 12 and cuDNN 9 with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci` (or `npm rebuild onnxruntime-node` with that variable)",
+      );
+    }
+  }
+  if (device !== "cpu") {
+    const r = spawnSync(process.execPath, ["-e", PROBE, require.resolve("onnxruntime-node"), require.resolve("onnx-proto"), device], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    if (r.status !== 0) {
+      const raw = /PROBE-ERROR ([^\n]*)/.exec(r.stderr)?.[1] ?? r.stderr.trim().split("\n").pop() ?? `exit ${r.status}`;
+      // ONNX Runtime's messages start with its source location and the failed check: keep what they say.
+      const detail = raw.split(/ was false\. /).pop()!;
+      const need =
+        device === "webgpu"
+          ? "WebGPU needs a GPU with a Vulkan driver and the Vulkan loader (libvulkan.so.1; Debian: libvulkan1); CPU-only Vulkan (Mesa's llvmpipe) is not accepted"
+          : "the CUDA provider needs an NVIDIA GPU with CUDA 12 and cuDNN 9 libraries on the library path";
+      throw new InputError(`--device ${device}: ONNX Runtime cannot run on it (${detail.slice(0, 200)}); ${need}`);
+    }
+    description =
+      device === "webgpu" ? "GPU through ONNX Runtime's WebGPU provider (Dawn on Vulkan)" : "GPU through ONNX Runtime's CUDA provider";
+    description += "; nodes it cannot run fall back to the CPU, and ONNX Runtime logs which";
+  }
+  checked.set(device, description);
+  return description;
+}
