@@ -12,8 +12,7 @@ import { MODULE_NAME } from "../widgets/shared/widgetStates";
 export interface WidgetsInstallResult {
   nbextension: string;
   nbconfig: string;
-  /** Undefined when the labextension is not built (npm run build:labextension). */
-  labextension?: string;
+  labextension: string;
 }
 
 /** The nbextension's require path, as enabled in nbconfig/notebook.json. */
@@ -48,25 +47,25 @@ function enableNbextension(configDir: string): string {
  */
 export function installWidgetsFrontend(options: InstallOptions = {}): WidgetsInstallResult {
   if (options.user && options.prefix !== undefined) throw new Error("widgets install: choose --user or --prefix, not both");
-  if (!fs.existsSync(path.join(NBEXTENSION_DIR, "index.js")))
-    throw new Error(`the widget bundles are not built (${NBEXTENSION_DIR}): run npm run build`);
+  if (!fs.existsSync(path.join(NBEXTENSION_DIR, "index.js")) || !fs.existsSync(path.join(LABEXTENSION_DIR, "package.json")))
+    throw new Error(`the widget bundles are not built (${path.dirname(NBEXTENSION_DIR)}): run npm run build`);
   const prefix = options.prefix !== undefined ? path.resolve(options.prefix) : undefined;
   const dataDir = prefix ? path.join(prefix, "share", "jupyter") : userDataDir();
   const configDir = prefix ? path.join(prefix, "etc", "jupyter") : userConfigDir();
   const nbextension = path.join(dataDir, "nbextensions", MODULE_NAME);
   copyFresh(NBEXTENSION_DIR, nbextension);
-  const result: WidgetsInstallResult = { nbextension, nbconfig: enableNbextension(configDir) };
-  if (fs.existsSync(path.join(LABEXTENSION_DIR, "package.json"))) {
-    result.labextension = path.join(dataDir, "labextensions", MODULE_NAME);
-    copyFresh(LABEXTENSION_DIR, result.labextension);
-  }
-  return result;
+  // JupyterLab 4 finds a prebuilt extension in <data dir>/labextensions/<package name>/; install.json says
+  // how it got there (`jupyter labextension list` shows it).
+  const labextension = path.join(dataDir, "labextensions", MODULE_NAME);
+  copyFresh(LABEXTENSION_DIR, labextension);
+  const install = { packageManager: "npm", packageName: MODULE_NAME, uninstallInstructions: `remove ${labextension}` };
+  fs.writeFileSync(path.join(labextension, "install.json"), `${JSON.stringify(install, null, 2)}\n`);
+  return { nbextension, nbconfig: enableNbextension(configDir), labextension };
 }
 
 /** The CLI action: install and print what was written. */
 export function widgetsInstallCommand(options: InstallOptions): void {
   const result = installWidgetsFrontend(options);
   console.log(`nbextension: ${result.nbextension} (enabled in ${result.nbconfig})`);
-  if (result.labextension) console.log(`labextension: ${result.labextension}`);
-  else console.error(`labextension: not built, skipped (npm run build:labextension, then install again)`);
+  console.log(`labextension: ${result.labextension} (JupyterLab 4: restart Lab to load it)`);
 }

@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { onnx } from "onnx-proto";
 import { InputError } from "../util/inputError";
 
 /** The execution providers a run may ask for. */
@@ -30,17 +31,26 @@ function ortLibraryDir(): string {
   return path.join(pkg, "bin", "napi-v6", process.platform, process.arch);
 }
 
-// A one-node model (Relu on 2 floats) opened with one provider, in a child process: exit 0 when it runs.
+// The probe's child process: the model (base64) opened with one provider and run; exit 0 when Relu(-1, 2) = (0, 2).
 const PROBE = `
 const ort = require(process.argv[1]);
-const { onnx } = require(process.argv[2]);
-const t = { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 2 }] } } };
-const model = onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }],
-  graph: { name: "probe", node: [{ opType: "Relu", input: ["x"], output: ["y"] }], input: [{ name: "x", type: t }], output: [{ name: "y", type: t }] } })).finish();
-ort.InferenceSession.create(model, { executionProviders: [process.argv[3]] })
+ort.InferenceSession.create(Buffer.from(process.argv[2], "base64"), { executionProviders: [process.argv[3]] })
   .then((s) => s.run({ x: new ort.Tensor("float32", Float32Array.of(-1, 2), [2]) }))
   .then((r) => process.exit(r.y.data[1] === 2 ? 0 : 3), (e) => { process.stderr.write("PROBE-ERROR " + e.message); process.exit(4); });
 `;
+
+/** A one-node model (Relu on 2 floats), built here so the child needs nothing but ONNX Runtime. */
+function probeModel(): string {
+  const t = { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 2 }] } } };
+  const graph = {
+    name: "probe",
+    node: [{ opType: "Relu", input: ["x"], output: ["y"] }],
+    input: [{ name: "x", type: t }],
+    output: [{ name: "y", type: t }],
+  };
+  const model = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }], graph });
+  return Buffer.from(onnx.ModelProto.encode(model).finish()).toString("base64");
+}
 
 const checked = new Map<Device, string>();
 
@@ -62,7 +72,7 @@ export function checkDevice(device: Device): string {
     }
   }
   if (device !== "cpu") {
-    const r = spawnSync(process.execPath, ["-e", PROBE, require.resolve("onnxruntime-node"), require.resolve("onnx-proto"), device], {
+    const r = spawnSync(process.execPath, ["-e", PROBE, require.resolve("onnxruntime-node"), probeModel(), device], {
       encoding: "utf8",
       timeout: 120_000,
     });

@@ -74,7 +74,8 @@ export function dominantColour(frames: Uint8Array, mask: Uint8Array): VehicleCol
   let best: VehicleColour = COLOUR_NAMES[0];
   let bestDistance = Infinity;
   for (const name of COLOUR_NAMES) {
-    const d = VEHICLE_COLOURS[name].reduce((s, v, c) => s + (v - median[c]) ** 2, 0);
+    const rgb: readonly number[] = VEHICLE_COLOURS[name];
+    const d = rgb.reduce((s, v, c) => s + (v - median[c]) ** 2, 0);
     if (d < bestDistance) [best, bestDistance] = [name, d];
   }
   return best;

@@ -55,7 +55,8 @@ export interface ExecuteOutcome {
   error?: { ename: string; evalue: string; traceback: string[] };
 }
 
-function freePort(): Promise<number> {
+/** A port nothing listens on now (on 127.0.0.1). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);
@@ -66,7 +67,8 @@ function freePort(): Promise<number> {
   });
 }
 
-function makeDirs(): JupyterDirs {
+/** Fresh temporary folders for a server's Jupyter state. */
+export function makeDirs(): JupyterDirs {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "fatezero-jupyter-"));
   const dirs = { root, prefix: "prefix", config: "config", data: "data", runtime: "runtime", notebooks: "notebooks" };
   for (const key of ["prefix", "config", "data", "runtime", "notebooks"] as const) {

@@ -1,8 +1,8 @@
 // Builds the browser bundles of the `fatezero-widgets` frontend (widgets/frontend/) with esbuild:
 //   dist/widgets/nbextension/       classic Notebook 6 nbextension (AMD, own widget manager)
 //   dist/widgets/embed/             AMD module + html-manager's embed-amd.js + require.js for exported HTML
-//   dist/widgets/labextension/      JupyterLab 4 prebuilt extension (`--labextension`, via @jupyterlab/builder)
-// Usage: node dist/widgets/build/bundle.js [--labextension]
+//   dist/widgets/labextension/      JupyterLab 4 prebuilt extension (via @jupyterlab/builder, about 15 s)
+// Usage: node dist/widgets/build/bundle.js
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -133,11 +133,8 @@ async function labextension(): Promise<void> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  if (process.argv.includes("--labextension")) {
-    await labextension();
-  } else {
-    await Promise.all([nbextension(), embed()]);
-  }
+  await Promise.all([nbextension(), embed()]);
+  await labextension();
   console.log(`widget bundles in ${path.relative(ROOT, OUT)}/ (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 

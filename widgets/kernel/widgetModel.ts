@@ -121,8 +121,8 @@ export class WidgetModel<S extends WidgetState = WidgetState> {
 
   /** Call `listener` after every change of `key` (from either side); returns a function that removes it. */
   onChange<K extends keyof FullState<S> & string>(key: K, listener: ChangeListener<FullState<S>[K]>): () => void {
-    let set = this.changeListeners.get(key);
-    if (!set) this.changeListeners.set(key, (set = new Set()));
+    const set = this.changeListeners.get(key) ?? new Set();
+    this.changeListeners.set(key, set);
     const entry = listener as ChangeListener<unknown>;
     set.add(entry);
     return () => set.delete(entry);
