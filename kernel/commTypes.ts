@@ -12,8 +12,11 @@ export interface Comm {
   send(data: Record<string, unknown>, metadata?: Record<string, unknown>, buffers?: Buffers): void;
   /** Send comm_close and forget the comm. */
   close(data?: Record<string, unknown>): void;
-  /** Called for every comm_msg from the frontend. */
-  onMsg(handler: (data: Record<string, unknown>, buffers: DataView[]) => void): void;
+  /**
+   * Called for every comm_msg from the frontend. A handler that returns a promise keeps the kernel's status
+   * busy until it settles, as a cell does (a long run a button started shows in the frontend's indicator).
+   */
+  onMsg(handler: (data: Record<string, unknown>, buffers: DataView[]) => unknown): void;
   /** Called when the frontend closes the comm. */
   onClose(handler: (data: Record<string, unknown>) => void): void;
 }

@@ -47,12 +47,12 @@ export class KernelCommManager implements CommManager {
     guarded(`comm target ${targetName}`, () => handler(comm, data ?? {}, dataViews(message.buffers)));
   }
 
-  /** Handle a frontend's comm_msg. */
-  handleMsg(message: JupyterMessage): void {
+  /** Handle a frontend's comm_msg; resolves when the handlers' work has (the request stays busy until then). */
+  async handleMsg(message: JupyterMessage): Promise<void> {
     const { comm_id: commId, data } = message.content as { comm_id?: unknown; data?: Data };
     const comm = typeof commId === "string" ? this.comms.get(commId) : undefined;
     if (!comm) return kernelLog(`comm_msg for unknown comm ${JSON.stringify(commId)} ignored`);
-    comm.received(data ?? {}, dataViews(message.buffers));
+    await comm.received(data ?? {}, dataViews(message.buffers));
   }
 
   /** Handle a frontend's comm_close. */
@@ -121,7 +121,7 @@ class KernelComm implements Comm {
     this.manager.send("comm_close", { comm_id: this.commId, data });
   }
 
-  onMsg(handler: (data: Data, buffers: DataView[]) => void): void {
+  onMsg(handler: (data: Data, buffers: DataView[]) => unknown): void {
     this.msgHandlers.push(handler);
   }
 
@@ -129,11 +129,11 @@ class KernelComm implements Comm {
     this.closeHandlers.push(handler);
   }
 
-  /** Deliver a frontend comm_msg to every handler. */
-  received(data: Data, buffers: DataView[]): void {
+  /** Deliver a frontend comm_msg to every handler; resolves when the promises they returned have settled. */
+  async received(data: Data, buffers: DataView[]): Promise<void> {
     if (this.msgHandlers.length === 0)
       return kernelLog(`comm_msg for ${this.commId} (${this.targetName}) before any onMsg handler: dropped`);
-    for (const handler of this.msgHandlers) guarded(`comm ${this.targetName} message handler`, () => handler(data, buffers));
+    await Promise.all(this.msgHandlers.map((handler) => guarded(`comm ${this.targetName} message handler`, () => handler(data, buffers))));
   }
 
   /** The frontend closed the comm. */
@@ -143,18 +143,22 @@ class KernelComm implements Comm {
   }
 }
 
-/** Run a user-supplied handler; its failure is reported (kernel log and the request's stderr) without harming the kernel. */
-function guarded(what: string, fn: () => unknown): void {
+/**
+ * Run a user-supplied handler; its failure is reported (kernel log and the request's stderr) without harming the
+ * kernel. Returns the handler's promise, settled either way, when it returned one.
+ */
+function guarded(what: string, fn: () => unknown): Promise<void> | undefined {
   const report = (e: unknown) => {
     kernelLog(`${what} failed: ${inspect(e)}`);
     process.stderr.write(`${what} failed: ${e instanceof Error ? (e.stack ?? e.message) : inspect(e)}\n`);
   };
   try {
     const result = fn();
-    if (result instanceof Promise) result.catch(report);
+    if (result instanceof Promise) return result.then(() => undefined, report);
   } catch (e) {
     report(e);
   }
+  return undefined;
 }
 
 function dataViews(buffers: Buffer[]): DataView[] {

@@ -110,8 +110,13 @@ test("JupyterLab: the quickstart's EditStudio in Lab, through Lab's own UI", { s
         await panel.scrollIntoViewIfNeeded();
         const status = page.locator('[data-testid="fz-status"]').first();
         await page.locator('[data-testid="fz-run"]').first().click();
+        // While the edit runs, Lab's kernel indicator says busy (the kernel holds the Run message busy).
         await page.waitForFunction(
-          () => /running \d+\/\d+/.test((globalThis as any).document.querySelector('[data-testid="fz-status"]')?.textContent ?? ""),
+          () => {
+            const doc = (globalThis as any).document;
+            const running = /running \d+\/\d+/.test(doc.querySelector('[data-testid="fz-status"]')?.textContent ?? "");
+            return running && doc.querySelector(".jp-Notebook-ExecutionIndicator")?.getAttribute("data-status") === "busy";
+          },
           null,
           { timeout: 120_000 },
         );
@@ -123,6 +128,7 @@ test("JupyterLab: the quickstart's EditStudio in Lab, through Lab's own UI", { s
           },
         );
         await screenshot(page, "lab-studio-run");
+        await kernelIdle(page);
         await page.locator('[data-testid="fz-run"]').first().click();
         await page.waitForFunction(
           () => /running/.test((globalThis as any).document.querySelector('[data-testid="fz-status"]')?.textContent ?? ""),

@@ -21,8 +21,11 @@ import { widgetRegistry, type WidgetRegistry } from "./widgetRegistry";
 export type ChangeSource = "kernel" | "frontend";
 /** Called after a key changed. */
 export type ChangeListener<V> = (value: V, old: V, source: ChangeSource) => void;
-/** Called for each `custom` message from the frontend; buffers arrive as DataViews. */
-export type CustomListener = (content: unknown, buffers: DataView[]) => void;
+/**
+ * Called for each `custom` message from the frontend; buffers arrive as DataViews. A returned promise keeps the
+ * kernel busy (the frontend's indicator) until it settles.
+ */
+export type CustomListener = (content: unknown, buffers: DataView[]) => unknown;
 
 /** How a model connects to the frontend. */
 export interface WidgetModelOptions {
@@ -220,7 +223,8 @@ export class WidgetModel<S extends WidgetState = WidgetState> {
     }
   }
 
-  private handleMsg(data: Record<string, unknown>, buffers: DataView[]): void {
+  private async handleMsg(data: Record<string, unknown>, buffers: DataView[]): Promise<void> {
+    const work: Promise<unknown>[] = [];
     switch (data.method) {
       case "update":
         this.applyFrontendState(data, buffers);
@@ -230,16 +234,19 @@ export class WidgetModel<S extends WidgetState = WidgetState> {
         break;
       case "custom":
         for (const listener of this.customListeners) {
+          const failed = (err: unknown) => console.error(`widget ${this.modelId}: custom message listener failed:`, err);
           try {
-            listener(data.content, buffers);
+            const result = listener(data.content, buffers);
+            if (result instanceof Promise) work.push(result.catch(failed));
           } catch (err) {
-            console.error(`widget ${this.modelId}: custom message listener failed:`, err);
+            failed(err);
           }
         }
         break;
       default:
         console.error(`widget ${this.modelId}: unknown method ${JSON.stringify(data.method)} from the frontend`);
     }
+    await Promise.all(work);
   }
 
   private applyFrontendState(data: Record<string, unknown>, buffers: DataView[]): void {

@@ -94,12 +94,17 @@ export class EditPanel extends WidgetModel<EditPanelState & WidgetState> {
     this.abort?.abort();
   }
 
-  private handleEvent(content: unknown): void {
+  /** A Run click resolves when the run ends, so the kernel shows busy meanwhile; the outcome travels in the state. */
+  private handleEvent(content: unknown): Promise<void> | undefined {
     const event = (content as { event?: unknown } | null)?.event;
     if (event === "cancel") this.cancel();
     else if (event === "run") {
-      // The frontend learns the outcome from the state; nobody awaits this promise.
-      if (!this.current) this.run().catch(() => undefined);
+      if (!this.current)
+        return this.run().then(
+          () => undefined,
+          () => undefined,
+        );
     } else console.error(`edit panel ${this.modelId}: unknown event ${JSON.stringify(event)}`);
+    return undefined;
   }
 }
