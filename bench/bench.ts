@@ -14,8 +14,11 @@ import { fusedUnet } from "../src/fatezero/fusedUnet";
 import { encodePrompts, loadModel } from "../src/fatezero/loadModel";
 import { defaultCacheDir } from "../src/onnx/session";
 import { makeSampleClip } from "../src/world/sampleClip";
+import { planFromFlags } from "../cli/editCommand";
+import { runEditPlan } from "../src/pipeline/runEditPlan";
 import { maskPreviewBench } from "./maskPreviewBench";
 import { widgetRoundtripBench } from "./widgetRoundtripBench";
+import { worldMainJobBench, worldStudioRerunBench } from "./worldJobBench";
 
 const cacheDir = defaultCacheDir();
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
@@ -33,7 +36,55 @@ function sd15Folder(): string {
 
 const PROMPT = "a red car driving down a curvy road in the countryside";
 
+/** A cache folder that shares the built graphs and weight copies but starts with no inversion (so it is timed). */
+function freshInversionCache(): string {
+  const dir = fs.mkdtempSync(path.join(cacheDir, "bench-"));
+  for (const sub of ["graphs", "weights", "models"]) {
+    fs.mkdirSync(path.join(cacheDir, sub), { recursive: true });
+    fs.symlinkSync(path.join(cacheDir, sub), path.join(dir, sub));
+  }
+  return dir;
+}
+
+/** `fatezero edit` with these flags in this process, timed per stage, with the peak RSS after each stage. */
+async function editRun(flags: Record<string, string>) {
+  const { plan, config } = planFromFlags(flags);
+  const dir = freshInversionCache();
+  const peakAfter: Record<string, number> = {};
+  const t0 = now();
+  try {
+    const result = await runEditPlan(plan, config.dataset, {
+      cacheDir: dir,
+      onProgress: (stage, done, total) => {
+        if (done === total) peakAfter[stage] = peakRss();
+      },
+    });
+    return {
+      ran: `fatezero edit ${Object.entries(flags)
+        .map(([k, v]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${v}`)
+        .join(" ")}`,
+      wallSeconds: now() - t0,
+      loadSeconds: result.seconds.load,
+      inversionSeconds: result.seconds.invert,
+      editSeconds: result.editSeconds,
+      decodeSeconds: result.seconds.decode,
+      peakRssByStage: peakAfter,
+      peakRssBytes: peakRss(),
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The paper's teaser clip from the shared data (tests and benchmarks read ../shared). */
+const CAR_TURN = path.resolve("../shared/data/car-turn");
+const TEASER = path.resolve("../shared/data/fatezero-configs/teaser/jeep_watercolor.yaml");
+
 const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
+  /** The README's main command (world model, world clip 13): from an empty cache, then again on a warm one. */
+  "world-main-job": async () => worldMainJobBench(),
+  /** An EditStudio re-run against the cached inversion (world model). */
+  "world-studio-rerun": () => worldStudioRerunBench(cacheDir),
   /** One evaluation of the product's UNet graph (fused, video) on SD 1.5's architecture at 512×512, one frame. */
   "unet-sd15-512": async () => {
     const model = await loadModel(sd15Folder(), { cacheDir });
@@ -132,6 +183,8 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
     });
     return { inversionStepSecondsWithBuild: t1 - t0, editStepSeconds: now() - t1, frames: 8, size: 512, peakRssBytes: peakRss() };
   },
+  /** FateZero's teaser config (watercolor jeep, 2 edits) on SD 1.5's architecture at 256², 4 frames, 10 steps: the official code's comparison. */
+  "edit-sd15-teaser": () => editRun({ config: TEASER, model: sd15Folder(), video: CAR_TURN, size: "256", frames: "4", steps: "10" }),
   /** Kernel-side MaskTuner: threshold change → new mask sent, 8 frames at 512². */
   "mask-preview": () => maskPreviewBench(cacheDir, PROMPT),
   /** Kernel → browser: a FrameScrubber's new clip until the image has loaded (live notebook, Chromium). */

@@ -8,7 +8,7 @@ import { makeSampleClip } from "../src/world/sampleClip";
 import { MaskTuner } from "../widgets/models/maskTuner";
 
 /** A comm manager whose comms only serialise what they send and count the bytes. */
-class SerialisingComms implements CommManager {
+export class SerialisingComms implements CommManager {
   bytesSent = 0;
   private next = 0;
 

@@ -1,11 +1,9 @@
-// Latents back to frames: z / scaling factor (SD: 0.18215) through the VAE decoder in chunks of 16 frames,
+// Latents back to frames: z / scaling factor (SD: 0.18215) through the VAE decoder a few frames at a time,
 // then round(clamp(x/2 + 0.5, 0, 1)·255), as diffusers' pipelines and FateZero's logger do.
+import { vaeFrameChunk } from "../models/vae";
 import { tensorToFrames } from "../video/frameTensor";
 import type { LatentVideo } from "./inversionRecord";
 import type { FateZeroModel } from "./loadModel";
-
-/** Frames decoded per VAE call, as FateZero does. */
-const DECODE_CHUNK = 16;
 
 /** Decode a latent video [C, F, h, w] to RGB frames u8 [F, H, W, 3] (H, W: the latent size times the VAE factor). */
 export async function decodeVideo(model: FateZeroModel, latents: LatentVideo): Promise<Uint8Array> {
@@ -17,8 +15,9 @@ export async function decodeVideo(model: FateZeroModel, latents: LatentVideo): P
   const plane = h * w;
   const inverse = Math.fround(1 / model.vae.config.scalingFactor); // diffusers multiplies by 1/scaling factor
   const out = new Uint8Array(frames * H * W * 3); // [F, H, W, 3]
-  for (let f0 = 0; f0 < frames; f0 += DECODE_CHUNK) {
-    const n = Math.min(DECODE_CHUNK, frames - f0);
+  const perCall = vaeFrameChunk(H, W);
+  for (let f0 = 0; f0 < frames; f0 += perCall) {
+    const n = Math.min(perCall, frames - f0);
     const z = new Float32Array(n * L * plane); // [n, C, h, w]
     for (let f = 0; f < n; f++)
       for (let c = 0; c < L; c++)

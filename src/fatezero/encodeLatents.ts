@@ -1,14 +1,12 @@
 // The clean latent z0 of a clip: scaling factor (SD: 0.18215) · (mean + std · eps) from the VAE posterior.
 // The mean (eps = 0) is the deterministic default; FateZero samples with torch's global RNG, so a seeded
 // draw or an explicit eps (the fixture's `posterior_eps`) can be given instead.
+import { vaeFrameChunk } from "../models/vae";
 import type { LatentVideo } from "./inversionRecord";
 import type { FateZeroModel } from "./loadModel";
 
 /** How to draw z0 from the posterior. */
 export type PosteriorChoice = { mode: "mean" } | { mode: "sample"; seed: number } | { mode: "eps"; eps: Float32Array };
-
-/** VAE frames processed per encoder call, bounding memory for long clips. */
-const ENCODE_CHUNK = 8;
 
 /** Encode images [F, 3, H, W] to z0 in the video UNet's layout [C, F, h, w]. */
 export async function encodeLatents(
@@ -25,10 +23,10 @@ export async function encodeLatents(
   const eps = choice.mode === "eps" ? choice.eps : choice.mode === "sample" ? gaussian(F * L * plane, choice.seed) : undefined;
   if (eps && eps.length !== F * L * plane) throw new Error(`posterior eps has ${eps.length} values, expected ${F}×${L}×${plane}`);
   const z = new Float32Array(L * F * plane); // [C, F, h, w]
-  for (let f0 = 0; f0 < F; f0 += ENCODE_CHUNK) {
-    const n = Math.min(ENCODE_CHUNK, F - f0);
-    const chunk = images.subarray(f0 * C * H * W, (f0 + n) * C * H * W);
-    const p = await model.vae.encode(chunk, [n, C, H, W]); // [n, C, h, w]
+  const perCall = vaeFrameChunk(H, W);
+  for (let f0 = 0; f0 < F; f0 += perCall) {
+    const n = Math.min(perCall, F - f0);
+    const p = await model.vae.encode(images.subarray(f0 * C * H * W, (f0 + n) * C * H * W), [n, C, H, W]); // [n, C, h, w]
     for (let f = 0; f < n; f++) {
       for (let c = 0; c < L; c++) {
         for (let i = 0; i < plane; i++) {

@@ -1,9 +1,12 @@
 // A rough upper estimate of a run's peak memory, so that a request far beyond the machine is refused before
 // any work instead of ending in the out-of-memory killer. The editing UNet dominates: its weights, and at
-// the finest level the self-attention probabilities of one head (every branch and frame, every query
-// against the keys of the reference frames) and the feature maps. The factors are fitted to measured runs
-// of SD 1.5's architecture (npm run bench: 256² × 4 frames 6.4 GB, 512² × 8 frames 18.3 GB) and err high.
+// the finest level the self-attention scores of one head (every branch and frame: whole for the controlled
+// layers, whose fusion reads every query; in query chunks of SCORES_BLOCK for the others) and the feature
+// maps. The factors are fitted to measured runs of SD 1.5's architecture (npm run bench edit-sd15-512-step:
+// 7.9 GB) and err high.
 import type { UnetShape } from "../models/unet";
+import { SCORES_BLOCK } from "../onnx/attention";
+import { CONTROL_QUERY_LIMIT } from "./editOptions";
 
 /** What the estimate depends on. */
 export interface MemoryRequest {
@@ -20,14 +23,18 @@ export interface MemoryRequest {
 }
 
 const WEIGHT_FACTOR = 1.2;
-const PROBABILITY_FACTOR = 3.5;
-const FEATURE_FACTOR = 40;
+const SCORES_FACTOR = 3.5;
+const FEATURE_FACTOR = 20;
 
 /** Estimated peak resident bytes of inverting and editing such a clip. */
 export function estimatePeakBytes(r: MemoryRequest): number {
   const queries = r.latentSize[0] * r.latentSize[1]; // per frame, finest level
+  let controlled = queries; // the finest controlled level: each level has a quarter of the queries
+  while (controlled > CONTROL_QUERY_LIMIT) controlled /= 4;
+  const keyFrames = Math.max(1, r.keyFrames);
+  const scoresPerSample = Math.max(controlled * controlled * keyFrames, Math.min(queries * queries * keyFrames, SCORES_BLOCK));
   const samples = r.branches * r.frames;
-  const probabilities = samples * queries * queries * Math.max(1, r.keyFrames) * 4; // one head, [B·F, L, L·k] f32
+  const scores = samples * scoresPerSample * 4; // one head, f32
   const features = samples * queries * r.unet.blockOutChannels[0] * 4; // [B·F, C0, h, w] f32
-  return WEIGHT_FACTOR * r.weightBytes + PROBABILITY_FACTOR * probabilities + FEATURE_FACTOR * features;
+  return WEIGHT_FACTOR * r.weightBytes + SCORES_FACTOR * scores + FEATURE_FACTOR * features;
 }

@@ -54,7 +54,7 @@ export class TextEncoder {
   static async load(c: TextEncoderConfig, weights: WeightSet, options: SessionOptions = {}): Promise<TextEncoder> {
     const source = new CheckpointWeights("text_encoder", weights);
     const graph = buildTextEncoderGraph(c, source);
-    return new TextEncoder(await openSession(graph, source.linkedFiles(), options), c);
+    return new TextEncoder(await openSession(graph, source.linkedFiles(), { ...options, releaseMemory: true }), c);
   }
 
   /** Encode token id rows (each of the tokenizer's length T) → embeddings [B, T, D], flattened. */

@@ -4,7 +4,7 @@
 // exposes its probabilities to an `AttentionHook`, the seam where the FateZero engine fuses attention.
 import { attention } from "../onnx/attention";
 import type { Graph } from "../onnx/graph";
-import { conv2d, gelu, groupNorm, layerNorm, linear, sliceAxis } from "../onnx/layers";
+import { conv2d, gelu, groupNorm, inChunks, layerNorm, linear, sliceAxis } from "../onnx/layers";
 import { framesToSequences, gatherFrames, sequencesToFrames, type FrameContext, type FrameSelector } from "./frameLayout";
 
 /** Where an attention layer sits in the UNet. */
@@ -34,6 +34,12 @@ export interface AttentionHook {
   /** Returns the probabilities to use, adding nodes to `g`. */
   rewrite(site: AttentionSite, probs: string, g: Graph): string;
 }
+
+/**
+ * Most values of the feed-forward's widest activation (positions × 8·C, per batch entry) computed at once:
+ * 2²² values, 16 MB. Larger layers (64² at 512²) run it in position chunks; each position is independent.
+ */
+const FEED_FORWARD_BLOCK = 1 << 22;
 
 /** Video settings of one transformer block. */
 export interface VideoOptions {
@@ -104,10 +110,14 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
     k1 = gatherFrames(g, k1, o.video.ctx, selectors, C);
     v1 = gatherFrames(g, v1, o.video.ctx, selectors, C);
   }
-  // Self-attention probabilities are the largest tensors of the UNet: compute (and fuse) them head by head.
+  // Self-attention probabilities are the largest tensors of the UNet: compute (and fuse) them head by head,
+  // and, where nothing reads them, in query chunks.
+  const positions = o.size ? o.size[0] * o.size[1] : undefined;
+  const keyFrames = o.video && selectors.length > 0 ? selectors.length : 1;
   const a1 = attention(g, q1, k1, v1, o.heads, headDim, {
     onProbs: hook(site("self", selectors)),
     perHead: o.perHeadSelfAttention ?? true,
+    ...(positions ? { lengths: { query: positions, key: positions * keyFrames } } : {}),
   });
   x = g.op("Add", [x, linear(g, a1, `${prefix}.attn1.to_out.0`, C, C)]);
 
@@ -119,11 +129,15 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
   const a2 = attention(g, q2, k2, v2, o.heads, headDim, { onProbs: hook(site("cross", selectors)) });
   x = g.op("Add", [x, linear(g, a2, `${prefix}.attn2.to_out.0`, C, C)]);
 
-  // 3. GEGLU feed-forward.
-  h = layerNorm(g, x, `${prefix}.norm3`, C, 1e-5);
-  const proj = linear(g, h, `${prefix}.ff.net.0.proj`, C, 8 * C); // [N, L, 2·4C]
-  const gated = g.op("Mul", [sliceAxis(g, proj, 2, 0, 4 * C), gelu(g, sliceAxis(g, proj, 2, 4 * C, 8 * C))]);
-  x = g.op("Add", [x, linear(g, gated, `${prefix}.ff.net.2`, 4 * C, C)]);
+  // 3. GEGLU feed-forward, per position.
+  const feedForward = (piece: string): string => {
+    const normed = layerNorm(g, piece, `${prefix}.norm3`, C, 1e-5);
+    const proj = linear(g, normed, `${prefix}.ff.net.0.proj`, C, 8 * C); // [N, L, 2·4C]
+    const gated = g.op("Mul", [sliceAxis(g, proj, 2, 0, 4 * C), gelu(g, sliceAxis(g, proj, 2, 4 * C, 8 * C))]);
+    return linear(g, gated, `${prefix}.ff.net.2`, 4 * C, C);
+  };
+  const ffChunk = positions ? Math.ceil(positions / Math.ceil((positions * 8 * C) / FEED_FORWARD_BLOCK)) : Infinity;
+  x = g.op("Add", [x, positions ? inChunks(g, x, positions, ffChunk, feedForward) : feedForward(x)]);
 
   // 4. Temporal attention after the feed-forward (video only).
   return o.video ? temporalAttention(g, x, prefix, o.video.ctx, C, o.heads) : x;

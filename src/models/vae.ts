@@ -97,6 +97,17 @@ export interface Posterior {
   dims: number[];
 }
 
+/**
+ * Pixels (frames × H × W) per VAE call: one 512² frame. The VAE works on each frame alone, so any split gives the
+ * same result; its full-resolution activations (128 channels of H × W) bound memory, not the clip's length.
+ */
+const VAE_CALL_PIXELS = 512 * 512;
+
+/** Frames per encoder or decoder call for frames of height × width pixels (at least one). */
+export function vaeFrameChunk(height: number, width: number): number {
+  return Math.max(1, Math.floor(VAE_CALL_PIXELS / (height * width)));
+}
+
 /** The VAE encoder and decoder as running sessions. */
 export class Vae {
   private constructor(
@@ -112,8 +123,8 @@ export class Vae {
     const decSource = new CheckpointWeights("vae", weights);
     const decGraph = buildVaeDecoderGraph(c, decSource);
     const [enc, dec] = await Promise.all([
-      openSession(encGraph, encSource.linkedFiles(), options),
-      openSession(decGraph, decSource.linkedFiles(), options),
+      openSession(encGraph, encSource.linkedFiles(), { ...options, releaseMemory: true }),
+      openSession(decGraph, decSource.linkedFiles(), { ...options, releaseMemory: true }),
     ]);
     return new Vae(enc, dec, c);
   }

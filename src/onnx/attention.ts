@@ -1,9 +1,23 @@
 // Multi-head attention written out as MatMul → Softmax → MatMul, so that the attention probabilities
 // are a named value in the graph: the FateZero engine reads and fuses them there, instead of storing them.
 import type { Graph } from "./graph";
+import { sliceAxis } from "./layers";
 
 /** Rewrites or records attention probabilities [N, H, Lq, Lk]; returns the probabilities to use. */
 export type ProbsHook = (probs: string) => string;
+
+/**
+ * Most attention scores (queries × keys) computed at once per batch entry and head: 2²¹ values, 8 MB. Longer
+ * products are computed in query chunks (softmax is per query, so chunks are exact), which bounds the working
+ * memory of a 64² layer at 512² to the chunk's instead of the whole [N, Lq, Lk].
+ */
+export const SCORES_BLOCK = 1 << 21;
+
+/** Queries per chunk for `queryLength` queries over `keyLength` keys (all of them when the product fits). */
+export function queryChunk(queryLength: number, keyLength: number): number {
+  const chunks = Math.ceil((queryLength * keyLength) / SCORES_BLOCK);
+  return Math.ceil(queryLength / chunks);
+}
 
 /** [N, L, H·d] → [N, H, L, d]. */
 export function splitHeads(g: Graph, x: string, heads: number, headDim: number): string {
@@ -17,12 +31,22 @@ export function mergeHeads(g: Graph, x: string, heads: number, headDim: number):
   return g.op("Reshape", [t, g.constInt64([0, 0, heads * headDim])]);
 }
 
+/** Options of one attention. */
+export interface AttentionOptions {
+  /** Added to the scores before the softmax. */
+  mask?: string;
+  /** Sees (and may rewrite) the probabilities; it needs every query at once, so it turns query chunks off. */
+  onProbs?: ProbsHook;
+  /** One head at a time (as diffusers' sliced attention): only one head's scores exist at once. */
+  perHead?: boolean;
+  /** Static query and key lengths, when known: longer products than SCORES_BLOCK are computed in query chunks. */
+  lengths?: { query: number; key: number };
+}
+
 /**
  * softmax(q·kᵀ/√d + mask)·v for q [N, Lq, C] and k, v [N, Lk, C], split into `heads` heads.
- * `mask` is added to the scores before the softmax; `onProbs` sees the probabilities [N, H, Lq, Lk].
- * With `perHead` (or without `onProbs`) the heads are computed one at a time, as diffusers' sliced
- * attention does, so only one head's [N, Lq, Lk] scores exist at once; `onProbs` then sees [N, 1, Lq, Lk]
- * per head (head-wise operations only).
+ * With `perHead` (or without `onProbs`) the heads are computed one at a time, so only one head's
+ * [N, Lq, Lk] scores exist at once; `onProbs` then sees [N, 1, Lq, Lk] per head (head-wise operations only).
  */
 export function attention(
   g: Graph,
@@ -31,22 +55,35 @@ export function attention(
   v: string,
   heads: number,
   headDim: number,
-  options: { mask?: string; onProbs?: ProbsHook; perHead?: boolean } = {},
+  options: AttentionOptions = {},
 ): string {
   // Scaling q (N·Lq·C values) is cheaper than scaling the scores (N·H·Lq·Lk).
   const qh = splitHeads(g, g.op("Mul", [q, g.constFloat([1 / Math.sqrt(headDim)], [])]), heads, headDim); // [N, H, Lq, d]
   const kT = g.op("Transpose", [g.op("Reshape", [k, g.constInt64([0, 0, heads, headDim])])], { perm: [0, 2, 3, 1] }); // [N, H, d, Lk]
   const vh = splitHeads(g, v, heads, headDim); // [N, H, Lk, d]
-  const core = (qs: string, ks: string, vs: string, onProbs?: ProbsHook): string => {
+  const core = (qs: string, ks: string, vs: string): string => {
     let scores = g.op("MatMul", [qs, ks]); // [N, h, Lq, Lk]
     if (options.mask) scores = g.op("Add", [scores, options.mask]);
     let probs = g.op("Softmax", [scores], { axis: -1 });
-    if (onProbs) probs = onProbs(probs);
+    if (options.onProbs) probs = options.onProbs(probs);
     return g.op("MatMul", [probs, vs]); // [N, h, Lq, d]
   };
-  const perHead = options.perHead || !options.onProbs;
-  if (!perHead || heads === 1) return mergeHeads(g, core(qh, kT, vh, options.onProbs), heads, headDim); // [N, Lq, C]
-  const head = (x: string, i: number) => g.op("Slice", [x, g.constInt64([i]), g.constInt64([i + 1]), g.constInt64([1])]);
-  const outs = Array.from({ length: heads }, (_, i) => core(head(qh, i), head(kT, i), head(vh, i), options.onProbs));
-  return mergeHeads(g, g.op("Concat", outs, { axis: 1 }), heads, headDim); // [N, Lq, C]
+  const perHead = (options.perHead || !options.onProbs) && heads > 1;
+  const kHeads = perHead ? Array.from({ length: heads }, (_, i) => sliceAxis(g, kT, 1, i, i + 1)) : [kT]; // [N, 1, d, Lk] each
+  const vHeads = perHead ? Array.from({ length: heads }, (_, i) => sliceAxis(g, vh, 1, i, i + 1)) : [vh];
+  // The queries of one chunk, through every head: [N, H, Lc, d].
+  const block = (qs: string): string => {
+    if (!perHead) return core(qs, kT, vh);
+    return g.op(
+      "Concat",
+      kHeads.map((kHead, i) => core(sliceAxis(g, qs, 1, i, i + 1), kHead, vHeads[i])),
+      { axis: 1 },
+    );
+  };
+  const L = options.lengths;
+  const chunk = L && !options.onProbs ? queryChunk(L.query, L.key) : Infinity;
+  if (!L || chunk >= L.query) return mergeHeads(g, block(qh), heads, headDim); // [N, Lq, C]
+  const chunks = [];
+  for (let start = 0; start < L.query; start += chunk) chunks.push(block(sliceAxis(g, qh, 2, start, Math.min(start + chunk, L.query))));
+  return mergeHeads(g, g.op("Concat", chunks, { axis: 2 }), heads, headDim); // [N, Lq, C]
 }

@@ -75,3 +75,14 @@ export function quickGelu(g: Graph, x: string): string {
 export function sliceAxis(g: Graph, x: string, axis: number, start: number, end: number): string {
   return g.op("Slice", [x, g.constInt64([start]), g.constInt64([end]), g.constInt64([axis])]);
 }
+
+/**
+ * `fn` over pieces of at most `chunk` positions of axis 1 of x [N, L, …] (L = `length`, static), joined again:
+ * for per-position layers whose widest activation would be too large for all positions at once.
+ */
+export function inChunks(g: Graph, x: string, length: number, chunk: number, fn: (piece: string) => string): string {
+  if (chunk >= length) return fn(x);
+  const pieces = [];
+  for (let start = 0; start < length; start += chunk) pieces.push(fn(sliceAxis(g, x, 1, start, Math.min(start + chunk, length))));
+  return g.op("Concat", pieces, { axis: 1 });
+}

@@ -28,6 +28,11 @@ export interface SessionOptions {
   threads?: number;
   /** The execution provider (default: the CPU); see device.ts. */
   device?: Device;
+  /**
+   * Return working memory to the system after each run instead of keeping it in ONNX Runtime's arena (which
+   * holds a session's peak for good): for graphs run rarely with large activations, such as the VAE.
+   */
+  releaseMemory?: boolean;
 }
 
 /** What a graph folder records about itself, checked before the folder is used. */
@@ -93,6 +98,7 @@ function intact(dir: string, modelSha256: string, links: { location: string; ino
 export async function openSession(graph: Graph, files: LinkedFile[], options: SessionOptions = {}): Promise<ort.InferenceSession> {
   const settings = {
     graphOptimizationLevel: "all" as const,
+    enableCpuMemArena: !options.releaseMemory,
     executionProviders: [options.device ?? "cpu"],
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
   };

@@ -41,6 +41,8 @@ export interface RunResult {
   /** Files written, when the plan has an output path. */
   outputs: string[];
   seconds: Record<string, number>;
+  /** Seconds of each edit's denoising loop, in the plan's order. */
+  editSeconds: number[];
 }
 
 /** Load the plan's clip: a video file or frame folder, a world clip (`world:<seed>`) or the sample clip. */
@@ -98,7 +100,9 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
     ),
   );
   const edits: RunResult["edits"] = [];
+  const editSeconds: number[] = [];
   for (const e of plan.edits) {
+    const before = seconds.edit ?? 0;
     const result = await timed("edit", () =>
       editVideo(model, inversion, e.spec, {
         guidanceScale: plan.guidanceScale,
@@ -109,13 +113,14 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
         onProgress: (d, t) => options.onProgress?.(`edit ${e.index}`, d, t),
       }),
     );
+    editSeconds.push(seconds.edit - before);
     for (const w of result.controller.ignoredWords)
       note(`edit ${e.index}: "${w.word}" is not in "${w.prompt}" (${w.use}); ignored as FateZero does`);
     const frames = await timed("decode", () => decodeVideo(model, result.latents));
     edits.push({ prompt: e.prompt, clip: { ...source, frames, source: `edit: ${e.prompt}` } });
   }
   const outputs = plan.out ? await timed("write", () => writeOutputs(plan.out!, source, edits)) : [];
-  return { source, edits, inversion, outputs, seconds };
+  return { source, edits, inversion, outputs, seconds, editSeconds };
 }
 
 /**
