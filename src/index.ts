@@ -1,7 +1,10 @@
 // The public API: every pipeline stage as a function (video → latents → inversion → edit → frames).
 export { loadModel, encodePrompts, type FateZeroModel, type LoadModelOptions } from "./fatezero/loadModel";
 export { readVideo, type VideoClip, type VideoReadOptions } from "./video/readVideo";
-export { makeSampleClip } from "./world/sampleClip";
+export { makeSampleClip, SAMPLE_CLIP_PROMPT } from "./world/sampleClip";
+export { renderWorldClip, DEFAULT_WORLD_VIDEO, type WorldClip } from "./world/worldClip";
+export { SAMPLE_ATTRIBUTES, type WorldAttributes } from "./world/vocabulary";
+export { worldCaption } from "./world/captions";
 export { writeMp4, writeGif, writeFrames, writeGrid, makeGrid, encodeMp4 } from "./video/writeVideo";
 export { invertVideo, type InversionRequest, type InversionOptions } from "./fatezero/invertVideo";
 export { InversionCache } from "./fatezero/inversionCache";
@@ -17,3 +20,5 @@ export { runEditPlan } from "./pipeline/runEditPlan";
 export { tokenLabels } from "./tokenizer/tokenLabels";
 export { blendWordAlpha, wordPositions } from "./fatezero/blendWordAlpha";
 export { denoisingMaps, type DenoisingMaps } from "./fatezero/denoisingMaps";
+export { runWorldBench, type BenchRow, type WorldBenchOptions } from "./pipeline/worldBench";
+export { psnr, maskIou, downsampleMask, dominantColour } from "./world/editMetrics";

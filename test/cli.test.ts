@@ -90,12 +90,12 @@ test("too few frames and a corrupt video fail cleanly without writing output", (
   assert.ok(!fs.existsSync(out));
 });
 
-test("the default edit runs end to end on the tiny model and writes the video and its grid", async () => {
+test("the default edit runs end to end on the world model and writes the video and its grid", async () => {
   const out = path.join(work, "edit.mp4");
   const r = fatezero(
     "edit",
     "--target",
-    "a silver jeep driving down a curvy road in the snow",
+    "a red car driving down a curvy road in the snow",
     "--frames",
     "2",
     "--size",

@@ -1,5 +1,6 @@
-// The figure notebooks run end to end with our kernel on the tiny model through `fatezero figures`'
-// runner (Debian's nbconvert/nbclient), write every figure they promise, and are stored without outputs.
+// The figure notebooks run end to end with our kernel on their default, the world model, through
+// `fatezero figures`' runner (Debian's nbconvert/nbclient), write every figure they promise, and are stored
+// without outputs.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -56,19 +57,30 @@ const EXPECTED = {
     "paper-temporal-change.png",
     "paper-edits-grid.gif",
     "paper-edits.png",
+    "paper-world-bench.jsonl",
+    "paper-world-bench.svg",
+    "paper-world-bench.png",
     "paper-stage-times.svg",
     "paper-stage-times.png",
   ],
 };
 
-/** Environment that pins the notebooks to the tiny model and its small defaults, with a private cache. */
-function tinyEnv(tag: string): NodeJS.ProcessEnv {
+/** Environment that leaves the notebooks on their defaults (one benchmark clip), with a private cache. */
+function defaultEnv(tag: string): NodeJS.ProcessEnv {
   const blank = Object.fromEntries(
-    ["FATEZERO_VIDEO", "FATEZERO_SOURCE", "FATEZERO_OBJECT", "FATEZERO_FRAMES", "FATEZERO_SIZE", "FATEZERO_STEPS", "FATEZERO_SEED"].map(
-      (k) => [k, ""],
-    ),
+    [
+      "FATEZERO_MODEL",
+      "FATEZERO_DEVICE",
+      "FATEZERO_VIDEO",
+      "FATEZERO_SOURCE",
+      "FATEZERO_OBJECT",
+      "FATEZERO_FRAMES",
+      "FATEZERO_SIZE",
+      "FATEZERO_STEPS",
+      "FATEZERO_SEED",
+    ].map((k) => [k, ""]),
   );
-  return { ...blank, FATEZERO_MODEL: "tiny", FATEZERO_CACHE: path.join(tempDir(tag), "cache") };
+  return { ...blank, FATEZERO_BENCH_CLIPS: "1", FATEZERO_CACHE: path.join(tempDir(tag), "cache") };
 }
 
 test("stored notebooks have no outputs and use the fatezero kernelspec", () => {
@@ -82,25 +94,26 @@ test("stored notebooks have no outputs and use the fatezero kernelspec", () => {
   }
 });
 
-test("notebookInputs: without the shared data the notebooks use the generated sample clip", () => {
+test("notebookInputs: the notebooks default to the world model on world clip 13; other videos need a prompt", () => {
   const dir = path.join(tempDir("inputs"), "project", "notebooks");
   const saved = { ...process.env };
-  for (const k of [
-    "FATEZERO_MODEL",
-    "FATEZERO_VIDEO",
-    "FATEZERO_SOURCE",
-    "FATEZERO_OBJECT",
-    "FATEZERO_FRAMES",
-    "FATEZERO_SIZE",
-    "FATEZERO_STEPS",
-  ])
-    delete process.env[k];
+  const keys = Object.keys(process.env).filter((k) => k.startsWith("FATEZERO_"));
+  for (const k of keys) delete process.env[k];
   try {
     const inputs = notebookInputs(dir);
-    assert.equal(inputs.video, undefined);
+    assert.equal(inputs.video, "world:13");
+    assert.equal(inputs.source, "a red car driving down a curvy road in the countryside");
     assert.equal(inputs.object, "car");
-    assert.deepEqual([inputs.model, inputs.frames, inputs.size, inputs.steps], ["tiny", 6, 128, 8]);
+    assert.deepEqual([inputs.model, inputs.device, inputs.frames, inputs.size, inputs.steps], ["world", "cpu", 8, 128, 20]);
+    process.env.FATEZERO_MODEL = "tiny";
+    assert.deepEqual([notebookInputs(dir).frames, notebookInputs(dir).steps], [6, 8]);
+    process.env.FATEZERO_VIDEO = "clip.mp4";
+    assert.throws(() => notebookInputs(dir), /FATEZERO_VIDEO needs FATEZERO_SOURCE/);
+    process.env.FATEZERO_SOURCE = "a dog on a beach";
+    process.env.FATEZERO_OBJECT = "cat";
+    assert.throws(() => notebookInputs(dir), /FATEZERO_OBJECT "cat" is not a word of the source prompt/);
   } finally {
+    for (const k of Object.keys(process.env).filter((k) => k.startsWith("FATEZERO_"))) delete process.env[k];
     Object.assign(process.env, saved);
   }
 });
@@ -108,10 +121,10 @@ test("notebookInputs: without the shared data the notebooks use the generated sa
 /** The executed quickstart (with its saved widget state), once the figures test has run it. */
 let executedQuickstart: string | undefined;
 
-test("fatezero figures: every notebook runs on the tiny model and writes every figure", { skip: MISSING }, async () => {
+test("fatezero figures: every notebook runs on the world model and writes every figure", { skip: MISSING }, async () => {
   const out = tempDir("figures");
   const lines: string[] = [];
-  const runs = await runFigureNotebooks({ out, env: tinyEnv("figures"), log: (line) => lines.push(line) });
+  const runs = await runFigureNotebooks({ out, env: defaultEnv("figures"), log: (line) => lines.push(line) });
   assert.deepEqual(
     runs.map((r) => path.basename(r.notebook)),
     FIGURE_NOTEBOOKS,
@@ -127,8 +140,21 @@ test("fatezero figures: every notebook runs on the tiny model and writes every f
     for (const file of run.figures) {
       const bytes = fs.readFileSync(file);
       if (file.endsWith(".svg")) assert.match(bytes.toString("utf8"), /^<svg[\s\S]*<\/svg>$/, file);
-      else if (file.endsWith(".mp4")) assert.equal((await readVideo(file, { size: 128, nSampleFrame: -1 })).count, 6, file);
-      else {
+      else if (file.endsWith(".mp4")) assert.equal((await readVideo(file, { size: 128, nSampleFrame: -1 })).count, 8, file);
+      else if (file.endsWith(".jsonl")) {
+        const rows = bytes
+          .toString("utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l));
+        assert.deepEqual([...new Set(rows.map((r) => r.edit))], ["attribute", "setting", "style", "vehicle"], file);
+        assert.ok(
+          rows.every(
+            (r) => Number.isFinite(r.targetPsnr) && (r.edit === "setting" || r.edit === "style" || Number.isFinite(r.backgroundPsnr)),
+          ),
+          file,
+        );
+      } else {
         const meta = await sharp(bytes).metadata();
         assert.ok((meta.width ?? 0) > 0 && (meta.height ?? 0) > 0, file);
         assert.equal(meta.format, path.extname(file).slice(1), file);
@@ -171,7 +197,7 @@ test("the executed quickstart exported to HTML shows its four widgets offline", 
       { timeout: 20_000 },
     );
     // The saved state is the last one: the shape edit's prompt and the scrubber's edit row.
-    assert.match((await tab.locator('[data-testid="fz-prompt"]').inputValue()) ?? "", /Porsche|jeep/);
+    assert.match((await tab.locator('[data-testid="fz-prompt"]').inputValue()) ?? "", /truck/);
     const labels = await tab.locator('[data-testid^="fz-row-label-"]').allTextContents();
     assert.deepEqual(labels, ["source", "reconstruction", "edit"]);
     assert.equal(

@@ -16,3 +16,4 @@ export { StageTimer } from "./stageTimer";
 export { frameChangeChart, frameChanges } from "./frameChangeChart";
 export { renderChart, svgToPng, type RenderOptions } from "./renderChart";
 export { chartImages, displayChart, type ChartImages } from "./displayChart";
+export { benchRowLabel, worldBenchChart } from "./worldBenchChart";

@@ -1,17 +1,26 @@
 // The inputs every figure notebook starts from, read from environment variables so that the same cells run
-// the tiny model in a minute (the default) or a real Stable Diffusion folder at FateZero's sizes.
+// the world model on a world clip in seconds (the default), or a real Stable Diffusion folder on any video at
+// FateZero's sizes.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { deviceFromEnvironment, type Device } from "../../src/onnx/device";
 import { readVideo, type VideoClip } from "../../src/video/readVideo";
-import { makeSampleClip } from "../../src/world/sampleClip";
+import { worldCaption } from "../../src/world/captions";
+import { SAMPLE_ATTRIBUTES } from "../../src/world/vocabulary";
+import { DEFAULT_WORLD_VIDEO, renderWorldClip, WORLD_FRAMES, WORLD_SIZE, worldVideoSeed } from "../../src/world/worldClip";
+import { WORLD_STEPS } from "../../src/world/worldModel";
 
 /** What a notebook runs on. */
 export interface NotebookInputs {
-  /** "tiny" or a diffusers folder ($FATEZERO_MODEL). */
+  /** "world" (the trained embedded model), "tiny" (random weights) or a diffusers folder ($FATEZERO_MODEL). */
   model: string;
-  /** A video file or frame folder; undefined = the generated sample clip. */
-  video?: string;
-  /** The prompt describing the clip, and its main object word (the blend word of shape edits). */
+  /** For a single-file checkpoint: a diffusers folder with its configs and tokenizer ($FATEZERO_MODEL_CONFIG). */
+  modelConfig?: string;
+  /** Where the graphs run ($FATEZERO_DEVICE). */
+  device: Device;
+  /** A video file, a frame folder or a world clip ("world:<seed>"). */
+  video: string;
+  /** The prompt describing the clip, and its main object word (the blend word of object edits). */
   source: string;
   object: string;
   frames: number;
@@ -21,10 +30,12 @@ export interface NotebookInputs {
   clipMerges?: string;
 }
 
-/** The paper's car-turn clip and its prompt (FateZero's teaser configs). */
+/** The paper's car-turn clip in the shared data, and its prompt (FateZero's teaser configs). */
 const CAR_TURN = { dir: "data/car-turn", source: "a silver jeep driving down a curvy road in the countryside", object: "jeep" };
-/** The generated sample clip's prompt. */
-const SAMPLE = { source: "a red car driving down a curvy road in the countryside", object: "car" };
+
+/** Frames, size and steps by model: the embedded ones at their small sizes, real models at FateZero's. */
+const SIZES: Record<string, [number, number, number]> = { world: [WORLD_FRAMES, WORLD_SIZE, WORLD_STEPS], tiny: [6, 128, 8] };
+const FATEZERO_SIZES: [number, number, number] = [8, 512, 50];
 
 function numberEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -35,37 +46,42 @@ function numberEnv(name: string, fallback: number): number {
 }
 
 /**
- * Inputs from $FATEZERO_MODEL, $FATEZERO_VIDEO (+ $FATEZERO_SOURCE, $FATEZERO_OBJECT), $FATEZERO_FRAMES,
- * $FATEZERO_SIZE, $FATEZERO_STEPS; the clip defaults to `shared/data/car-turn` beside the project (seen from
- * `notebookDir`, the project's notebooks/ folder), else the generated sample clip.
+ * Inputs from $FATEZERO_MODEL (+ $FATEZERO_MODEL_CONFIG), $FATEZERO_DEVICE, $FATEZERO_VIDEO (+ $FATEZERO_SOURCE, $FATEZERO_OBJECT),
+ * $FATEZERO_FRAMES, $FATEZERO_SIZE, $FATEZERO_STEPS. The clip defaults to world clip 13; the car-turn clip of
+ * `shared/` beside the project (seen from `notebookDir`, the project's notebooks/ folder) needs no prompt.
  */
 export function notebookInputs(notebookDir = process.cwd()): NotebookInputs {
-  const model = process.env.FATEZERO_MODEL || "tiny";
-  const tiny = model === "tiny";
+  const model = process.env.FATEZERO_MODEL || "world";
   const shared = path.resolve(notebookDir, "..", "..", "shared");
-  const carTurn = path.join(shared, CAR_TURN.dir);
-  const video = process.env.FATEZERO_VIDEO || (fs.existsSync(carTurn) ? carTurn : undefined);
-  if (process.env.FATEZERO_VIDEO && !process.env.FATEZERO_SOURCE)
+  const video = process.env.FATEZERO_VIDEO || DEFAULT_WORLD_VIDEO;
+  const world = worldVideoSeed(video) !== undefined;
+  const carTurn = path.resolve(video) === path.join(shared, CAR_TURN.dir);
+  const known = world ? { source: worldCaption(SAMPLE_ATTRIBUTES), object: SAMPLE_ATTRIBUTES.kind } : carTurn ? CAR_TURN : undefined;
+  if (!known && !process.env.FATEZERO_SOURCE)
     throw new Error("FATEZERO_VIDEO needs FATEZERO_SOURCE (a prompt describing the video) and FATEZERO_OBJECT (its main object word)");
-  const known = video === undefined ? SAMPLE : video === carTurn ? CAR_TURN : undefined;
   const source = process.env.FATEZERO_SOURCE || known!.source;
   const object = process.env.FATEZERO_OBJECT || known?.object || source.split(" ")[1];
   if (!source.split(" ").includes(object)) throw new Error(`FATEZERO_OBJECT "${object}" is not a word of the source prompt "${source}"`);
+  const [frames, size, steps] = SIZES[model] ?? FATEZERO_SIZES;
   const merges = path.join(shared, "data/clip/bpe_simple_vocab_16e6.txt.gz");
   return {
     model,
+    ...(process.env.FATEZERO_MODEL_CONFIG ? { modelConfig: process.env.FATEZERO_MODEL_CONFIG } : {}),
+    device: deviceFromEnvironment(),
     video,
     source,
     object,
-    frames: numberEnv("FATEZERO_FRAMES", tiny ? 6 : 8),
-    size: numberEnv("FATEZERO_SIZE", tiny ? 128 : 512),
-    steps: numberEnv("FATEZERO_STEPS", tiny ? 8 : 50),
-    ...(fs.existsSync(merges) ? { clipMerges: merges } : {}),
+    frames: numberEnv("FATEZERO_FRAMES", frames),
+    size: numberEnv("FATEZERO_SIZE", size),
+    steps: numberEnv("FATEZERO_STEPS", steps),
+    ...(model === "tiny" && fs.existsSync(merges) ? { clipMerges: merges } : {}),
   };
 }
 
-/** The inputs' clip: the video read at their size and frame count, or the generated sample clip. */
+/** The inputs' clip: the world clip or the video, at their size and frame count. */
 export function notebookClip(inputs: NotebookInputs): Promise<VideoClip> {
-  if (inputs.video === undefined) return Promise.resolve(makeSampleClip(inputs.frames, inputs.size));
+  const seed = worldVideoSeed(inputs.video);
+  if (seed !== undefined)
+    return Promise.resolve(renderWorldClip(seed, SAMPLE_ATTRIBUTES, { frames: inputs.frames, size: inputs.size }).clip);
   return readVideo(inputs.video, { size: inputs.size, nSampleFrame: inputs.frames });
 }
