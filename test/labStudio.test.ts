@@ -162,6 +162,12 @@ test("JupyterLab: the quickstart's EditStudio in Lab, through Lab's own UI", { s
         await menu(page, "Kernel", "Interrupt Kernel");
         await page.locator(".jp-OutputArea-output", { hasText: "interrupted" }).last().waitFor({ timeout: 60_000 });
         await kernelIdle(page);
+        // Delete that cell (command mode, d d), so the Run All after the restart below does not wait it out.
+        await page.locator(".jp-NotebookPanel .jp-Cell", { hasText: "300000" }).last().locator(".jp-InputPrompt").click();
+        await page.keyboard.press("Escape");
+        await page.keyboard.press("d");
+        await page.keyboard.press("d");
+        await page.locator(".jp-NotebookPanel .jp-Cell", { hasText: "300000" }).waitFor({ state: "detached", timeout: 10_000 });
 
         // Save: the widget state goes into the file, and the file renders through export-html.
         const file = path.join(lab.root, "quickstart.ipynb");
@@ -215,6 +221,7 @@ test("JupyterLab: the quickstart's EditStudio in Lab, through Lab's own UI", { s
         await menu(page, "Settings", "Theme");
         await page.locator(".lm-Menu-itemLabel", { hasText: /^JupyterLab Dark$/ }).click();
         await page.waitForFunction(() => (globalThis as any).document.body.dataset.jpThemeLight === "false");
+        await page.locator("#jupyterlab-splash").waitFor({ state: "detached", timeout: 30_000 });
         const colour = await page
           .locator(".fz-widget")
           .first()
