@@ -137,7 +137,7 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
     return linear(g, gated, `${prefix}.ff.net.2`, 4 * C, C);
   };
   const ffChunk = positions ? Math.ceil(positions / Math.ceil((positions * 8 * C) / FEED_FORWARD_BLOCK)) : Infinity;
-  x = g.op("Add", [x, positions ? inChunks(g, x, positions, ffChunk, feedForward) : feedForward(x)]);
+  x = g.op("Add", [x, positions ? inChunks(g, x, 1, positions, ffChunk, feedForward) : feedForward(x)]);
 
   // 4. Temporal attention after the feed-forward (video only).
   return o.video ? temporalAttention(g, x, prefix, o.video.ctx, C, o.heads) : x;

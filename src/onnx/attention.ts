@@ -1,7 +1,7 @@
 // Multi-head attention written out as MatMul → Softmax → MatMul, so that the attention probabilities
 // are a named value in the graph: the FateZero engine reads and fuses them there, instead of storing them.
 import type { Graph } from "./graph";
-import { sliceAxis } from "./layers";
+import { inChunks, sliceAxis } from "./layers";
 
 /** Rewrites or records attention probabilities [N, H, Lq, Lk]; returns the probabilities to use. */
 export type ProbsHook = (probs: string) => string;
@@ -82,8 +82,6 @@ export function attention(
   };
   const L = options.lengths;
   const chunk = L && !options.onProbs ? queryChunk(L.query, L.key) : Infinity;
-  if (!L || chunk >= L.query) return mergeHeads(g, block(qh), heads, headDim); // [N, Lq, C]
-  const chunks = [];
-  for (let start = 0; start < L.query; start += chunk) chunks.push(block(sliceAxis(g, qh, 2, start, Math.min(start + chunk, L.query))));
-  return mergeHeads(g, g.op("Concat", chunks, { axis: 2 }), heads, headDim); // [N, Lq, C]
+  const out = L ? inChunks(g, qh, 2, L.query, chunk, block) : block(qh); // [N, H, Lq, d]
+  return mergeHeads(g, out, heads, headDim); // [N, Lq, C]
 }

@@ -77,12 +77,12 @@ export function sliceAxis(g: Graph, x: string, axis: number, start: number, end:
 }
 
 /**
- * `fn` over pieces of at most `chunk` positions of axis 1 of x [N, L, …] (L = `length`, static), joined again:
- * for per-position layers whose widest activation would be too large for all positions at once.
+ * `fn` over pieces of at most `chunk` entries of x's `axis` (of static size `length`), joined again along it:
+ * for computations independent along that axis whose widest activation would be too large all at once.
  */
-export function inChunks(g: Graph, x: string, length: number, chunk: number, fn: (piece: string) => string): string {
+export function inChunks(g: Graph, x: string, axis: number, length: number, chunk: number, fn: (piece: string) => string): string {
   if (chunk >= length) return fn(x);
   const pieces = [];
-  for (let start = 0; start < length; start += chunk) pieces.push(fn(sliceAxis(g, x, 1, start, Math.min(start + chunk, length))));
-  return g.op("Concat", pieces, { axis: 1 });
+  for (let start = 0; start < length; start += chunk) pieces.push(fn(sliceAxis(g, x, axis, start, Math.min(start + chunk, length))));
+  return g.op("Concat", pieces, { axis });
 }
