@@ -16,6 +16,7 @@ import { defaultCacheDir } from "../src/onnx/session";
 import { makeSampleClip } from "../src/world/sampleClip";
 import { planFromFlags } from "../cli/editCommand";
 import { runEditPlan } from "../src/pipeline/runEditPlan";
+import { longVideoStep, longVideoStepInChild, windowDeviation } from "./longVideoBench";
 import { maskPreviewBench } from "./maskPreviewBench";
 import { widgetRoundtripBench } from "./widgetRoundtripBench";
 import { worldMainJobBench, worldStudioRerunBench } from "./worldJobBench";
@@ -183,6 +184,23 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
     });
     return { inversionStepSecondsWithBuild: t1 - t0, editStepSeconds: now() - t1, frames: 8, size: 512, peakRssBytes: peakRss() };
   },
+  /** 48 frames at 256², one step each, in windows; and the same case at 8 frames (whole) in its own process. */
+  "edit-long-256": async () => {
+    const long = await longVideoStep(sd15Folder(), cacheDir, 48, 256);
+    const eight = longVideoStepInChild(__filename, 8, 256);
+    return {
+      ...long,
+      peakRssBytes8Frames: eight.peakRssBytes,
+      editSeconds8Frames: eight.editSeconds,
+      peakRatio: long.peakRssBytes / Number(eight.peakRssBytes),
+    };
+  },
+  /** 24 frames at 512² (where FateZero runs out of memory on a 48 GB GPU), one step each, in windows. */
+  "edit-long-512": () => longVideoStep(sd15Folder(), cacheDir, 24, 512),
+  /** Windows against the whole clip on the world model: 8 frames in windows of 4, 2 and 1; 16 frames in the default 8. */
+  "frame-windows-deviation": async () => ({
+    runs: [await windowDeviation(cacheDir, 8, [4, 2, 1]), await windowDeviation(cacheDir, 16, [8])],
+  }),
   /** FateZero's teaser config (watercolor jeep, 2 edits) on SD 1.5's architecture at 256², 4 frames, 10 steps: the official code's comparison. */
   "edit-sd15-teaser": () => editRun({ config: TEASER, model: sd15Folder(), video: CAR_TURN, size: "256", frames: "4", steps: "10" }),
   /** Kernel-side MaskTuner: threshold change → new mask sent, 8 frames at 512². */
@@ -197,6 +215,9 @@ async function runCase(name: string): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  const long = argv.indexOf("--long");
+  if (long >= 0)
+    return console.log(JSON.stringify(await longVideoStep(sd15Folder(), cacheDir, Number(argv[long + 1]), Number(argv[long + 2]))));
   const i = argv.indexOf("--case");
   if (i >= 0) return runCase(argv[i + 1]);
   const names = argv.length > 0 ? argv : Object.keys(CASES);

@@ -10,8 +10,9 @@ import { defaultCacheDir } from "../src/onnx/session";
 import { preflight } from "../src/pipeline/preflight";
 import { InputError } from "../src/util/inputError";
 import { runEditPlan } from "../src/pipeline/runEditPlan";
-import { SAMPLE_CLIP_PROMPT } from "../src/world/sampleClip";
-import { DEFAULT_WORLD_VIDEO, WORLD_SIZE } from "../src/world/worldClip";
+import { countSourceFrames } from "../src/video/readVideo";
+import { SAMPLE_CLIP_PROMPT, SAMPLE_CLIP_SOURCE } from "../src/world/sampleClip";
+import { DEFAULT_WORLD_VIDEO, WORLD_SIZE, worldVideoSeed } from "../src/world/worldClip";
 import { WORLD_STEPS } from "../src/world/worldModel";
 import { progressReporter } from "./progress";
 
@@ -25,6 +26,7 @@ export interface EditFlags {
   threshold?: string;
   steps?: string;
   frames?: string;
+  frameChunk?: string;
   size?: string;
   model?: string;
   modelConfig?: string;
@@ -66,7 +68,11 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
     modelConfig: flags.modelConfig,
     ema: flags.ema,
     size: parseSize(flags.size) ?? (embedded && config.dataset.imageSize === undefined ? embedded.size : undefined),
-    frames: parseIntFlag("frames", flags.frames, MAX_FRAMES),
+    frames:
+      flags.frames?.trim() === "-1"
+        ? allFrames(flags.video ?? config.dataset.path, config.dataset)
+        : parseIntFlag("frames", flags.frames, MAX_FRAMES),
+    frameChunk: parseIntFlag("frame-chunk", flags.frameChunk, MAX_FRAMES),
     steps: parseIntFlag("steps", flags.steps, MAX_STEPS) ?? (embedded && !flags.config ? embedded.steps : undefined),
     source: flags.source,
     target: flags.target,
@@ -135,6 +141,26 @@ export async function editCommand(flags: EditFlags): Promise<number> {
     throw e;
   } finally {
     process.off("SIGINT", onSigint);
+  }
+}
+
+/** `--frames -1`: how many frames sampling takes from the whole source (a file or folder; a world clip has no end). */
+function allFrames(video: string | undefined, d: FatezeroConfig["dataset"]): number {
+  if (video === undefined || worldVideoSeed(video) !== undefined || video === SAMPLE_CLIP_SOURCE)
+    throw new UsageError(`--frames -1 takes every frame of a video file or frame folder; ${video ?? "no video"} is neither`);
+  if (!fs.existsSync(video)) throw new UsageError(`--video ${video}: no such file or folder`);
+  const total = asUsageError(() => countSourceFrames(video));
+  const n = Math.floor((total - d.startSampleFrame - 1) / d.samplingRate) + 1;
+  if (n < 1) throw new UsageError(`--frames -1: ${video} has ${total} frames, none from start_sample_frame ${d.startSampleFrame}`);
+  if (n > MAX_FRAMES) throw new UsageError(`--frames -1: ${video} gives ${n} frames, more than ${MAX_FRAMES}; give a count`);
+  return n;
+}
+
+function asUsageError<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
 }
 

@@ -34,7 +34,8 @@ export async function main(argv: string[]): Promise<void> {
     .option("--blend-words <words...>", "source-prompt words whose attention forms the blend mask")
     .option("--threshold <t>", "blend-mask threshold")
     .option("--steps <n>", "DDIM steps")
-    .option("--frames <n>", "number of frames")
+    .option("--frames <n>", "number of frames; -1: every frame of the video")
+    .option("--frame-chunk <n>", "frames per UNet window of a clip longer than 8 frames (default: by size, 8 at 256², 4 at 512²)")
     .option("--size <N|HxW>", "frame size in pixels (multiples of 64)")
     .option(
       "--model <dir|file|world|tiny>",

@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
+import { ffmpegPath } from "../src/video/ffmpeg";
 import { readVideo } from "../src/video/readVideo";
 import { SHARED, tempDir } from "./sharedData";
 
@@ -53,12 +54,45 @@ test("bad input gives a clear message and exit code 2", () => {
     [["edit", "--target", "a jeep", "--model", path.join(work, "nowhere"), "--dry-run"], /does not exist/],
     [["edit", "--video", CAR_TURN, "--target", "a jeep", "--dry-run"], /--source/],
     [["edit", "--target", "a jeep", "--steps", "zero", "--dry-run"], /--steps: expected an integer in 1…1000/],
+    [["edit", "--target", "a jeep", "--frames", "-1", "--dry-run"], /--frames -1 takes every frame of a video file or frame folder/],
+    [["edit", "--target", "a jeep", "--frames", "20", "--frame-chunk", "0", "--dry-run"], /--frame-chunk: expected an integer/],
+    [
+      ["edit", "--video", path.join(work, "nowhere.mp4"), "--source", "a car", "--target", "a jeep", "--frames", "-1", "--dry-run"],
+      /no such file/,
+    ],
   ];
   for (const [args, message] of cases) {
     const r = fatezero(...args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
     assert.match(r.err, message, args.join(" "));
   }
+});
+
+test("--frames -1 takes every frame of a folder or video file; a long clip's plan names its UNet windows", () => {
+  const folder = fatezero("edit", "--video", CAR_TURN, "--source", "a jeep", "--target", "a car", "--frames", "-1", "--dry-run", "--json");
+  assert.equal(folder.code, 0, folder.err);
+  assert.deepEqual(JSON.parse(folder.out).frames, [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(JSON.parse(folder.out).frameChunk, 8, "8 frames run whole");
+  const mp4 = path.join(work, "car-turn.mp4");
+  const made = spawnSync(ffmpegPath(), [
+    "-v",
+    "error",
+    "-y",
+    "-framerate",
+    "10",
+    "-i",
+    path.join(CAR_TURN, "%05d.png"),
+    "-pix_fmt",
+    "yuv420p",
+    mp4,
+  ]);
+  assert.equal(made.status, 0, String(made.stderr));
+  const file = fatezero("edit", "--video", mp4, "--source", "a jeep", "--target", "a car", "--frames", "-1", "--dry-run", "--json");
+  assert.equal(file.code, 0, file.err);
+  assert.equal(JSON.parse(file.out).frames.length, 8);
+  const long = fatezero("edit", "--target", "a blue car", "--frames", "48", "--size", "256", "--dry-run");
+  assert.equal(long.code, 0, long.err);
+  assert.match(long.out, /frames 0–47 \(48\), through the UNet in windows of 8 frames/);
 });
 
 test("too few frames and a corrupt video fail cleanly without writing output", () => {

@@ -14,6 +14,7 @@ const CONFIGS = path.resolve(process.cwd(), "../shared/data/fatezero-configs");
 const FIXTURE = path.resolve(process.cwd(), "../shared/reference/public");
 const OVERRIDES = { model: "tiny", video: "../shared/data/car-turn" };
 const TINY: UnetShape = {
+  inChannels: 4,
   blockOutChannels: [32, 64, 64, 64],
   downBlockTypes: ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
   upBlockTypes: ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],

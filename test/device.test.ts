@@ -9,6 +9,7 @@ import { test } from "node:test";
 import * as ort from "onnxruntime-node";
 import { WeightSet } from "../src/checkpoint/weightSet";
 import { unetConfig } from "../src/models/configs";
+import { KEY_FRAMES_INPUT, keyFramesFeed } from "../src/models/frameLayout";
 import { buildUnetGraph } from "../src/models/unet";
 import { deviceFromEnvironment, parseDevice } from "../src/onnx/device";
 import { openSession } from "../src/onnx/session";
@@ -74,6 +75,7 @@ test("the GPU-shaped UNet (all heads at once) computes what the CPU-shaped one (
       Float32Array.from({ length: 77 * 32 }, (_, i) => Math.sin(i * 0.37)),
       [1, 77, 32],
     ),
+    [KEY_FRAMES_INPUT]: keyFramesFeed([-1, "first"], 3),
   };
   const predict = async (perHeadSelfAttention: boolean) => {
     const source = new CheckpointWeights("unet", weights);

@@ -107,9 +107,9 @@ test("sizes, frame counts and step counts beyond the machine or the schedule are
     "--size 8192",
   );
   refused(
-    fatezero(["edit", "--model", "tiny", "--target", "a car", "--frames", "5000", "--dry-run"]),
+    fatezero(["edit", "--model", "tiny", "--target", "a car", "--frames", "10000", "--dry-run"]),
     /need about .* GB of memory/,
-    "--frames 5000",
+    "--frames 10000",
   );
   refused(
     fatezero(["edit", "--model", "tiny", "--target", "a car", "--size", "9000", "--dry-run"]),

@@ -3,6 +3,7 @@
 // reads no files, so a plan can be made for a video or model that is not on this machine.
 import type { FrameSelector } from "../models/frameLayout";
 import { DEFAULT_P2P, type AttentionSourceMode, type EditSpec } from "../fatezero/editOptions";
+import { defaultFrameChunk } from "../fatezero/frameWindows";
 import { attentionSites, type AttentionLayer } from "../fatezero/attentionSites";
 import type { ModelShape } from "../fatezero/loadModel";
 import type { FatezeroConfig } from "./fatezeroConfig";
@@ -19,6 +20,8 @@ export interface PlanOverrides {
   /** Frame side, or [height, width]. */
   size?: number | [number, number];
   frames?: number;
+  /** Frames per UNet window of a long clip (default `defaultFrameChunk`). */
+  frameChunk?: number;
   steps?: number;
   /** Source prompt: the inversion prompt and every edit's controller source. */
   source?: string;
@@ -74,6 +77,8 @@ export interface EditPlan {
   out: string | null;
   /** Source frame indices used (FateZero's first sampling window). */
   frames: number[];
+  /** Frames per UNet window: the frame count when the clip runs whole (see frameWindows). */
+  frameChunk: number;
   /** [height, width] in pixels, and of the latent (pixels / the VAE factor). */
   size: [number, number];
   latentSize: [number, number];
@@ -101,6 +106,7 @@ export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, s
       `${cfg.source}: no model: give --model (a diffusers folder, a .safetensors file, "world" or "tiny") or pretrained_model_path`,
     );
   const frameCount = positiveInt("frames", overrides.frames) ?? cfg.dataset.nSampleFrame;
+  const frameChunk = positiveInt("frame-chunk", overrides.frameChunk);
   const steps = positiveInt("steps", overrides.steps) ?? cfg.loop.steps;
   const size = resolveSize(cfg, overrides.size, vaeFactor, unet.blockOutChannels.length);
   const latentSize: [number, number] = [size[0] / vaeFactor, size[1] / vaeFactor];
@@ -114,6 +120,7 @@ export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, s
     video,
     out: overrides.out ?? null,
     frames: Array.from({ length: frameCount }, (_, i) => cfg.dataset.startSampleFrame + i * cfg.dataset.samplingRate),
+    frameChunk: Math.min(frameChunk ?? defaultFrameChunk(frameCount, latentSize), frameCount),
     size,
     latentSize,
     steps,

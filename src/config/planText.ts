@@ -14,7 +14,8 @@ export function formatEditPlan(plan: EditPlan): string {
   const lines = [
     `edit plan for ${plan.config}`,
     `  model      ${plan.model}`,
-    `  video      ${plan.video}, frames ${compactList(plan.frames)} (${plan.frames.length})`,
+    `  video      ${plan.video}, frames ${compactList(plan.frames)} (${plan.frames.length})` +
+      (plan.frameChunk < plan.frames.length ? `, through the UNet in windows of ${plan.frameChunk} frames and their key frames` : ""),
     `  size       ${plan.size[0]}×${plan.size[1]} px (latent ${plan.latentSize[0]}×${plan.latentSize[1]})`,
     `  denoising  ${plan.steps} DDIM steps, guidance ${plan.guidanceScale}, seed ${plan.seed}, sample seeds ${plan.sampleSeeds.join(", ")}`,
     `  attention  ${ATTENTION_TEXT[plan.attention]}; controlled layers: query ≤ ${plan.controlQueryLimit} per frame`,

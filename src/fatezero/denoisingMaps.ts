@@ -42,7 +42,7 @@ export async function denoisingMaps(model: FateZeroModel, inversion: InversionRe
   };
   for (let i = 0; i < N; i++) {
     const x = i === 0 ? inversion.latents[N] : trajectory[i - 1].data; // [C, F, h, w] before step i
-    const out = await unet.predict(x, [1, C, F, h, w], scheduler.timesteps[i], context, undefined, stored);
+    const out = await unet.predict(x, [1, C, F, h, w], scheduler.timesteps[i], context, undefined, stored, key.frameChunk);
     const maps = stored.map((l) => out.maps.get(l.name)!); // each [F, h·w, T]
     const k = N - 1 - i;
     if (result.maskMaps) result.maskMaps.steps[k] = combineMaskMaps(picks, stored, maps, 0, F, size, T);

@@ -101,7 +101,7 @@ export async function editVideo(
       crossAlpha: controlled ? controller.crossReplaceAlpha.subarray(i * T, (i + 1) * T) : new Float32Array(T),
       selfMasks,
     };
-    const out = await unet.predict(sample, [B, C, F, h, w], t, context, controls, latentBlend ? maskPicks : []);
+    const out = await unet.predict(sample, [B, C, F, h, w], t, context, controls, latentBlend ? maskPicks : [], key.frameChunk);
     const branch = (b: number) => out.noise.subarray(b * plane, (b + 1) * plane);
     x = scheduler.step(guide(branch(layout.uncond), branch(layout.edit), loop.guidanceScale), t, x);
     if (mode === "reconstruction") xs = scheduler.step(guide(branch(0), branch(layout.source), loop.guidanceScale), t, xs);

@@ -179,6 +179,7 @@ export function normalizeKey(raw: unknown, where: string): InversionKey {
     posterior,
     queryLimit: positiveInt(o.queryLimit, `${where}.queryLimit`),
     ...(o.injected === undefined ? {} : { injected: str(o.injected, "injected") }),
+    ...(o.frameChunk === undefined ? {} : { frameChunk: positiveInt(o.frameChunk, `${where}.frameChunk`) }),
   };
 }
 

@@ -31,6 +31,8 @@ export interface InversionKey {
   queryLimit: number;
   /** Hash of tensors injected into the UNet (FateZero's random temporal biases), when any. */
   injected?: string;
+  /** Frames per UNet window, when the clip is longer (the windows' GroupNorm statistics make it a different result). */
+  frameChunk?: number;
 }
 
 /** A group of cross-attention layers averaged together: one place and resolution level. */

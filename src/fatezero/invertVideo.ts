@@ -14,6 +14,7 @@ import type { InversionCache } from "./inversionCache";
 import type { InversionKey, InversionRecord } from "./inversionRecord";
 import { averageGroup, combineMaskMaps, mapGroups, maskMapSize } from "./mapLayers";
 import { encodeLatents, type PosteriorChoice } from "./encodeLatents";
+import { defaultFrameChunk } from "./frameWindows";
 
 /** What to invert and how. */
 export interface InversionRequest {
@@ -31,6 +32,8 @@ export interface InversionRequest {
   queryLimit?: number;
   /** Tensors injected into the UNet (FateZero's random temporal biases, for reproducing its outputs). */
   injected?: ReadonlyMap<string, Float32Array>;
+  /** Frames per UNet window of a long clip; default `defaultFrameChunk` (the whole clip up to WHOLE_CLIP_FRAMES). */
+  frameChunk?: number;
 }
 
 /** Progress, cancellation, caching and raw per-layer maps. */
@@ -45,6 +48,9 @@ export interface InversionOptions {
 /** The cache key of a request. */
 export function inversionKey(model: FateZeroModel, r: InversionRequest): InversionKey {
   const posterior = r.posterior ?? { mode: "mean" };
+  const factor = model.dims.vaeFactor;
+  const frameChunk = r.frameChunk ?? defaultFrameChunk(r.frameCount, [r.height / factor, r.width / factor]);
+  if (!Number.isInteger(frameChunk) || frameChunk < 1) throw new Error(`frame chunk must be a positive integer, got ${frameChunk}`);
   return {
     model: model.identity,
     frames: crypto.createHash("sha256").update(r.frames).digest("hex"),
@@ -66,6 +72,7 @@ export function inversionKey(model: FateZeroModel, r: InversionRequest): Inversi
         : posterior,
     queryLimit: r.queryLimit ?? CONTROL_QUERY_LIMIT,
     ...(r.injected && r.injected.size > 0 ? { injected: injectedHash(r.injected) } : {}),
+    ...(frameChunk < r.frameCount ? { frameChunk } : {}),
   };
 }
 
@@ -123,7 +130,7 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
   for (let k = 0; k < r.steps; k++) {
     if (options.signal?.aborted) throw new Error("inversion cancelled");
     const t = timesteps[k];
-    const out = await unet.predict(z, [1, C, F, h, w], t, context, undefined, stored);
+    const out = await unet.predict(z, [1, C, F, h, w], t, context, undefined, stored, key.frameChunk);
     const maps = stored.map((l) => out.maps.get(l.name)!); // each [F, h·w, T]
     options.onLayerMaps?.(
       k,

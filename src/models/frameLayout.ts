@@ -1,8 +1,10 @@
 // Video tensors inside the inflated UNet keep frames folded into the batch axis ([(B·F), C, H, W], as
 // FateZero's rearranges do), so every per-image layer works unchanged. The few layers that mix frames
-// (sparse-causal attention, temporal attention, temporal convolution) unfold them here; the frame count
-// F is read from the input's shape, so one graph serves any clip length.
-import type { Graph } from "../onnx/graph";
+// (sparse-causal attention, temporal attention, temporal convolution) unfold them here. The frame count F
+// is read from the input's shape and the sparse-causal key frames from an input, so one graph serves any
+// clip length, and any window of a long clip with the clip's own key frames.
+import * as ort from "onnxruntime-node";
+import { DType, type Graph } from "../onnx/graph";
 
 /** Entries of FateZero's `SparseCausalAttention_index`: frame selectors for keys and values. */
 export type FrameSelector = number | "first" | "last" | "mid" | "middle";
@@ -24,23 +26,49 @@ export function parseSelectors(list: unknown): FrameSelector[] {
   });
 }
 
-/** Index vectors for the selectors: int k → clamp(i + k, 0, F−1); 'first' → 0; 'last' → F−1; 'mid' → ⌊(F−1)/2⌋. */
+/** The video UNet's input naming, per selector in use and frame, the frame its keys come from: int64 [K, F]. */
+export const KEY_FRAMES_INPUT = "key_frames";
+
+/** The distinct selectors in first-use order: the rows of the key-frames input. */
+export function distinctSelectors(selectors: readonly FrameSelector[]): FrameSelector[] {
+  const seen = new Set<string>();
+  return selectors.filter((s) => !seen.has(String(s)) && seen.add(String(s)));
+}
+
+/** FateZero's selector on a clip of `total` frames: int k → clamp(i + k, 0, F−1); 'first' → 0; 'last' → F−1; 'mid' → ⌊(F−1)/2⌋. */
+export function selectFrame(s: FrameSelector, i: number, total: number): number {
+  if (typeof s === "number") return Math.min(Math.max(i + s, 0), total - 1);
+  if (s === "first") return 0;
+  if (s === "last") return total - 1;
+  return (total - 1) >> 1;
+}
+
+/**
+ * The key-frames input for `frames` (clip frame numbers, ascending) of a clip of `total` frames: row k, entry j
+ * is the position in `frames` of the frame selector k picks for frame frames[j]; a pick outside `frames` falls
+ * back to the frame itself (only context frames of a window, whose outputs are dropped, lack their picks).
+ */
+export function keyFrameIndices(selectors: readonly FrameSelector[], frames: readonly number[], total: number): BigInt64Array {
+  const rows = distinctSelectors(selectors);
+  const position = new Map(frames.map((f, j) => [f, j]));
+  const out = new BigInt64Array(rows.length * frames.length); // [K, W]
+  rows.forEach((s, k) => frames.forEach((f, j) => (out[k * frames.length + j] = BigInt(position.get(selectFrame(s, f, total)) ?? j))));
+  return out;
+}
+
+/** The key-frames feed of a whole clip of `total` frames (or of a window of it: `frames`). */
+export function keyFramesFeed(selectors: readonly FrameSelector[], total: number, frames?: readonly number[]): ort.Tensor {
+  const window = frames ?? Array.from({ length: total }, (_, i) => i);
+  return new ort.Tensor("int64", keyFrameIndices(selectors, window, total), [distinctSelectors(selectors).length, window.length]);
+}
+
+/** Index vectors for the selectors, read from the key-frames input (so that a window of a long clip keeps the clip's picks). */
 export function frameContext(g: Graph, frames: string, selectors: FrameSelector[]): FrameContext {
   const map = new Map<string, string>();
-  const fScalar = g.op("Squeeze", [frames, g.constInt64([0])]);
-  const last = g.op("Sub", [frames, g.constInt64([1])]); // [1]
-  const range = g.op("Range", [g.constInt64([0], []), fScalar, g.constInt64([1], [])]); // [F]
-  const zeros = g.op("Mul", [range, g.constInt64([0])]); // [F] of 0, shaped like the frames
-  for (const s of selectors) {
-    const key = String(s);
-    if (map.has(key)) continue;
-    let idx: string;
-    if (typeof s === "number") idx = g.op("Min", [g.op("Max", [g.op("Add", [range, g.constInt64([s])]), g.constInt64([0])]), last]);
-    else if (s === "first") idx = zeros;
-    else if (s === "last") idx = g.op("Add", [zeros, last]);
-    else idx = g.op("Add", [zeros, g.op("Div", [last, g.constInt64([2])])]);
-    map.set(key, idx);
-  }
+  const rows = distinctSelectors(selectors);
+  if (rows.length === 0) return { frames, selectors: map };
+  const input = g.input(KEY_FRAMES_INPUT, DType.int64, [rows.length, "frames"]);
+  rows.forEach((s, k) => map.set(String(s), g.op("Gather", [input, g.constInt64([k], [])], { axis: 0 }))); // [F]
   return { frames, selectors: map };
 }
 

@@ -31,7 +31,10 @@ export interface UnetGraphOptions {
 }
 
 /** The parts of a UNet config that place its attention blocks. */
-export type UnetShape = Pick<UnetConfig, "blockOutChannels" | "downBlockTypes" | "upBlockTypes" | "layersPerBlock" | "heads">;
+export type UnetShape = Pick<
+  UnetConfig,
+  "inChannels" | "blockOutChannels" | "downBlockTypes" | "upBlockTypes" | "layersPerBlock" | "heads"
+>;
 
 /** One Transformer2DModel of the UNet: where it sits and its width. */
 export interface TransformerPlace {

@@ -98,10 +98,11 @@ export interface Posterior {
 }
 
 /**
- * Pixels (frames × H × W) per VAE call: one 512² frame. The VAE works on each frame alone, so any split gives the
- * same result; its full-resolution activations (128 channels of H × W) bound memory, not the clip's length.
+ * Pixels (frames × H × W) per VAE call: one 256² frame (larger frames go one at a time). The VAE works on each
+ * frame alone, so any split gives the same result; its activations (up to 512 channels at H/4 × W/4, 128 at
+ * H × W: about 0.25 GB per 256² frame for SD's VAE) come on top of the resident UNet, so they are kept small.
  */
-const VAE_CALL_PIXELS = 512 * 512;
+const VAE_CALL_PIXELS = 256 * 256;
 
 /** Frames per encoder or decoder call for frames of height × width pixels (at least one). */
 export function vaeFrameChunk(height: number, width: number): number {

@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { EditPlan } from "../config/editPlan";
 import type { ModelFacts } from "../fatezero/loadModel";
+import { windowFrames } from "../fatezero/frameWindows";
 import { estimatePeakBytes } from "../fatezero/memoryEstimate";
 import { InputError } from "../util/inputError";
 import { outputFiles } from "./runEditPlan";
@@ -37,7 +38,14 @@ export function preflight(plan: EditPlan, model: ModelFacts, o: PreflightOptions
     weightBytes: model.weightBytes,
     unet: model.unet,
     latentSize: plan.latentSize,
-    frames: plan.frames.length,
+    frames: windowFrames(plan.frames.length, plan.unet.selectors, plan.frameChunk),
+    clip: {
+      frames: plan.frames.length,
+      steps: plan.steps,
+      mapFloats: storedMapFloats(plan, model),
+      pixels: plan.size[0] * plan.size[1],
+      videos: 1 + plan.edits.length,
+    },
     branches: BRANCHES[plan.attention],
     keyFrames: plan.unet.selectors.length,
   });
@@ -50,6 +58,16 @@ export function preflight(plan: EditPlan, model: ModelFacts, o: PreflightOptions
     );
   }
   return { peakBytesEstimate, machineBytes };
+}
+
+/** Floats of the maps an inversion keeps per frame and step: each stored layer group's positions × the prompt's tokens, and the mask layers' × every token. */
+function storedMapFloats(plan: EditPlan, model: ModelFacts): number {
+  const cross = plan.layers.filter((l) => l.controlled && l.kind === "cross");
+  const groups = new Map(cross.map((l) => [`${l.place}${l.level}`, l.height * l.width]));
+  const positions = [...groups.values()].reduce((a, b) => a + b, 0);
+  const maskPositions = Math.max(0, ...cross.filter((l) => l.maskSource).map((l) => l.height * l.width));
+  const promptTokens = model.tokenizer.encode(plan.inversionPrompt).length + 2;
+  return positions * promptTokens + maskPositions * model.tokenizer.maxLength;
 }
 
 function gb(bytes: number): string {

@@ -5,7 +5,8 @@ import * as path from "node:path";
 import type { EditPlan } from "../config/editPlan";
 import type { DatasetOptions } from "../config/fatezeroConfig";
 import { InversionCache } from "../fatezero/inversionCache";
-import type { InversionRecord } from "../fatezero/inversionRecord";
+import type { InversionRecord, LatentVideo } from "../fatezero/inversionRecord";
+import { releaseFusedUnets } from "../fatezero/fusedUnet";
 import { invertVideo } from "../fatezero/invertVideo";
 import type { Device } from "../onnx/device";
 import { defaultCacheDir } from "../onnx/session";
@@ -95,12 +96,14 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
         selectors: plan.unet.selectors,
         leastScChannel: plan.unet.leastScChannel,
         queryLimit: plan.controlQueryLimit,
+        frameChunk: plan.frameChunk,
       },
       { cache: new InversionCache(cacheDir), signal: options.signal, onProgress: (d, t) => options.onProgress?.("invert", d, t) },
     ),
   );
   const edits: RunResult["edits"] = [];
   const editSeconds: number[] = [];
+  const latents: LatentVideo[] = [];
   for (const e of plan.edits) {
     const before = seconds.edit ?? 0;
     const result = await timed("edit", () =>
@@ -116,7 +119,13 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
     editSeconds.push(seconds.edit - before);
     for (const w of result.controller.ignoredWords)
       note(`edit ${e.index}: "${w.word}" is not in "${w.prompt}" (${w.use}); ignored as FateZero does`);
-    const frames = await timed("decode", () => decodeVideo(model, result.latents));
+    latents.push(result.latents);
+  }
+  // Decoding comes after every edit loop, with the UNet closed: the VAE's activations then never sit on top of
+  // the UNet's weights and working memory (several GB at SD's size).
+  await releaseFusedUnets(model);
+  for (const [i, e] of plan.edits.entries()) {
+    const frames = await timed("decode", () => decodeVideo(model, latents[i]));
     edits.push({ prompt: e.prompt, clip: { ...source, frames, source: `edit: ${e.prompt}` } });
   }
   const outputs = plan.out ? await timed("write", () => writeOutputs(plan.out!, source, edits)) : [];

@@ -3,11 +3,12 @@
 // scaled so that it covers the target size (FateZero: short side → size, long side int(scale·long)), then
 // center-cropped. FateZero only has square sizes; [H, W] generalises "short side" to "the side that binds".
 // Where FateZero silently clamps (offsets past the frame) or crashes (too few frames), we throw a clear error.
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import sharp from "sharp";
-import { ffmpegCommand } from "./ffmpeg";
+import { ffmpegCommand, ffmpegPath } from "./ffmpeg";
 
 /** Frames of a clip in memory. */
 export interface VideoClip {
@@ -182,6 +183,18 @@ async function fitFrame(f: RawFrame, o: Required<FrameOffset>, height: number, w
     .extract({ left: (rw - width) >> 1, top: (rh - height) >> 1, width, height })
     .raw()
     .toBuffer();
+}
+
+/**
+ * How many frames a source has: a folder's images, or the video packets ffmpeg copies from a file's first
+ * video stream (no decoding, so a long video is counted in moments).
+ */
+export function countSourceFrames(source: string): number {
+  if (fs.statSync(source).isDirectory()) return listFrameFiles(source).length;
+  const r = spawnSync(ffmpegPath(), ["-nostdin", "-i", source, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], { encoding: "utf8" });
+  const counts = [...(r.stderr ?? "").matchAll(/frame=\s*(\d+)/g)];
+  if (r.status !== 0 || counts.length === 0) throw new Error(`${source}: ffmpeg could not count its video frames`);
+  return Number(counts[counts.length - 1][1]);
 }
 
 /** The image files of a folder, in natural order (frame2 before frame10). */
