@@ -61,9 +61,10 @@ class WorldData:
         return (x / 127.5 - 1).permute(0, 3, 1, 2)
 
 
-def log(stage, step, total, started, **values):
+def log(stage, step, total, started, resumed, **values):
+    """A progress line; the time left is extrapolated from the steps done since this run (re)started."""
     elapsed = time.time() - started
-    eta = elapsed / max(step, 1) * (total - step)
+    eta = elapsed / max(step - resumed, 1) * (total - step)
     parts = " ".join(f"{k} {v:.4f}" for k, v in values.items())
     print(f"{stage:8s} {step}/{total} {parts} elapsed {elapsed / 60:.1f} min, eta {eta / 60:.1f} min", flush=True)
 
@@ -114,7 +115,7 @@ def train_vae(vae, data, train_idx, plan, work):
         opt.load_state_dict(state["opt"])
         set_rng_state(gen, state["rng"])
         step = state["step"]
-    total, started, smooth = plan["vae_steps"], time.time(), None
+    total, started, smooth, resumed = plan["vae_steps"], time.time(), None, step
     crop, size = plan["vae_crop"], data.meta["size"]
     while step < total:
         for g in opt.param_groups:
@@ -136,7 +137,7 @@ def train_vae(vae, data, train_idx, plan, work):
         step += 1
         smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
         if step % 50 == 0 or step == total:
-            log("vae", step, total, started, loss=smooth)
+            log("vae", step, total, started, resumed, loss=smooth)
         ck.save({"model": vae.state_dict(), "opt": opt.state_dict(), "rng": rng_state(gen), "step": step}, force=step == total)
 
 
@@ -232,7 +233,7 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work):
     mean, std = latents
     ac = alphas_cumprod()
     layers = attention_layers(unet, mean.shape[-1])
-    total, started, smooth = plan["unet_steps"], time.time(), {}
+    total, started, smooth, resumed = plan["unet_steps"], time.time(), {}, step
     B = plan["unet_batch"]
     while step < total:
         for g in opt.param_groups:
@@ -266,7 +267,7 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work):
         for k, v in (("mse", mse.item()), ("attention", attn.item())):
             smooth[k] = v if k not in smooth else 0.98 * smooth[k] + 0.02 * v
         if step % 25 == 0 or step == total:
-            log("denoiser", step, total, started, **smooth)
+            log("denoiser", step, total, started, resumed, **smooth)
         ck.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "rng": rng_state(gen), "step": step}, force=step == total)
     with torch.no_grad():
         for e, p in zip(ema, params):
