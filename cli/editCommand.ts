@@ -81,12 +81,7 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
     out: flags.out,
   };
   const facts = modelFacts(overrides.model ?? config.pretrainedModelPath ?? "world", { modelConfig: flags.modelConfig, ema: flags.ema });
-  let plan: EditPlan;
-  try {
-    plan = resolveEditPlan(config, overrides, facts);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const plan = asUsageError(() => resolveEditPlan(config, overrides, facts));
   // Words given on the command line must be in the prompt; YAML configs keep FateZero's silent skipping.
   for (const e of plan.edits) {
     const missing = flags.blendWords ? (e.blend?.sourceWords ?? []).filter((w) => !w.inPrompt) : [];
@@ -156,6 +151,7 @@ function allFrames(video: string | undefined, d: FatezeroConfig["dataset"]): num
   return n;
 }
 
+/** `f()`, its error reported as a usage error (exit 2, no stack trace). */
 function asUsageError<T>(f: () => T): T {
   try {
     return f();

@@ -27,9 +27,15 @@ export function defaultFrameChunk(frames: number, latentSize: [number, number]):
   return Math.min(WHOLE_CLIP_FRAMES, Math.max(1, Math.floor(CHUNK_POSITIONS / (latentSize[0] * latentSize[1]))));
 }
 
+/** Throw unless `chunk` is a usable frame chunk (a positive integer). */
+export function checkFrameChunk(chunk: number): number {
+  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`frame chunk must be a positive integer, got ${chunk}`);
+  return chunk;
+}
+
 /** The windows covering a clip of `total` frames in chunks of `chunk`, each with the key frames `selectors` pick. */
 export function frameWindows(total: number, selectors: readonly FrameSelector[], chunk: number): FrameWindow[] {
-  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`frame chunk must be a positive integer, got ${chunk}`);
+  checkFrameChunk(chunk);
   const windows: FrameWindow[] = [];
   for (let from = 0; from < total; from += chunk) {
     const to = Math.min(total, from + chunk);

@@ -14,7 +14,7 @@ import type { InversionCache } from "./inversionCache";
 import type { InversionKey, InversionRecord } from "./inversionRecord";
 import { averageGroup, combineMaskMaps, mapGroups, maskMapSize } from "./mapLayers";
 import { encodeLatents, type PosteriorChoice } from "./encodeLatents";
-import { defaultFrameChunk } from "./frameWindows";
+import { checkFrameChunk, defaultFrameChunk } from "./frameWindows";
 
 /** What to invert and how. */
 export interface InversionRequest {
@@ -49,8 +49,7 @@ export interface InversionOptions {
 export function inversionKey(model: FateZeroModel, r: InversionRequest): InversionKey {
   const posterior = r.posterior ?? { mode: "mean" };
   const factor = model.dims.vaeFactor;
-  const frameChunk = r.frameChunk ?? defaultFrameChunk(r.frameCount, [r.height / factor, r.width / factor]);
-  if (!Number.isInteger(frameChunk) || frameChunk < 1) throw new Error(`frame chunk must be a positive integer, got ${frameChunk}`);
+  const frameChunk = checkFrameChunk(r.frameChunk ?? defaultFrameChunk(r.frameCount, [r.height / factor, r.width / factor]));
   return {
     model: model.identity,
     frames: crypto.createHash("sha256").update(r.frames).digest("hex"),
