@@ -9,7 +9,6 @@ read from the skeleton's config.json files; the training schedule is PLANS below
 """
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -17,15 +16,15 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from autoencoder import SD_LATENT_SCALE, rescale_vae, train_vae, vae_psnr  # noqa: E402
+from denoiser import caption_gain, train_denoiser  # noqa: E402
+from progress import SEED, WorldData  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 from world_model import AutoencoderKL, ClipTextModel, UNet2DConditionModel  # noqa: E402
 
-# SD 1.x's latent scale: the runtime multiplies VAE latents by it, so the trained VAE is rescaled to match.
-SD_LATENT_SCALE = 0.18215
-
+# The training schedules: "full" makes the committed model, "smoke" is its 2-step miniature (what CI runs).
 PLANS = {
     "full": dict(
         vae_steps=3200, vae_batch=16, vae_crop=64, vae_lr=5e-4, kl_weight=1e-6,
@@ -38,241 +37,6 @@ PLANS = {
         warmup=1, checkpoint_seconds=300, validation_share=0.0,
     ),
 }
-SEED = 20231001
-
-
-class WorldData:
-    """The exported training set: frames, caption ids per variant, vehicle tokens, vehicle coverage."""
-
-    def __init__(self, folder):
-        with open(os.path.join(folder, "meta.json")) as f:
-            self.meta = m = json.load(f)
-        n, s, v, t = m["frames"], m["size"], m["variants"], m["tokens"]
-        load = lambda name, dtype, shape: np.memmap(os.path.join(folder, name), dtype=dtype, mode="r", shape=shape)
-        self.frames = load("frames.u8", np.uint8, (n, s, s, 3))
-        self.ids = load("ids.i32", "<i4", (n, v, t))
-        self.object_tokens = load("objectTokens.u8", np.uint8, (n, v, t))
-        self.vehicle = load("vehicle.u8", np.uint8, (n, s // 8, s // 8))
-        self.empty_ids = torch.tensor(m["emptyIds"], dtype=torch.int64)
-        self.count = n
-
-    def images(self, idx):  # → [B, 3, S, S] in [-1, 1]
-        x = torch.from_numpy(np.ascontiguousarray(self.frames[idx])).float()
-        return (x / 127.5 - 1).permute(0, 3, 1, 2)
-
-
-def log(stage, step, total, started, resumed, **values):
-    """A progress line; the time left is extrapolated from the steps done since this run (re)started."""
-    elapsed = time.time() - started
-    eta = elapsed / max(step - resumed, 1) * (total - step)
-    parts = " ".join(f"{k} {v:.4f}" for k, v in values.items())
-    print(f"{stage:8s} {step}/{total} {parts} elapsed {elapsed / 60:.1f} min, eta {eta / 60:.1f} min", flush=True)
-
-
-def lr_at(step, total, peak, warmup):
-    """Linear warm-up, then cosine decay to a tenth of the peak."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    p = (step - warmup) / max(1, total - warmup)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
-
-
-class Checkpoint:
-    """A stage's state in one file, written atomically every `seconds` and at the end."""
-
-    def __init__(self, path, seconds):
-        self.path, self.seconds, self.last = path, seconds, time.time()
-
-    def load(self):
-        return torch.load(self.path) if os.path.exists(self.path) else None
-
-    def save(self, state, force=False):
-        if not force and time.time() - self.last < self.seconds:
-            return
-        torch.save(state, self.path + ".tmp")
-        os.replace(self.path + ".tmp", self.path)
-        self.last = time.time()
-
-
-def rng_state(gen):
-    return {"torch": gen.get_state(), "numpy": np.random.get_state()}
-
-
-def set_rng_state(gen, s):
-    gen.set_state(s["torch"])
-    np.random.set_state(s["numpy"])
-
-
-def train_vae(vae, data, train_idx, plan, work):
-    """Reconstruction (MSE + L1 on random crops) with a small KL term, as SD's first stage without its GAN."""
-    ck = Checkpoint(os.path.join(work, "vae.pt"), plan["checkpoint_seconds"])
-    opt = torch.optim.AdamW(vae.parameters(), lr=plan["vae_lr"], weight_decay=0.0)
-    gen = torch.Generator().manual_seed(SEED)
-    np.random.seed(SEED)
-    step, state = 0, ck.load()
-    if state:
-        vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        set_rng_state(gen, state["rng"])
-        step = state["step"]
-    total, started, smooth, resumed = plan["vae_steps"], time.time(), None, step
-    crop, size = plan["vae_crop"], data.meta["size"]
-    while step < total:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, plan["vae_lr"], plan["warmup"])
-        idx = np.sort(np.random.choice(train_idx, plan["vae_batch"], replace=False))
-        x = data.images(idx)
-        # Crops on the latent grid, so the encoder sees the same 8-pixel phase as whole frames.
-        oy, ox = (np.random.randint(0, (size - crop) // 8 + 1, size=2) * 8).tolist()
-        x = x[:, :, oy : oy + crop, ox : ox + crop]
-        mean, logvar = vae.encode(x)
-        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=gen)
-        y = vae.decode(z)
-        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum() / x.shape[0]
-        loss = F.mse_loss(y, x) + 0.25 * (y - x).abs().mean() + plan["kl_weight"] * kl
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
-        step += 1
-        smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
-        if step % 50 == 0 or step == total:
-            log("vae", step, total, started, resumed, loss=smooth)
-        ck.save({"model": vae.state_dict(), "opt": opt.state_dict(), "rng": rng_state(gen), "step": step}, force=step == total)
-
-
-@torch.no_grad()
-def vae_psnr(vae, data, idx):
-    """PSNR (dB, on 0..255 pixels) of decode(encode-mean) over frames `idx`."""
-    errs = []
-    for i in range(0, len(idx), 32):
-        x = data.images(idx[i : i + 32])
-        y = vae.decode(vae.encode(x)[0]).clamp(-1, 1)
-        errs.append(((y - x) * 127.5).pow(2).mean(dim=(1, 2, 3)))
-    mse = torch.cat(errs).mean().item()
-    return 10 * math.log10(255**2 / max(mse, 1e-12))
-
-
-@torch.no_grad()
-def rescale_vae(vae, data, work):
-    """Scale the posterior so SD's 0.18215·z has unit spread; return every frame's scaled mean and std."""
-    path = os.path.join(work, "latents.pt")
-    if os.path.exists(path):
-        saved = torch.load(path)
-        vae.load_state_dict(saved["vae"])
-        return saved["mean"], saved["std"]
-    means, stds = [], []
-    for i in range(0, data.count, 64):
-        m, lv = vae.encode(data.images(np.arange(i, min(i + 64, data.count))))
-        means.append(m)
-        stds.append(torch.exp(0.5 * lv))
-    mean, std = torch.cat(means), torch.cat(stds)  # [N, 4, h, w]
-    a = 1.0 / (SD_LATENT_SCALE * mean.std().item())
-    z = vae.quant_conv.out_channels // 2
-    # quant_conv's mean rows scale by a (log-variance rows shift by 2·ln a); post_quant_conv undoes it.
-    vae.quant_conv.weight[:z] *= a
-    vae.quant_conv.bias[:z] *= a
-    vae.quant_conv.bias[z:] += 2 * math.log(a)
-    vae.post_quant_conv.weight /= a
-    mean, std = mean * a, std * a
-    torch.save({"vae": vae.state_dict(), "mean": mean, "std": std, "scale": a}, path)
-    return mean, std
-
-
-def attention_layers(unet, latent):
-    """The cross-attention modules at the two finest levels, with the latent size of each."""
-    out = []
-    for name, m in unet.cross_attentions():
-        block = name.split(".")
-        if block[0] == "mid_block":
-            continue
-        i = int(block[1])
-        level = i if block[0] == "down_blocks" else len(unet.up_blocks) - 1 - i
-        if level <= 1:
-            m.keep_probs = True
-            out.append((m, latent >> level))
-    return out
-
-
-def attention_loss(layers, object_tokens, coverage):
-    """1 − the share of the vehicle words' attention that falls on the vehicle, over layers and captions."""
-    keep = object_tokens.sum(-1) > 0  # [B] captions that name a vehicle (not dropped)
-    if not keep.any():
-        return torch.zeros(())
-    losses = []
-    for m, size in layers:
-        cov = coverage if size == coverage.shape[-1] else F.avg_pool2d(coverage[:, None], coverage.shape[-1] // size)[:, 0]
-        mass = (m.probs.mean(1) * object_tokens[:, None, :]).sum(-1)  # [B, L] attention on the vehicle words
-        inside = (mass * cov.flatten(1)).sum(-1) / (mass.sum(-1) + 1e-8)
-        losses.append((1 - inside)[keep].mean())
-    return torch.stack(losses).mean()
-
-
-def alphas_cumprod():
-    """SD's training schedule: β "scaled_linear" from 0.00085 to 0.012 over 1000 steps."""
-    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
-    return torch.cumprod(1 - betas, 0).float()
-
-
-def train_denoiser(unet, text, latents, data, train_idx, plan, work):
-    """ε-prediction on the latents with captions (dropped for classifier-free guidance) and the attention term."""
-    ck = Checkpoint(os.path.join(work, "denoiser.pt"), plan["checkpoint_seconds"])
-    params = list(unet.parameters()) + list(text.parameters())
-    opt = torch.optim.AdamW(params, lr=plan["unet_lr"], weight_decay=0.01)
-    ema = [p.detach().clone() for p in params]
-    gen = torch.Generator().manual_seed(SEED + 1)
-    np.random.seed(SEED + 1)
-    step, state = 0, ck.load()
-    if state:
-        unet.load_state_dict(state["unet"])
-        text.load_state_dict(state["text"])
-        opt.load_state_dict(state["opt"])
-        ema = state["ema"]
-        set_rng_state(gen, state["rng"])
-        step = state["step"]
-    mean, std = latents
-    ac = alphas_cumprod()
-    layers = attention_layers(unet, mean.shape[-1])
-    total, started, smooth, resumed = plan["unet_steps"], time.time(), {}, step
-    B = plan["unet_batch"]
-    while step < total:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, plan["unet_lr"], plan["warmup"])
-        idx = np.sort(np.random.choice(train_idx, B, replace=False))
-        variant = np.random.randint(0, data.meta["variants"], size=B)
-        ids = torch.from_numpy(np.stack([data.ids[i, v] for i, v in zip(idx, variant)]).astype(np.int64))
-        objects = torch.from_numpy(np.stack([data.object_tokens[i, v] for i, v in zip(idx, variant)]).astype(np.float32))
-        drop = torch.rand(B, generator=gen) < plan["caption_dropout"]
-        ids[drop] = data.empty_ids
-        objects[drop] = 0
-        coverage = torch.from_numpy(np.ascontiguousarray(data.vehicle[idx])).float() / 255  # [B, h, w]
-        z0 = SD_LATENT_SCALE * (mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen))
-        t = torch.randint(0, 1000, (B,), generator=gen)
-        noise = torch.randn(z0.shape, generator=gen)
-        a = ac[t][:, None, None, None]
-        zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
-        pred = unet(zt, t, text(ids))
-        mse = F.mse_loss(pred, noise)
-        attn = attention_loss(layers, objects, coverage)
-        loss = mse + plan["attention_weight"] * attn
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        decay = min(plan["ema"], (1 + step) / (10 + step))
-        with torch.no_grad():
-            for e, p in zip(ema, params):
-                e.mul_(decay).add_(p.detach(), alpha=1 - decay)
-        for k, v in (("mse", mse.item()), ("attention", attn.item())):
-            smooth[k] = v if k not in smooth else 0.98 * smooth[k] + 0.02 * v
-        if step % 25 == 0 or step == total:
-            log("denoiser", step, total, started, resumed, **smooth)
-        ck.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "rng": rng_state(gen), "step": step}, force=step == total)
-    with torch.no_grad():
-        for e, p in zip(ema, params):
-            p.copy_(e)
-    return smooth
 
 
 def check_names(module, skeleton_file, prefix_filter=None):
@@ -370,6 +134,8 @@ def main():
               "vaeHeldOutPsnr": psnr and round(psnr, 2), "finalLosses": {k: round(v, 4) for k, v in losses.items()}}
     unet.eval()
     text.eval()
+    if len(val_idx):
+        report["heldOutCaptionGain"] = caption_gain(text, unet, latents, data, val_idx)
     write_folder(args.out, skeleton, text, unet, vae, data, report)
     report["minutes"] = round((time.time() - started) / 60, 1)
     print("report " + json.dumps(report), flush=True)

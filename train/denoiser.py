@@ -1,0 +1,129 @@
+"""The denoiser's stage: the text encoder and UNet trained together on the VAE's latents."""
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from autoencoder import SD_LATENT_SCALE
+from progress import SEED, Checkpoint, log, lr_at, rng_state, set_rng_state
+
+
+def attention_layers(unet, latent):
+    """The cross-attention modules at the two finest levels, with the latent size of each."""
+    out = []
+    for name, m in unet.cross_attentions():
+        block = name.split(".")
+        if block[0] == "mid_block":
+            continue
+        i = int(block[1])
+        level = i if block[0] == "down_blocks" else len(unet.up_blocks) - 1 - i
+        if level <= 1:
+            m.keep_probs = True
+            out.append((m, latent >> level))
+    return out
+
+
+def attention_loss(layers, object_tokens, coverage):
+    """1 − the share of the vehicle words' attention that falls on the vehicle, over layers and captions."""
+    keep = object_tokens.sum(-1) > 0  # [B] captions that name a vehicle (not dropped)
+    if not keep.any():
+        return torch.zeros(())
+    losses = []
+    for m, size in layers:
+        cov = coverage if size == coverage.shape[-1] else F.avg_pool2d(coverage[:, None], coverage.shape[-1] // size)[:, 0]
+        mass = (m.probs.mean(1) * object_tokens[:, None, :]).sum(-1)  # [B, L] attention on the vehicle words
+        inside = (mass * cov.flatten(1)).sum(-1) / (mass.sum(-1) + 1e-8)
+        losses.append((1 - inside)[keep].mean())
+    return torch.stack(losses).mean()
+
+
+def alphas_cumprod():
+    """SD's training schedule: β "scaled_linear" from 0.00085 to 0.012 over 1000 steps."""
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
+    return torch.cumprod(1 - betas, 0).float()
+
+
+def train_denoiser(unet, text, latents, data, train_idx, plan, work):
+    """ε-prediction on the latents with captions (dropped for classifier-free guidance) and the attention term."""
+    ck = Checkpoint(os.path.join(work, "denoiser.pt"), plan["checkpoint_seconds"])
+    params = list(unet.parameters()) + list(text.parameters())
+    opt = torch.optim.AdamW(params, lr=plan["unet_lr"], weight_decay=0.01)
+    ema = [p.detach().clone() for p in params]
+    gen = torch.Generator().manual_seed(SEED + 1)
+    np.random.seed(SEED + 1)
+    step, state = 0, ck.load()
+    if state:
+        unet.load_state_dict(state["unet"])
+        text.load_state_dict(state["text"])
+        opt.load_state_dict(state["opt"])
+        ema = state["ema"]
+        set_rng_state(gen, state["rng"])
+        step = state["step"]
+    mean, std = latents
+    ac = alphas_cumprod()
+    layers = attention_layers(unet, mean.shape[-1])
+    total, started, smooth, resumed = plan["unet_steps"], time.time(), {}, step
+    B = plan["unet_batch"]
+    while step < total:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total, plan["unet_lr"], plan["warmup"])
+        idx = np.sort(np.random.choice(train_idx, B, replace=False))
+        variant = np.random.randint(0, data.meta["variants"], size=B)
+        ids = torch.from_numpy(np.stack([data.ids[i, v] for i, v in zip(idx, variant)]).astype(np.int64))
+        objects = torch.from_numpy(np.stack([data.object_tokens[i, v] for i, v in zip(idx, variant)]).astype(np.float32))
+        drop = torch.rand(B, generator=gen) < plan["caption_dropout"]
+        ids[drop] = data.empty_ids
+        objects[drop] = 0
+        coverage = torch.from_numpy(np.ascontiguousarray(data.vehicle[idx])).float() / 255  # [B, h, w]
+        z0 = SD_LATENT_SCALE * (mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen))
+        t = torch.randint(0, 1000, (B,), generator=gen)
+        noise = torch.randn(z0.shape, generator=gen)
+        a = ac[t][:, None, None, None]
+        zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
+        pred = unet(zt, t, text(ids))
+        mse = F.mse_loss(pred, noise)
+        attn = attention_loss(layers, objects, coverage)
+        loss = mse + plan["attention_weight"] * attn
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        decay = min(plan["ema"], (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, p in zip(ema, params):
+                e.mul_(decay).add_(p.detach(), alpha=1 - decay)
+        for k, v in (("mse", mse.item()), ("attention", attn.item())):
+            smooth[k] = v if k not in smooth else 0.98 * smooth[k] + 0.02 * v
+        if step % 25 == 0 or step == total:
+            log("denoiser", step, total, started, resumed, **smooth)
+        ck.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "rng": rng_state(gen), "step": step}, force=step == total)
+    with torch.no_grad():
+        for e, p in zip(ema, params):
+            p.copy_(e)
+    return smooth
+
+
+@torch.no_grad()
+def caption_gain(text, unet, latents, data, idx):
+    """How much held-out ε error the caption saves: 1 − error(own caption) / error(another frame's caption),
+    on the vehicle's latent pixels and on the whole frame, at t = 300, 500, 700 with fixed noise."""
+    gen = torch.Generator().manual_seed(SEED + 2)
+    idx = idx[:: max(1, len(idx) // 64)]
+    mean, _ = latents
+    z0 = SD_LATENT_SCALE * mean[idx]  # [B, 4, h, w]
+    cover = torch.from_numpy(np.ascontiguousarray(data.vehicle[idx])).float()[:, None] / 255  # [B, 1, h, w]
+    own = torch.from_numpy(np.stack([data.ids[i, 0] for i in idx]).astype(np.int64))  # [B, 77]
+    other = own.roll(len(idx) // 2, 0)  # frames half the set away: other clips
+    ac = alphas_cumprod()
+    err = {"own": torch.zeros(2), "other": torch.zeros(2)}
+    for t in (300, 500, 700):
+        noise = torch.randn(z0.shape, generator=gen)
+        zt = ac[t].sqrt() * z0 + (1 - ac[t]).sqrt() * noise
+        for name, ids in (("own", own), ("other", other)):
+            e = (unet(zt, torch.full((len(idx),), t), text(ids)) - noise).pow(2)
+            err[name] += torch.stack([(e * cover).sum() / cover.sum(), e.mean()])
+    gain = 1 - err["own"] / err["other"]
+    return {"vehicle": round(gain[0].item(), 4), "frame": round(gain[1].item(), 4)}
