@@ -33,6 +33,12 @@ test(
     const report = JSON.parse(/^report (.*)$/m.exec(r.stdout)![1]);
     assert.equal(report.plan, "smoke");
     assert.equal(report.denoiserSteps, 2);
+    // One of the miniature's two clips is held out, so the report measures how far captions steer the model.
+    assert.equal(report.trainingClips, 1);
+    for (const t of ["700", "900"]) {
+      const share = report.heldOutColourSteering[t];
+      assert.ok(share >= 0 && share <= 1, `heldOutColourSteering at t = ${t}: ${share}`);
+    }
     const model = path.join(work, "model");
     for (const part of [
       "text_encoder/model.safetensors",

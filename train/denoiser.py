@@ -127,3 +127,46 @@ def caption_gain(text, unet, latents, data, idx):
             err[name] += torch.stack([(e * cover).sum() / cover.sum(), e.mean()])
     gain = 1 - err["own"] / err["other"]
     return {"vehicle": round(gain[0].item(), 4), "frame": round(gain[1].item(), 4)}
+
+
+@torch.no_grad()
+def colour_steering(text, unet, vae, latents, data, idx, guidance=7.5):
+    """Share of held-out frames whose vehicle, in the one-step prediction of the clean frame from t = 700 and
+    900 (classifier-free guidance 7.5), takes the colour its caption is switched to; chance is 1 / colours."""
+    colours = data.meta["colours"]
+    gen = torch.Generator().manual_seed(SEED + 3)
+    idx = idx[:: max(1, len(idx) // 32)]
+    mean, _ = latents
+    z0 = SD_LATENT_SCALE * mean[idx]  # [B, 4, h, w]
+    own = torch.from_numpy(np.stack([data.ids[i, 0] for i in idx]).astype(np.int64))  # [B, 77]
+    named = [next((c for c in colours if c["tokenId"] in row), None) for row in own.tolist()]
+    factor = data.frames.shape[1] // mean.shape[-1]
+    vehicle = torch.from_numpy(np.ascontiguousarray(data.vehicle[idx])) >= 128  # [B, h, w] mostly vehicle
+    vehicle = vehicle.repeat_interleave(factor, 1).repeat_interleave(factor, 2)  # [B, H, W]
+    palette = torch.tensor([c["rgb"] for c in colours], dtype=torch.float32)  # [C, 3]
+    empty = text(data.empty_ids[None].repeat(len(idx), 1))
+    ac = alphas_cumprod()
+    share = {}
+    for t in (700, 900):
+        noise = torch.randn(z0.shape, generator=gen)
+        zt = ac[t].sqrt() * z0 + (1 - ac[t]).sqrt() * noise
+        steps = torch.full((len(idx),), t)
+        uncond = unet(zt, steps, empty)
+        hits = tries = 0
+        for target, colour in enumerate(colours):
+            ids, asked = own.clone(), []
+            for b, was in enumerate(named):
+                if was is not None and was is not colour and vehicle[b].any():
+                    ids[b][ids[b] == was["tokenId"]] = colour["tokenId"]
+                    asked.append(b)
+            if not asked:
+                continue
+            eps = uncond + guidance * (unet(zt, steps, text(ids)) - uncond)
+            x0 = (zt - (1 - ac[t]).sqrt() * eps) / ac[t].sqrt()
+            frames = (vae.decode(x0[asked] / SD_LATENT_SCALE).clamp(-1, 1) + 1) * 127.5  # [b, 3, H, W]
+            for frame, b in zip(frames, asked):
+                body = frame[:, vehicle[b]].median(dim=1).values  # [3]
+                hits += int((palette - body).pow(2).sum(-1).argmin().item() == target)
+                tries += 1
+        share[str(t)] = round(hits / max(tries, 1), 3)
+    return share

@@ -17,6 +17,9 @@ class WorldData:
     def __init__(self, folder):
         with open(os.path.join(folder, "meta.json")) as f:
             self.meta = m = json.load(f)
+        if "colours" not in m:
+            raise SystemExit(f"{folder}/meta.json: exported by an older fatezero (no colours); delete {folder} and run again "
+                             "(the checkpoints beside it stay valid)")
         n, s, v, t = m["frames"], m["size"], m["variants"], m["tokens"]
         load = lambda name, dtype, shape: np.memmap(os.path.join(folder, name), dtype=dtype, mode="r", shape=shape)
         self.frames = load("frames.u8", np.uint8, (n, s, s, 3))

@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from autoencoder import SD_LATENT_SCALE, rescale_vae, train_vae, vae_psnr  # noqa: E402
-from denoiser import caption_gain, train_denoiser  # noqa: E402
+from denoiser import caption_gain, colour_steering, train_denoiser  # noqa: E402
 from progress import SEED, WorldData  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 from world_model import AutoencoderKL, ClipTextModel, UNet2DConditionModel  # noqa: E402
@@ -34,7 +34,7 @@ PLANS = {
     "smoke": dict(
         vae_steps=2, vae_batch=2, vae_crop=64, vae_lr=5e-4, kl_weight=1e-6,
         unet_steps=2, unet_batch=2, unet_lr=3e-4, caption_dropout=0.1, attention_weight=0.1, ema=0.999,
-        warmup=1, checkpoint_seconds=300, validation_share=0.0,
+        warmup=1, checkpoint_seconds=300, validation_share=0.5,
     ),
 }
 
@@ -136,6 +136,7 @@ def main():
     text.eval()
     if len(val_idx):
         report["heldOutCaptionGain"] = caption_gain(text, unet, latents, data, val_idx)
+        report["heldOutColourSteering"] = colour_steering(text, unet, vae, latents, data, val_idx)
     write_folder(args.out, skeleton, text, unet, vae, data, report)
     report["minutes"] = round((time.time() - started) / 60, 1)
     print("report " + json.dumps(report), flush=True)

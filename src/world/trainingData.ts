@@ -8,7 +8,7 @@ import { ClipTokenizer } from "../tokenizer/clipTokenizer";
 import { getWordIndices } from "../tokenizer/wordIndices";
 import { vehicleWords } from "./captions";
 import { seededRandom } from "./layout";
-import { COLOUR_NAMES, SETTINGS, STYLES, VEHICLE_KINDS, type WorldAttributes } from "./vocabulary";
+import { COLOUR_NAMES, SETTINGS, STYLES, VEHICLE_COLOURS, VEHICLE_KINDS, type WorldAttributes } from "./vocabulary";
 import { renderWorldClip, WORLD_FRAMES, WORLD_SIZE } from "./worldClip";
 import { worldVocabFiles } from "./worldVocab";
 
@@ -17,7 +17,7 @@ export const TRAINING_SEEDS = 1_000_000;
 /** Latent pixels per image pixel side: the VAE's factor (three 2× downsamplings). */
 const VAE_FACTOR = 8;
 /** Bumped whenever what the exporter writes changes. */
-export const TRAINING_DATA_VERSION = 1;
+export const TRAINING_DATA_VERSION = 2;
 
 /** The attributes of training clip `seed`: uniform over the vocabulary, fixed by the seed. */
 export function trainingAttributes(seed: number): WorldAttributes {
@@ -38,6 +38,8 @@ export interface TrainingDataMeta {
   firstSeed: number;
   /** Ids of the empty prompt (classifier-free guidance's unconditional caption). */
   emptyIds: number[];
+  /** Each vehicle colour's token id and body RGB, for the report's colour-steering measure. */
+  colours: { name: string; tokenId: number; rgb: readonly number[] }[];
 }
 
 /** Write `clips` training clips into `dir` (frames.u8, ids.i32, objectTokens.u8, vehicle.u8, meta.json). */
@@ -90,7 +92,15 @@ export function writeTrainingData(dir: string, clips: number, onProgress?: (done
     vocabSize: Object.values(files.vocab).reduce((m, id) => Math.max(m, id + 1), 0),
     firstSeed: TRAINING_SEEDS,
     emptyIds: tokenizer.tokenize("").ids,
+    colours: COLOUR_NAMES.map((name) => ({ name, tokenId: singleToken(tokenizer, name), rgb: VEHICLE_COLOURS[name] })),
   };
   fs.writeFileSync(path.join(dir, "meta.json"), JSON.stringify(meta, null, 1) + "\n");
   return meta;
+}
+
+/** The one token id of `word`; the world's vocabulary has one per colour. */
+function singleToken(tokenizer: ClipTokenizer, word: string): number {
+  const ids = tokenizer.encode(word);
+  if (ids.length !== 1) throw new Error(`world vocabulary: "${word}" is ${ids.length} tokens, not 1`);
+  return ids[0];
 }
