@@ -71,7 +71,7 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work):
             g["lr"] = lr_at(step, total, plan["unet_lr"], plan["warmup"])
         idx = np.sort(np.random.choice(train_idx, B, replace=False))
         variant = np.random.randint(0, data.meta["variants"], size=B)
-        ids = torch.from_numpy(np.stack([data.ids[i, v] for i, v in zip(idx, variant)]).astype(np.int64))
+        ids = data.caption_ids(idx, variant)
         objects = torch.from_numpy(np.stack([data.object_tokens[i, v] for i, v in zip(idx, variant)]).astype(np.float32))
         drop = torch.rand(B, generator=gen) < plan["caption_dropout"]
         ids[drop] = data.empty_ids
@@ -115,7 +115,7 @@ def caption_gain(text, unet, latents, data, idx):
     mean, _ = latents
     z0 = SD_LATENT_SCALE * mean[idx]  # [B, 4, h, w]
     cover = torch.from_numpy(np.ascontiguousarray(data.vehicle[idx])).float()[:, None] / 255  # [B, 1, h, w]
-    own = torch.from_numpy(np.stack([data.ids[i, 0] for i in idx]).astype(np.int64))  # [B, 77]
+    own = data.caption_ids(idx, [0] * len(idx))  # [B, 77]
     other = own.roll(len(idx) // 2, 0)  # frames half the set away: other clips
     ac = alphas_cumprod()
     err = {"own": torch.zeros(2), "other": torch.zeros(2)}
@@ -138,7 +138,7 @@ def colour_steering(text, unet, vae, latents, data, idx, guidance=7.5):
     idx = idx[:: max(1, len(idx) // 32)]
     mean, _ = latents
     z0 = SD_LATENT_SCALE * mean[idx]  # [B, 4, h, w]
-    own = torch.from_numpy(np.stack([data.ids[i, 0] for i in idx]).astype(np.int64))  # [B, 77]
+    own = data.caption_ids(idx, [0] * len(idx))  # [B, 77]
     named = [next((c for c in colours if c["tokenId"] in row), None) for row in own.tolist()]
     factor = data.frames.shape[1] // mean.shape[-1]
     vehicle = torch.from_numpy(np.ascontiguousarray(data.vehicle[idx])) >= 128  # [B, h, w] mostly vehicle

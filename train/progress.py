@@ -9,6 +9,8 @@ import numpy as np
 import torch
 
 SEED = 20231001
+# The export this program reads: src/world/trainingData.ts's TRAINING_DATA_VERSION.
+DATA_VERSION = 2
 
 
 class WorldData:
@@ -17,9 +19,9 @@ class WorldData:
     def __init__(self, folder):
         with open(os.path.join(folder, "meta.json")) as f:
             self.meta = m = json.load(f)
-        if "colours" not in m:
-            raise SystemExit(f"{folder}/meta.json: exported by an older fatezero (no colours); delete {folder} and run again "
-                             "(the checkpoints beside it stay valid)")
+        if m.get("version") != DATA_VERSION:
+            raise SystemExit(f"{folder}/meta.json: export version {m.get('version')}, this program reads {DATA_VERSION}; "
+                             f"delete {folder} and run again (the checkpoints beside it stay valid)")
         n, s, v, t = m["frames"], m["size"], m["variants"], m["tokens"]
         load = lambda name, dtype, shape: np.memmap(os.path.join(folder, name), dtype=dtype, mode="r", shape=shape)
         self.frames = load("frames.u8", np.uint8, (n, s, s, 3))
@@ -28,6 +30,9 @@ class WorldData:
         self.vehicle = load("vehicle.u8", np.uint8, (n, s // 8, s // 8))
         self.empty_ids = torch.tensor(m["emptyIds"], dtype=torch.int64)
         self.count = n
+
+    def caption_ids(self, idx, variants):  # → [B, 77] int64: caption variant variants[b] of frame idx[b]
+        return torch.from_numpy(np.stack([self.ids[i, v] for i, v in zip(idx, variants)]).astype(np.int64))
 
     def images(self, idx):  # → [B, 3, S, S] in [-1, 1]
         x = torch.from_numpy(np.ascontiguousarray(self.frames[idx])).float()
