@@ -3,6 +3,7 @@
 // stored probe. Both need Debian's python3-torch for the first test only.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
@@ -29,10 +30,12 @@ test(
       timeout: 600_000,
     });
     assert.equal(r.status, 0, r.stderr + r.stdout);
-    assert.match(r.stdout, /^vae +2\/2 /m, "a progress line per stage");
+    for (const stage of ["vae", "denoiser", "refine"])
+      assert.match(r.stdout, new RegExp(`^${stage} +2/2 `, "m"), `a progress line of ${stage}`);
     const report = JSON.parse(/^report (.*)$/m.exec(r.stdout)![1]);
     assert.equal(report.plan, "smoke");
     assert.equal(report.denoiserSteps, 2);
+    assert.equal(report.refineSteps, 2);
     // One of the miniature's two clips is held out, so the report measures how far captions steer the model.
     assert.equal(report.trainingClips, 1);
     for (const t of ["700", "900"]) {
@@ -59,6 +62,27 @@ test(
     });
     assert.equal(again.status, 0, again.stderr);
     assert.deepEqual(fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors")), weights);
+    // --base: the refine stage alone, from a folder's weights; another base for the same work folder is refused.
+    const refineWork = tempDir("train-refine");
+    const trainRefine = (...args: string[]) =>
+      spawnSync("bash", ["train/run.sh", "--plan", "smoke", ...args], {
+        encoding: "utf8",
+        env: { ...process.env, FATEZERO_TRAIN_DIR: refineWork, FATEZERO_PYTHON: pythonWithTorch },
+        timeout: 600_000,
+      });
+    const refined = trainRefine("--base", model);
+    assert.equal(refined.status, 0, refined.stderr + refined.stdout);
+    assert.doesNotMatch(refined.stdout, /^(vae|denoiser) +\d/m, "the earlier stages are not trained again");
+    const refinedReport = JSON.parse(/^report (.*)$/m.exec(refined.stdout)![1]);
+    const baseUnet = fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors"));
+    assert.deepEqual(refinedReport.base, { source: "--base", unetSha256: crypto.createHash("sha256").update(baseUnet).digest("hex") });
+    assert.equal(refinedReport.denoiserSteps, 2, "the base's history is carried into the report");
+    const otherBase = trainRefine("--base", path.join(refineWork, "model"));
+    assert.equal(otherBase.status, 2, otherBase.stderr);
+    assert.match(otherBase.stderr, /holds other weights/);
+    const unknown = trainRefine("--steps", "3");
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /unknown argument --steps/);
   },
 );
 

@@ -29,7 +29,7 @@ def train_vae(vae, data, train_idx, plan, work):
     crop, size = plan["vae_crop"], data.meta["size"]
     while step < total:
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, plan["vae_lr"], plan["warmup"])
+            g["lr"] = lr_at(step, total, plan["vae_lr"], plan["vae_warmup"])
         idx = np.sort(np.random.choice(train_idx, plan["vae_batch"], replace=False))
         x = data.images(idx)
         # Crops on the latent grid, so the encoder sees the same 8-pixel phase as whole frames.
@@ -64,6 +64,17 @@ def vae_psnr(vae, data, idx):
 
 
 @torch.no_grad()
+def encode_frames(vae, data):
+    """Every frame's posterior mean and std, each [N, 4, h, w]."""
+    means, stds = [], []
+    for i in range(0, data.count, 64):
+        m, lv = vae.encode(data.images(np.arange(i, min(i + 64, data.count))))
+        means.append(m)
+        stds.append(torch.exp(0.5 * lv))
+    return torch.cat(means), torch.cat(stds)
+
+
+@torch.no_grad()
 def rescale_vae(vae, data, work):
     """Scale the posterior so SD's 0.18215·z has unit spread; return every frame's scaled mean and std."""
     path = os.path.join(work, "latents.pt")
@@ -71,12 +82,7 @@ def rescale_vae(vae, data, work):
         saved = torch.load(path)
         vae.load_state_dict(saved["vae"])
         return saved["mean"], saved["std"]
-    means, stds = [], []
-    for i in range(0, data.count, 64):
-        m, lv = vae.encode(data.images(np.arange(i, min(i + 64, data.count))))
-        means.append(m)
-        stds.append(torch.exp(0.5 * lv))
-    mean, std = torch.cat(means), torch.cat(stds)  # [N, 4, h, w]
+    mean, std = encode_frames(vae, data)
     a = 1.0 / (SD_LATENT_SCALE * mean.std().item())
     z = vae.quant_conv.out_channels // 2
     # quant_conv's mean rows scale by a (log-variance rows shift by 2·ln a); post_quant_conv undoes it.

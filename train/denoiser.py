@@ -45,14 +45,26 @@ def alphas_cumprod():
     return torch.cumprod(1 - betas, 0).float()
 
 
-def train_denoiser(unet, text, latents, data, train_idx, plan, work):
-    """ε-prediction on the latents with captions (dropped for classifier-free guidance) and the attention term."""
-    ck = Checkpoint(os.path.join(work, "denoiser.pt"), plan["checkpoint_seconds"])
+def noise_weights(ac, t_min, max_weight):
+    """Per-timestep ε-error weights: 1/SNR clipped to 1…max_weight, averaging 1 over t ≥ t_min. A vehicle's
+    colour and a scene's setting are decided at high noise, where the plain ε error is small (SNR < 1)."""
+    w = ((1 - ac) / ac).clamp(1, max_weight)  # [1000]
+    return w / w[t_min:].mean()
+
+
+def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="denoiser"):
+    """ε-prediction on the latents with captions (dropped for classifier-free guidance) and the attention term.
+    Stage "denoiser" trains from scratch over all t; stage "refine" continues at high noise (t ≥ refine_t_min)
+    with the error weighted by noise_weights, with its own checkpoint, random stream and schedule."""
+    refine = stage == "refine"
+    key = "refine" if refine else "unet"
+    ck = Checkpoint(os.path.join(work, f"{stage}.pt"), plan["checkpoint_seconds"])
     params = list(unet.parameters()) + list(text.parameters())
-    opt = torch.optim.AdamW(params, lr=plan["unet_lr"], weight_decay=0.01)
+    opt = torch.optim.AdamW(params, lr=plan[f"{key}_lr"], weight_decay=0.01)
     ema = [p.detach().clone() for p in params]
-    gen = torch.Generator().manual_seed(SEED + 1)
-    np.random.seed(SEED + 1)
+    seed = SEED + (4 if refine else 1)
+    gen = torch.Generator().manual_seed(seed)
+    np.random.seed(seed)
     step, state = 0, ck.load()
     if state:
         unet.load_state_dict(state["unet"])
@@ -64,11 +76,13 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work):
     mean, std = latents
     ac = alphas_cumprod()
     layers = attention_layers(unet, mean.shape[-1])
-    total, started, smooth, resumed = plan["unet_steps"], time.time(), {}, step
-    B = plan["unet_batch"]
+    t_min = plan["refine_t_min"] if refine else 0
+    weights = noise_weights(ac, t_min, plan["refine_max_weight"]) if refine else None  # [1000]
+    total, started, smooth, resumed = plan[f"{key}_steps"], time.time(), {}, step
+    warmup, ema_max, B = plan[f"{key}_warmup"], plan[f"{key}_ema"], plan["unet_batch"]
     while step < total:
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, plan["unet_lr"], plan["warmup"])
+            g["lr"] = lr_at(step, total, plan[f"{key}_lr"], warmup)
         idx = np.sort(np.random.choice(train_idx, B, replace=False))
         variant = np.random.randint(0, data.meta["variants"], size=B)
         ids = data.caption_ids(idx, variant)
@@ -78,12 +92,12 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work):
         objects[drop] = 0
         coverage = torch.from_numpy(np.ascontiguousarray(data.vehicle[idx])).float() / 255  # [B, h, w]
         z0 = SD_LATENT_SCALE * (mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen))
-        t = torch.randint(0, 1000, (B,), generator=gen)
+        t = torch.randint(t_min, 1000, (B,), generator=gen)
         noise = torch.randn(z0.shape, generator=gen)
         a = ac[t][:, None, None, None]
         zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
         pred = unet(zt, t, text(ids))
-        mse = F.mse_loss(pred, noise)
+        mse = F.mse_loss(pred, noise) if weights is None else ((pred - noise).pow(2).mean((1, 2, 3)) * weights[t]).mean()
         attn = attention_loss(layers, objects, coverage)
         loss = mse + plan["attention_weight"] * attn
         opt.zero_grad()
@@ -91,14 +105,14 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work):
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1
-        decay = min(plan["ema"], (1 + step) / (10 + step))
+        decay = min(ema_max, (1 + step) / (10 + step))
         with torch.no_grad():
             for e, p in zip(ema, params):
                 e.mul_(decay).add_(p.detach(), alpha=1 - decay)
-        for k, v in (("mse", mse.item()), ("attention", attn.item())):
+        for k, v in (("weighted_mse" if refine else "mse", mse.item()), ("attention", attn.item())):
             smooth[k] = v if k not in smooth else 0.98 * smooth[k] + 0.02 * v
         if step % 25 == 0 or step == total:
-            log("denoiser", step, total, started, resumed, **smooth)
+            log(stage, step, total, started, resumed, **smooth)
         ck.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "rng": rng_state(gen), "step": step}, force=step == total)
     with torch.no_grad():
         for e, p in zip(ema, params):

@@ -3,6 +3,7 @@ and progress lines."""
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -13,6 +14,12 @@ SEED = 20231001
 DATA_VERSION = 2
 
 
+def refuse(message):
+    """Bad input: the message on stderr and exit code 2, before any training."""
+    print(f"train:world: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 class WorldData:
     """The exported training set: frames, caption ids per variant, vehicle tokens, vehicle coverage."""
 
@@ -20,7 +27,7 @@ class WorldData:
         with open(os.path.join(folder, "meta.json")) as f:
             self.meta = m = json.load(f)
         if m.get("version") != DATA_VERSION:
-            raise SystemExit(f"{folder}/meta.json: export version {m.get('version')}, this program reads {DATA_VERSION}; "
+            refuse(f"{folder}/meta.json: export version {m.get('version')}, this program reads {DATA_VERSION}; "
                              f"delete {folder} and run again (the checkpoints beside it stay valid)")
         n, s, v, t = m["frames"], m["size"], m["variants"], m["tokens"]
         load = lambda name, dtype, shape: np.memmap(os.path.join(folder, name), dtype=dtype, mode="r", shape=shape)

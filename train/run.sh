@@ -2,11 +2,19 @@
 # Reproduce the committed world model: export the world's training set, then train (resumable).
 #   npm run train:world                      # full plan, into models/world/
 #   npm run train:world -- --plan smoke      # 2-step miniature (what CI runs)
+#   npm run train:world -- --base DIR        # only the refine stage, from DIR's weights (e.g. an earlier models/world)
 # FATEZERO_TRAIN_DIR: work folder (default .train/world); FATEZERO_PYTHON: a python3 with torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 plan=full
-[ "${1:-}" = "--plan" ] && plan="$2"
+base=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --plan) plan="${2:?--plan needs full or smoke}"; shift 2 ;;
+    --base) base=(--base "${2:?--base needs a model folder}"); shift 2 ;;
+    *) echo "train:world: unknown argument $1 (known: --plan full|smoke, --base DIR)" >&2; exit 2 ;;
+  esac
+done
 work="${FATEZERO_TRAIN_DIR:-.train/world}"
 [ "$plan" = smoke ] && work="${FATEZERO_TRAIN_DIR:-.train/world-smoke}"
 out=models/world
@@ -24,4 +32,4 @@ if [ ! -f "$work/data/meta.json" ]; then
   [ "$plan" = smoke ] && clips=2
   node bin/fatezero.js world-training-data --out "$work" --clips "$clips" $([ "$plan" = smoke ] && echo --miniature)
 fi
-exec "$python" train/train_world.py --work "$work" --out "$out" --plan "$plan"
+exec "$python" train/train_world.py --work "$work" --out "$out" --plan "$plan" "${base[@]}"

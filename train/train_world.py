@@ -1,6 +1,7 @@
-"""Train the world model: a VAE stage, then the text encoder and UNet together, then a diffusers folder.
+"""Train the world model: a VAE stage, the text encoder and UNet together, a high-noise refine stage of those
+two, then a diffusers folder.
 
-  python3 train/train_world.py --work .train/world --out models/world [--plan full|smoke]
+  python3 train/train_world.py --work .train/world --out models/world [--plan full|smoke] [--base FOLDER]
 
 `--work` holds what `fatezero world-training-data` wrote (data/, skeleton/) and this program's checkpoints;
 a run that is stopped resumes from its last checkpoint (batches, noise and dropout come from saved random
@@ -8,6 +9,7 @@ states, so a resumed run ends with the same weights as an uninterrupted one). Th
 read from the skeleton's config.json files; the training schedule is PLANS below.
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -18,25 +20,30 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from autoencoder import SD_LATENT_SCALE, rescale_vae, train_vae, vae_psnr  # noqa: E402
+from autoencoder import SD_LATENT_SCALE, encode_frames, rescale_vae, train_vae, vae_psnr  # noqa: E402
 from denoiser import caption_gain, colour_steering, train_denoiser  # noqa: E402
-from progress import SEED, WorldData  # noqa: E402
+from progress import SEED, WorldData, refuse  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 from world_model import AutoencoderKL, ClipTextModel, UNet2DConditionModel  # noqa: E402
 
 # The training schedules: "full" makes the committed model, "smoke" is its 2-step miniature (what CI runs).
 PLANS = {
     "full": dict(
-        vae_steps=3200, vae_batch=16, vae_crop=64, vae_lr=5e-4, kl_weight=1e-6,
-        unet_steps=2600, unet_batch=16, unet_lr=3e-4, caption_dropout=0.1, attention_weight=0.1, ema=0.999,
-        warmup=100, checkpoint_seconds=300, validation_share=0.02,
+        vae_steps=3200, vae_batch=16, vae_crop=64, vae_lr=5e-4, vae_warmup=100, kl_weight=1e-6,
+        unet_steps=2600, unet_batch=16, unet_lr=3e-4, unet_warmup=100, unet_ema=0.999, caption_dropout=0.1, attention_weight=0.1,
+        refine_steps=500, refine_lr=5e-4, refine_warmup=20, refine_ema=0.995, refine_t_min=500, refine_max_weight=20,
+        checkpoint_seconds=300, validation_share=0.02,
     ),
     "smoke": dict(
-        vae_steps=2, vae_batch=2, vae_crop=64, vae_lr=5e-4, kl_weight=1e-6,
-        unet_steps=2, unet_batch=2, unet_lr=3e-4, caption_dropout=0.1, attention_weight=0.1, ema=0.999,
-        warmup=1, checkpoint_seconds=300, validation_share=0.5,
+        vae_steps=2, vae_batch=2, vae_crop=64, vae_lr=5e-4, vae_warmup=1, kl_weight=1e-6,
+        unet_steps=2, unet_batch=2, unet_lr=3e-4, unet_warmup=1, unet_ema=0.999, caption_dropout=0.1, attention_weight=0.1,
+        refine_steps=2, refine_lr=5e-4, refine_warmup=1, refine_ema=0.995, refine_t_min=500, refine_max_weight=20,
+        checkpoint_seconds=300, validation_share=0.5,
     ),
 }
+# What the refine stage starts from: the earlier stages' weights as stored (fp16), so that it can also start
+# from a committed folder (--base) and reproduce the same result as after training them.
+BASE_FILES = ("text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors")
 
 
 def check_names(module, skeleton_file, prefix_filter=None):
@@ -47,7 +54,57 @@ def check_names(module, skeleton_file, prefix_filter=None):
         missing = sorted(set(want) - set(have))[:5]
         extra = sorted(set(have) - set(want))[:5]
         shapes = [k for k in want if k in have and want[k] != have[k]][:5]
-        raise SystemExit(f"{skeleton_file}: parameters differ from the training program's (missing {missing}, extra {extra}, shapes {shapes})")
+        refuse(f"{skeleton_file}: parameters differ from the training program's (missing {missing}, extra {extra}, shapes {shapes})")
+
+
+def adopt_base(folder, base, work):
+    """Copy a model folder's weights in as the refine stage's start (refusing to replace a different one)."""
+    for f in BASE_FILES + ("model_index.json",):
+        if not os.path.isfile(os.path.join(folder, f)):
+            refuse(f"--base {folder}: no {f} (a diffusers folder written by this program, e.g. models/world)")
+    if os.path.exists(os.path.join(base, "model_index.json")):
+        read = lambda root, f: open(os.path.join(root, f), "rb").read()
+        if any(read(folder, f) != read(base, f) for f in BASE_FILES):
+            refuse(f"{base} holds other weights than {folder}; delete it (the refine stage restarts) or use another --work")
+        return
+    fresh_base(work)
+    tmp = base + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for f in BASE_FILES + ("model_index.json",):
+        os.makedirs(os.path.dirname(os.path.join(tmp, f)), exist_ok=True)
+        shutil.copyfile(os.path.join(folder, f), os.path.join(tmp, f))
+    os.replace(tmp, base)
+
+
+def fresh_base(work):
+    """A new base invalidates the refine stage's checkpoint and latents."""
+    for f in ("refine.pt", "refine-latents.pt"):
+        if os.path.exists(os.path.join(work, f)):
+            os.remove(os.path.join(work, f))
+
+
+def load_base(base, text, unet, vae):
+    """The base folder's fp16 weights into the (fp32) modules; returns its report."""
+    for module, f in zip((text, unet, vae), BASE_FILES):
+        tensors = {k: v.float() for k, v in read_safetensors(os.path.join(base, f)).items() if k != "text_model.embeddings.position_ids"}
+        try:
+            module.load_state_dict(tensors)
+        except RuntimeError as e:
+            refuse(f"{base}/{f}: does not fit the skeleton's architecture: {str(e).splitlines()[0]}")
+    with open(os.path.join(base, "model_index.json")) as f:
+        return json.load(f).get("_fatezero", {})
+
+
+@torch.no_grad()
+def base_latents(vae, data, work):
+    """Every frame's latents through the base's (fp16-rounded) VAE, cached in the work folder."""
+    path = os.path.join(work, "refine-latents.pt")
+    if os.path.exists(path):
+        return torch.load(path)
+    latents = encode_frames(vae, data)
+    torch.save(latents, path + ".tmp")
+    os.replace(path + ".tmp", path)
+    return latents
 
 
 def half(module):
@@ -61,8 +118,9 @@ def half(module):
 
 
 @torch.no_grad()
-def write_folder(out, skeleton, text, unet, vae, data, report):
-    """The diffusers folder (fp16 weights, the skeleton's configs, tokenizer and scheduler) and its probe."""
+def write_folder(out, skeleton, text, unet, vae, data, report, with_probe=True):
+    """The diffusers folder (fp16 weights, the skeleton's configs, tokenizer and scheduler) and its probe; the
+    modules keep the fp16-rounded values."""
     tmp = out.rstrip("/") + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(skeleton, tmp)
@@ -77,7 +135,8 @@ def write_folder(out, skeleton, text, unet, vae, data, report):
     with open(index_path, "w") as f:
         json.dump(index, f, indent=2)
         f.write("\n")
-    write_safetensors(os.path.join(os.path.dirname(os.path.abspath(out)), os.path.basename(out.rstrip("/")) + "-probe.safetensors"), probe(text, unet, vae, data))
+    if with_probe:
+        write_safetensors(os.path.join(os.path.dirname(os.path.abspath(out)), os.path.basename(out.rstrip("/")) + "-probe.safetensors"), probe(text, unet, vae, data))
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
 
@@ -104,6 +163,7 @@ def main():
     parser.add_argument("--out", required=True, help="the diffusers folder to write")
     parser.add_argument("--plan", choices=sorted(PLANS), default="full")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--base", help="start the refine stage from this folder's weights (e.g. an earlier models/world) instead of training the VAE and denoiser stages")
     args = parser.parse_args()
     plan = PLANS[args.plan]
     torch.set_num_threads(args.threads)
@@ -123,15 +183,29 @@ def main():
     count = lambda m: sum(p.numel() for p in m.parameters())
     print(f"world model: text encoder {count(text) / 1e6:.2f} M, UNet {count(unet) / 1e6:.2f} M, VAE {count(vae) / 1e6:.2f} M parameters; "
           f"{len(train_idx)} training frames, {len(val_idx)} held out; plan {args.plan}, {args.threads} threads", flush=True)
-    started = time.time()
-    train_vae(vae, data, train_idx, plan, work)
+    started, base = time.time(), os.path.join(work, "base")
+    if args.base:
+        adopt_base(args.base, base, work)
+    if not os.path.exists(os.path.join(base, "model_index.json")):
+        train_vae(vae, data, train_idx, plan, work)
+        vae.eval()
+        latents = rescale_vae(vae, data, work)
+        losses = train_denoiser(unet, text, latents, data, train_idx, plan, work)
+        fresh_base(work)
+        write_folder(base, skeleton, text, unet, vae, data, {"plan": args.plan, "vaeSteps": plan["vae_steps"], "denoiserSteps": plan["unet_steps"],
+                                                             "finalLosses": {k: round(v, 4) for k, v in losses.items()}}, with_probe=False)
+    base_report = load_base(base, text, unet, vae)
     vae.eval()
-    latents = rescale_vae(vae, data, work)
+    latents = base_latents(vae, data, work)
     psnr = vae_psnr(vae, data, val_idx) if len(val_idx) else None
     print(f"vae: held-out reconstruction PSNR {psnr if psnr is None else round(psnr, 2)} dB", flush=True)
-    losses = train_denoiser(unet, text, latents, data, train_idx, plan, work)
-    report = {"plan": args.plan, "trainingClips": clips - held_out, "vaeSteps": plan["vae_steps"], "denoiserSteps": plan["unet_steps"],
-              "vaeHeldOutPsnr": psnr and round(psnr, 2), "finalLosses": {k: round(v, 4) for k, v in losses.items()}}
+    prior = base_report.get("finalLosses", {})
+    refined = train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="refine")
+    with open(os.path.join(base, BASE_FILES[1]), "rb") as f:
+        base_id = {"source": "--base" if args.base else "trained", "unetSha256": hashlib.sha256(f.read()).hexdigest()}
+    report = {"plan": args.plan, "base": base_id, "trainingClips": clips - held_out, "vaeSteps": base_report.get("vaeSteps"),
+              "denoiserSteps": base_report.get("denoiserSteps"), "refineSteps": plan["refine_steps"], "vaeHeldOutPsnr": psnr and round(psnr, 2),
+              "finalLosses": {"denoiser": prior.get("denoiser", prior), "refine": {k: round(v, 4) for k, v in refined.items()}}}
     unet.eval()
     text.eval()
     if len(val_idx):
