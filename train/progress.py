@@ -28,7 +28,7 @@ class WorldData:
             self.meta = m = json.load(f)
         if m.get("version") != DATA_VERSION:
             refuse(f"{folder}/meta.json: export version {m.get('version')}, this program reads {DATA_VERSION}; "
-                             f"delete {folder} and run again (the checkpoints beside it stay valid)")
+                   f"delete {folder} and run again (the checkpoints beside it stay valid)")
         n, s, v, t = m["frames"], m["size"], m["variants"], m["tokens"]
         load = lambda name, dtype, shape: np.memmap(os.path.join(folder, name), dtype=dtype, mode="r", shape=shape)
         self.frames = load("frames.u8", np.uint8, (n, s, s, 3))

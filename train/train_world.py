@@ -44,11 +44,13 @@ PLANS = {
 # What the refine stage starts from: the earlier stages' weights as stored (fp16), so that it can also start
 # from a committed folder (--base) and reproduce the same result as after training them.
 BASE_FILES = ("text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors")
+# The text encoder file's one tensor that is not a parameter (CLIP's position index, int64, stored as given).
+POSITION_IDS = "text_model.embeddings.position_ids"
 
 
 def check_names(module, skeleton_file, prefix_filter=None):
     """The module's parameters must be exactly the skeleton's tensors (names and shapes) the runtime reads."""
-    want = {k: tuple(v.shape) for k, v in read_safetensors(skeleton_file).items() if k != "text_model.embeddings.position_ids"}
+    want = {k: tuple(v.shape) for k, v in read_safetensors(skeleton_file).items() if k != POSITION_IDS}
     have = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     if want != have:
         missing = sorted(set(want) - set(have))[:5]
@@ -86,7 +88,7 @@ def fresh_base(work):
 def load_base(base, text, unet, vae):
     """The base folder's fp16 weights into the (fp32) modules; returns its report."""
     for module, f in zip((text, unet, vae), BASE_FILES):
-        tensors = {k: v.float() for k, v in read_safetensors(os.path.join(base, f)).items() if k != "text_model.embeddings.position_ids"}
+        tensors = {k: v.float() for k, v in read_safetensors(os.path.join(base, f)).items() if k != POSITION_IDS}
         try:
             module.load_state_dict(tensors)
         except RuntimeError as e:
@@ -124,8 +126,8 @@ def write_folder(out, skeleton, text, unet, vae, data, report, with_probe=True):
     tmp = out.rstrip("/") + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(skeleton, tmp)
-    position_ids = read_safetensors(os.path.join(skeleton, "text_encoder", "model.safetensors"))["text_model.embeddings.position_ids"]
-    write_safetensors(os.path.join(tmp, "text_encoder", "model.safetensors"), {**half(text), "text_model.embeddings.position_ids": position_ids})
+    position_ids = read_safetensors(os.path.join(skeleton, "text_encoder", "model.safetensors"))[POSITION_IDS]
+    write_safetensors(os.path.join(tmp, "text_encoder", "model.safetensors"), {**half(text), POSITION_IDS: position_ids})
     write_safetensors(os.path.join(tmp, "unet", "diffusion_pytorch_model.safetensors"), half(unet))
     write_safetensors(os.path.join(tmp, "vae", "diffusion_pytorch_model.safetensors"), half(vae))
     index_path = os.path.join(tmp, "model_index.json")
