@@ -86,6 +86,55 @@ test(
   },
 );
 
+test(
+  "the GPU plan's package: packed here, trained by train/gpu.py run (here on the CPU, seconds of budget), adopted as a folder the runtime reproduces",
+  { skip: pythonWithTorch ? false : "needs python3 with torch and numpy (Debian: python3-torch python3-numpy)" },
+  async () => {
+    const root = tempDir("train-gpu");
+    const pack = path.join(root, "pack");
+    const env = { ...process.env, FATEZERO_TRAIN_DIR: path.join(root, "work"), FATEZERO_GPU_PACK: pack, FATEZERO_PYTHON: pythonWithTorch };
+    const packed = spawnSync("bash", ["train/run.sh", "--plan", "gpu-smoke", "--pack-gpu"], { encoding: "utf8", env, timeout: 600_000 });
+    assert.equal(packed.status, 0, packed.stderr + packed.stdout);
+    assert.match(packed.stdout, /packed .* python3 train\/gpu\.py run --pack /);
+    const gpu = (...args: string[]) => spawnSync(pythonWithTorch!, ["train/gpu.py", ...args], { encoding: "utf8", timeout: 600_000 });
+    const out = path.join(root, "out");
+    const ran = gpu("run", "--pack", pack, "--out", out, "--plan", "gpu-smoke", "--device", "cpu");
+    assert.equal(ran.status, 0, ran.stderr + ran.stdout);
+    // The device tool brings back at most 8 flat files.
+    assert.deepEqual(fs.readdirSync(out).sort(), [
+      "model_index.json",
+      "probe.safetensors",
+      "text_encoder.safetensors",
+      "train.log",
+      "unet.safetensors",
+      "vae.safetensors",
+    ]);
+    const report = JSON.parse(/^report (.*)$/m.exec(fs.readFileSync(path.join(out, "train.log"), "utf8"))![1]);
+    assert.equal(report.plan, "gpu-smoke");
+    // Stages end by their time budget: steps run until it is spent, and the report counts them.
+    assert.ok(report.vaeSteps >= 1 && report.vaeSteps < 100000, `vaeSteps ${report.vaeSteps}`);
+    assert.ok(report.denoiserSteps >= 1 && report.denoiserSteps < 100000, `denoiserSteps ${report.denoiserSteps}`);
+    assert.equal(report.refineSteps, 0);
+    assert.ok("weighted_mse" in report.finalLosses.denoiser, "the gpu plan weights the ε error from the start");
+    const model = path.join(root, "model");
+    const adopted = gpu("adopt", out, "--skeleton", path.join(root, "work", "skeleton"), "--dest", model);
+    assert.equal(adopted.status, 0, adopted.stderr + adopted.stdout);
+    assertClose(await reproduceProbe(model, `${model}-probe.safetensors`, tempDir("train-gpu-cache")));
+    // Files of another architecture are refused, and nothing is written.
+    const miniature = path.join(root, "other");
+    const refused = gpu("adopt", out, "--skeleton", path.join(WORLD_MODEL_DIR), "--dest", miniature);
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, /another architecture/);
+    assert.ok(!fs.existsSync(miniature));
+    const noCuda = spawnSync(pythonWithTorch!, ["-c", "import torch; assert not torch.cuda.is_available()"]).status === 0;
+    if (noCuda) {
+      const cuda = gpu("run", "--pack", pack, "--out", path.join(root, "cuda"), "--plan", "gpu-smoke");
+      assert.equal(cuda.status, 2);
+      assert.match(cuda.stdout + cuda.stderr, /--device cuda: this PyTorch sees no CUDA device/);
+    }
+  },
+);
+
 test("the committed world model loads through the diffusers path and reproduces its stored probe", async () => {
   assert.ok(fs.existsSync(path.join(WORLD_MODEL_DIR, "model_index.json")), `${WORLD_MODEL_DIR} is committed`);
   const index = JSON.parse(fs.readFileSync(path.join(WORLD_MODEL_DIR, "model_index.json"), "utf8"));

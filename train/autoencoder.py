@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from progress import SEED, Checkpoint, log, lr_at, rng_state, set_rng_state
+from progress import SEED, Checkpoint, StageClock, rng_state, set_rng_state
 
 # SD 1.x's latent scale: the runtime multiplies VAE latents by it, so the trained VAE is rescaled to match.
 SD_LATENT_SCALE = 0.18215
@@ -19,24 +19,25 @@ def train_vae(vae, data, train_idx, plan, work):
     opt = torch.optim.AdamW(vae.parameters(), lr=plan["vae_lr"], weight_decay=0.0)
     gen = torch.Generator().manual_seed(SEED)
     np.random.seed(SEED)
-    step, state = 0, ck.load()
+    step, seconds, state = 0, 0.0, ck.load(data.device)
     if state:
         vae.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         set_rng_state(gen, state["rng"])
-        step = state["step"]
-    total, started, smooth, resumed = plan["vae_steps"], time.time(), None, step
+        step, seconds = state["step"], state.get("seconds", 0.0)
+    clock = StageClock(plan["vae_steps"], plan["vae_warmup"], plan.get("vae_minutes"), step, seconds)
+    smooth = None
     crop, size = plan["vae_crop"], data.meta["size"]
-    while step < total:
+    while not clock.done(step):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, plan["vae_lr"], plan["vae_warmup"])
+            g["lr"] = clock.lr(step, plan["vae_lr"])
         idx = np.sort(np.random.choice(train_idx, plan["vae_batch"], replace=False))
         x = data.images(idx)
         # Crops on the latent grid, so the encoder sees the same 8-pixel phase as whole frames.
         oy, ox = (np.random.randint(0, (size - crop) // 8 + 1, size=2) * 8).tolist()
         x = x[:, :, oy : oy + crop, ox : ox + crop]
         mean, logvar = vae.encode(x)
-        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=gen)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=gen).to(x.device)
         y = vae.decode(z)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum() / x.shape[0]
         loss = F.mse_loss(y, x) + 0.25 * (y - x).abs().mean() + plan["kl_weight"] * kl
@@ -46,9 +47,11 @@ def train_vae(vae, data, train_idx, plan, work):
         opt.step()
         step += 1
         smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
-        if step % 50 == 0 or step == total:
-            log("vae", step, total, started, resumed, loss=smooth)
-        ck.save({"model": vae.state_dict(), "opt": opt.state_dict(), "rng": rng_state(gen), "step": step}, force=step == total)
+        last = clock.done(step)
+        if step % 50 == 0 or last:
+            clock.log("vae", step, loss=smooth)
+        ck.save({"model": vae.state_dict(), "opt": opt.state_dict(), "rng": rng_state(gen), "step": step, "seconds": clock.seconds()}, force=last)
+    return step
 
 
 @torch.no_grad()
@@ -79,7 +82,7 @@ def rescale_vae(vae, data, work):
     """Scale the posterior so SD's 0.18215·z has unit spread; return every frame's scaled mean and std."""
     path = os.path.join(work, "latents.pt")
     if os.path.exists(path):
-        saved = torch.load(path)
+        saved = torch.load(path, map_location=data.device)
         vae.load_state_dict(saved["vae"])
         return saved["mean"], saved["std"]
     mean, std = encode_frames(vae, data)

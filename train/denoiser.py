@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from autoencoder import SD_LATENT_SCALE
-from progress import SEED, Checkpoint, log, lr_at, rng_state, set_rng_state
+from progress import SEED, Checkpoint, StageClock, rng_state, set_rng_state
 
 
 def attention_layers(unet, latent):
@@ -29,7 +29,7 @@ def attention_loss(layers, object_tokens, coverage):
     """1 − the share of the vehicle words' attention that falls on the vehicle, over layers and captions."""
     keep = object_tokens.sum(-1) > 0  # [B] captions that name a vehicle (not dropped)
     if not keep.any():
-        return torch.zeros(())
+        return torch.zeros((), device=coverage.device)
     losses = []
     for m, size in layers:
         cov = coverage if size == coverage.shape[-1] else F.avg_pool2d(coverage[:, None], coverage.shape[-1] // size)[:, 0]
@@ -39,10 +39,10 @@ def attention_loss(layers, object_tokens, coverage):
     return torch.stack(losses).mean()
 
 
-def alphas_cumprod():
+def alphas_cumprod(device="cpu"):
     """SD's training schedule: β "scaled_linear" from 0.00085 to 0.012 over 1000 steps."""
     betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
-    return torch.cumprod(1 - betas, 0).float()
+    return torch.cumprod(1 - betas, 0).float().to(device)
 
 
 def noise_weights(ac, t_min, max_weight):
@@ -54,10 +54,14 @@ def noise_weights(ac, t_min, max_weight):
 
 def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="denoiser"):
     """ε-prediction on the latents with captions (dropped for classifier-free guidance) and the attention term.
-    Stage "denoiser" trains from scratch over all t; stage "refine" continues at high noise (t ≥ refine_t_min)
-    with the error weighted by noise_weights, with its own checkpoint, random stream and schedule."""
+    Stage "denoiser" trains from scratch, stage "refine" continues from there with its own checkpoint, random
+    stream and schedule. A stage's plan keys (prefix "unet" or "refine") may restrict it to t ≥ `_t_min`,
+    weight the ε error per timestep by noise_weights up to `_max_weight`, and weight the vehicle's latent pixels
+    `_vehicle_weight` times (the vehicle covers a few of them, so its colour is otherwise a tiny share of the
+    error). Returns the smoothed final losses and the steps trained."""
     refine = stage == "refine"
     key = "refine" if refine else "unet"
+    dev = data.device
     ck = Checkpoint(os.path.join(work, f"{stage}.pt"), plan["checkpoint_seconds"])
     params = list(unet.parameters()) + list(text.parameters())
     opt = torch.optim.AdamW(params, lr=plan[f"{key}_lr"], weight_decay=0.01)
@@ -65,39 +69,49 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="deno
     seed = SEED + (4 if refine else 1)
     gen = torch.Generator().manual_seed(seed)
     np.random.seed(seed)
-    step, state = 0, ck.load()
+    step, seconds, state = 0, 0.0, ck.load(dev)
     if state:
         unet.load_state_dict(state["unet"])
         text.load_state_dict(state["text"])
         opt.load_state_dict(state["opt"])
         ema = state["ema"]
         set_rng_state(gen, state["rng"])
-        step = state["step"]
+        step, seconds = state["step"], state.get("seconds", 0.0)
     mean, std = latents
-    ac = alphas_cumprod()
+    ac = alphas_cumprod(dev)
     layers = attention_layers(unet, mean.shape[-1])
-    t_min = plan["refine_t_min"] if refine else 0
-    weights = noise_weights(ac, t_min, plan["refine_max_weight"]) if refine else None  # [1000]
-    total, started, smooth, resumed = plan[f"{key}_steps"], time.time(), {}, step
-    warmup, ema_max, B = plan[f"{key}_warmup"], plan[f"{key}_ema"], plan["unet_batch"]
-    while step < total:
+    t_min, max_weight, vehicle_weight = plan.get(f"{key}_t_min", 0), plan.get(f"{key}_max_weight"), plan.get(f"{key}_vehicle_weight")
+    weights = noise_weights(ac, t_min, max_weight) if max_weight else None  # [1000]
+    clock = StageClock(plan[f"{key}_steps"], plan[f"{key}_warmup"], plan.get(f"{key}_minutes"), step, seconds)
+    smooth, ema_max, B = {}, plan[f"{key}_ema"], plan["unet_batch"]
+    while not clock.done(step):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, plan[f"{key}_lr"], warmup)
+            g["lr"] = clock.lr(step, plan[f"{key}_lr"])
         idx = np.sort(np.random.choice(train_idx, B, replace=False))
         variant = np.random.randint(0, data.meta["variants"], size=B)
         ids = data.caption_ids(idx, variant)
-        objects = torch.from_numpy(np.stack([data.object_tokens[i, v] for i, v in zip(idx, variant)]).astype(np.float32))
-        drop = torch.rand(B, generator=gen) < plan["caption_dropout"]
+        objects = data.object_tokens_of(idx, variant)
+        drop = (torch.rand(B, generator=gen) < plan["caption_dropout"]).to(dev)
         ids[drop] = data.empty_ids
         objects[drop] = 0
-        coverage = torch.from_numpy(np.ascontiguousarray(data.vehicle[idx])).float() / 255  # [B, h, w]
-        z0 = SD_LATENT_SCALE * (mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen))
-        t = torch.randint(t_min, 1000, (B,), generator=gen)
-        noise = torch.randn(z0.shape, generator=gen)
+        coverage = data.coverage(idx)  # [B, h, w]
+        on = torch.as_tensor(idx, device=dev)
+        m, s = mean[on], std[on]  # [B, 4, h, w]
+        z0 = SD_LATENT_SCALE * (m + s * torch.randn(m.shape, generator=gen).to(dev))
+        t = torch.randint(t_min, 1000, (B,), generator=gen).to(dev)
+        noise = torch.randn(z0.shape, generator=gen).to(dev)
         a = ac[t][:, None, None, None]
         zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
         pred = unet(zt, t, text(ids))
-        mse = F.mse_loss(pred, noise) if weights is None else ((pred - noise).pow(2).mean((1, 2, 3)) * weights[t]).mean()
+        if weights is None and vehicle_weight is None:
+            mse = F.mse_loss(pred, noise)
+        else:
+            err = (pred - noise).pow(2)  # [B, 4, h, w]
+            if vehicle_weight is not None:
+                pixel = 1 + (vehicle_weight - 1) * coverage[:, None]  # [B, 1, h, w]
+                err = err * pixel / pixel.mean((2, 3), keepdim=True)
+            per_sample = err.mean((1, 2, 3))  # [B]
+            mse = (per_sample * weights[t]).mean() if weights is not None else per_sample.mean()
         attn = attention_loss(layers, objects, coverage)
         loss = mse + plan["attention_weight"] * attn
         opt.zero_grad()
@@ -109,35 +123,38 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="deno
         with torch.no_grad():
             for e, p in zip(ema, params):
                 e.mul_(decay).add_(p.detach(), alpha=1 - decay)
-        for k, v in (("weighted_mse" if refine else "mse", mse.item()), ("attention", attn.item())):
+        for k, v in (("weighted_mse" if weights is not None or vehicle_weight is not None else "mse", mse.item()), ("attention", attn.item())):
             smooth[k] = v if k not in smooth else 0.98 * smooth[k] + 0.02 * v
-        if step % 25 == 0 or step == total:
-            log(stage, step, total, started, resumed, **smooth)
-        ck.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "rng": rng_state(gen), "step": step}, force=step == total)
+        last = clock.done(step)
+        if step % 25 == 0 or last:
+            clock.log(stage, step, **smooth)
+        ck.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "rng": rng_state(gen), "step": step,
+                 "seconds": clock.seconds()}, force=last)
     with torch.no_grad():
         for e, p in zip(ema, params):
             p.copy_(e)
-    return smooth
+    return smooth, step
 
 
 @torch.no_grad()
 def caption_gain(text, unet, latents, data, idx):
     """How much held-out ε error the caption saves: 1 − error(own caption) / error(another frame's caption),
     on the vehicle's latent pixels and on the whole frame, at t = 300, 500, 700 with fixed noise."""
+    dev = data.device
     gen = torch.Generator().manual_seed(SEED + 2)
     idx = idx[:: max(1, len(idx) // 64)]
     mean, _ = latents
-    z0 = SD_LATENT_SCALE * mean[idx]  # [B, 4, h, w]
-    cover = torch.from_numpy(np.ascontiguousarray(data.vehicle[idx])).float()[:, None] / 255  # [B, 1, h, w]
+    z0 = SD_LATENT_SCALE * mean[torch.as_tensor(idx, device=dev)]  # [B, 4, h, w]
+    cover = data.coverage(idx)[:, None]  # [B, 1, h, w]
     own = data.caption_ids(idx, [0] * len(idx))  # [B, 77]
     other = own.roll(len(idx) // 2, 0)  # frames half the set away: other clips
-    ac = alphas_cumprod()
-    err = {"own": torch.zeros(2), "other": torch.zeros(2)}
+    ac = alphas_cumprod(dev)
+    err = {"own": torch.zeros(2, device=dev), "other": torch.zeros(2, device=dev)}
     for t in (300, 500, 700):
-        noise = torch.randn(z0.shape, generator=gen)
+        noise = torch.randn(z0.shape, generator=gen).to(dev)
         zt = ac[t].sqrt() * z0 + (1 - ac[t]).sqrt() * noise
         for name, ids in (("own", own), ("other", other)):
-            e = (unet(zt, torch.full((len(idx),), t), text(ids)) - noise).pow(2)
+            e = (unet(zt, torch.full((len(idx),), t, device=dev), text(ids)) - noise).pow(2)
             err[name] += torch.stack([(e * cover).sum() / cover.sum(), e.mean()])
     gain = 1 - err["own"] / err["other"]
     return {"vehicle": round(gain[0].item(), 4), "frame": round(gain[1].item(), 4)}
@@ -147,24 +164,24 @@ def caption_gain(text, unet, latents, data, idx):
 def colour_steering(text, unet, vae, latents, data, idx, guidance=7.5):
     """Share of held-out frames whose vehicle, in the one-step prediction of the clean frame from t = 700 and
     900 (classifier-free guidance 7.5), takes the colour its caption is switched to; chance is 1 / colours."""
-    colours = data.meta["colours"]
+    colours, dev = data.meta["colours"], data.device
     gen = torch.Generator().manual_seed(SEED + 3)
     idx = idx[:: max(1, len(idx) // 32)]
     mean, _ = latents
-    z0 = SD_LATENT_SCALE * mean[idx]  # [B, 4, h, w]
+    z0 = SD_LATENT_SCALE * mean[torch.as_tensor(idx, device=dev)]  # [B, 4, h, w]
     own = data.caption_ids(idx, [0] * len(idx))  # [B, 77]
     named = [next((c for c in colours if c["tokenId"] in row), None) for row in own.tolist()]
     factor = data.frames.shape[1] // mean.shape[-1]
-    vehicle = torch.from_numpy(np.ascontiguousarray(data.vehicle[idx])) >= 128  # [B, h, w] mostly vehicle
+    vehicle = torch.from_numpy(np.ascontiguousarray(data.vehicle[idx])).to(dev) >= 128  # [B, h, w] mostly vehicle
     vehicle = vehicle.repeat_interleave(factor, 1).repeat_interleave(factor, 2)  # [B, H, W]
-    palette = torch.tensor([c["rgb"] for c in colours], dtype=torch.float32)  # [C, 3]
+    palette = torch.tensor([c["rgb"] for c in colours], dtype=torch.float32, device=dev)  # [C, 3]
     empty = text(data.empty_ids[None].repeat(len(idx), 1))
-    ac = alphas_cumprod()
+    ac = alphas_cumprod(dev)
     share = {}
     for t in (700, 900):
-        noise = torch.randn(z0.shape, generator=gen)
+        noise = torch.randn(z0.shape, generator=gen).to(dev)
         zt = ac[t].sqrt() * z0 + (1 - ac[t]).sqrt() * noise
-        steps = torch.full((len(idx),), t)
+        steps = torch.full((len(idx),), t, device=dev)
         uncond = unet(zt, steps, empty)
         hits = tries = 0
         for target, colour in enumerate(colours):

@@ -21,9 +21,10 @@ def refuse(message):
 
 
 class WorldData:
-    """The exported training set: frames, caption ids per variant, vehicle tokens, vehicle coverage."""
+    """The exported training set: frames, caption ids per variant, vehicle tokens, vehicle coverage. Batches
+    come out on `device`; on a GPU the frames are copied into its memory once (786 MB for the full export)."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, device="cpu"):
         with open(os.path.join(folder, "meta.json")) as f:
             self.meta = m = json.load(f)
         if m.get("version") != DATA_VERSION:
@@ -35,31 +36,66 @@ class WorldData:
         self.ids = load("ids.i32", "<i4", (n, v, t))
         self.object_tokens = load("objectTokens.u8", np.uint8, (n, v, t))
         self.vehicle = load("vehicle.u8", np.uint8, (n, s // 8, s // 8))
-        self.empty_ids = torch.tensor(m["emptyIds"], dtype=torch.int64)
+        self.device = torch.device(device)
+        self.empty_ids = torch.tensor(m["emptyIds"], dtype=torch.int64, device=self.device)
         self.count = n
+        self.resident = torch.from_numpy(np.array(self.frames)).to(self.device) if self.device.type != "cpu" else None  # [N, S, S, 3] uint8
 
     def caption_ids(self, idx, variants):  # → [B, 77] int64: caption variant variants[b] of frame idx[b]
-        return torch.from_numpy(np.stack([self.ids[i, v] for i, v in zip(idx, variants)]).astype(np.int64))
+        return torch.from_numpy(np.stack([self.ids[i, v] for i, v in zip(idx, variants)]).astype(np.int64)).to(self.device)
+
+    def object_tokens_of(self, idx, variants):  # → [B, 77] float: 1 where the caption names the vehicle
+        return torch.from_numpy(np.stack([self.object_tokens[i, v] for i, v in zip(idx, variants)]).astype(np.float32)).to(self.device)
+
+    def coverage(self, idx):  # → [B, h, w] in [0, 1]: the share of each latent pixel the vehicle covers
+        return torch.from_numpy(np.ascontiguousarray(self.vehicle[idx])).float().to(self.device) / 255
 
     def images(self, idx):  # → [B, 3, S, S] in [-1, 1]
-        x = torch.from_numpy(np.ascontiguousarray(self.frames[idx])).float()
+        if self.resident is not None:
+            x = self.resident[torch.as_tensor(idx, device=self.device)].float()
+        else:
+            x = torch.from_numpy(np.ascontiguousarray(self.frames[idx])).float()
         return (x / 127.5 - 1).permute(0, 3, 1, 2)
 
 
-def log(stage, step, total, started, resumed, **values):
-    """A progress line; the time left is extrapolated from the steps done since this run (re)started."""
-    elapsed = time.time() - started
-    eta = elapsed / max(step - resumed, 1) * (total - step)
-    parts = " ".join(f"{k} {v:.4f}" for k, v in values.items())
-    print(f"{stage:8s} {step}/{total} {parts} elapsed {elapsed / 60:.1f} min, eta {eta / 60:.1f} min", flush=True)
+class StageClock:
+    """How far a stage has come: `total` steps, or, for a plan with a time budget (a lent GPU machine, whose
+    speed is not known in advance), `minutes` of training if those run out first. The learning-rate schedule
+    follows this progress, so a stage cut short by its budget still decays fully."""
 
+    def __init__(self, total, warmup, minutes, step, seconds_before):
+        self.total, self.warmup, self.minutes = total, warmup, minutes
+        self.resumed, self.started, self.before = step, time.time(), seconds_before
 
-def lr_at(step, total, peak, warmup):
-    """Linear warm-up, then cosine decay to a tenth of the peak."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    p = (step - warmup) / max(1, total - warmup)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+    def seconds(self):
+        """Training seconds of this stage, across resumed runs."""
+        return self.before + time.time() - self.started
+
+    def progress(self, step):
+        """The share of the stage after warm-up that is done, 0…1."""
+        p = (step - self.warmup) / max(1, self.total - self.warmup)
+        if self.minutes is not None:
+            p = max(p, self.seconds() / (60 * self.minutes))
+        return p
+
+    def done(self, step):
+        """Whether the stage is over: its steps or its time budget used up."""
+        return step >= self.total or (self.minutes is not None and self.seconds() >= 60 * self.minutes)
+
+    def lr(self, step, peak):
+        """Linear warm-up, then cosine decay to a tenth of the peak."""
+        if step < self.warmup:
+            return peak * (step + 1) / self.warmup
+        return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, self.progress(step)))))
+
+    def log(self, stage, step, **values):
+        """A progress line; the time left is extrapolated from the steps done since this run (re)started."""
+        elapsed = time.time() - self.started
+        eta = elapsed / max(step - self.resumed, 1) * (self.total - step)
+        if self.minutes is not None:
+            eta = min(eta, max(0.0, 60 * self.minutes - self.seconds()))
+        parts = " ".join(f"{k} {v:.4f}" for k, v in values.items())
+        print(f"{stage:8s} {step}/{self.total} {parts} elapsed {elapsed / 60:.1f} min, eta {eta / 60:.1f} min", flush=True)
 
 
 class Checkpoint:
@@ -68,8 +104,9 @@ class Checkpoint:
     def __init__(self, path, seconds):
         self.path, self.seconds, self.last = path, seconds, time.time()
 
-    def load(self):
-        return torch.load(self.path) if os.path.exists(self.path) else None
+    def load(self, device):
+        # The file holds NumPy's random state next to the tensors, so it is not a weights-only file.
+        return torch.load(self.path, map_location=device, weights_only=False) if os.path.exists(self.path) else None
 
     def save(self, state, force=False):
         if not force and time.time() - self.last < self.seconds:
@@ -84,5 +121,5 @@ def rng_state(gen):
 
 
 def set_rng_state(gen, s):
-    gen.set_state(s["torch"])
+    gen.set_state(s["torch"].cpu())  # a checkpoint loaded onto a GPU brings this CPU generator's state along
     np.random.set_state(s["numpy"])

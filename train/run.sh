@@ -3,22 +3,29 @@
 #   npm run train:world                      # full plan, into models/world/
 #   npm run train:world -- --plan smoke      # 2-step miniature (what CI runs)
 #   npm run train:world -- --base DIR        # only the refine stage, from DIR's weights (e.g. an earlier models/world)
-# FATEZERO_TRAIN_DIR: work folder (default .train/world); FATEZERO_PYTHON: a python3 with torch.
+#   npm run train:world -- --pack-gpu        # export, then pack it for one call of a lent GPU machine (train/gpu.py)
+# FATEZERO_TRAIN_DIR: work folder (default .train/world); FATEZERO_PYTHON: a python3 with torch;
+# FATEZERO_GPU_PACK: where --pack-gpu writes (default .gpu-train).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 plan=full
 base=()
+pack_gpu=
 while [ $# -gt 0 ]; do
   case "$1" in
-    --plan) plan="${2:?--plan needs full or smoke}"; shift 2 ;;
+    --plan) plan="${2:?--plan needs full, smoke, gpu or gpu-smoke}"; shift 2 ;;
     --base) base=(--base "${2:?--base needs a model folder}"); shift 2 ;;
-    *) echo "train:world: unknown argument $1 (known: --plan full|smoke, --base DIR)" >&2; exit 2 ;;
+    --pack-gpu) pack_gpu=1; shift ;;
+    *) echo "train:world: unknown argument $1 (known: --plan full|smoke|gpu|gpu-smoke, --base DIR, --pack-gpu)" >&2; exit 2 ;;
   esac
 done
+# The smoke plans train a miniature of the model on two clips.
+miniature=
+case "$plan" in smoke | gpu-smoke) miniature=1 ;; esac
 work="${FATEZERO_TRAIN_DIR:-.train/world}"
-[ "$plan" = smoke ] && work="${FATEZERO_TRAIN_DIR:-.train/world-smoke}"
+[ -n "$miniature" ] && work="${FATEZERO_TRAIN_DIR:-.train/world-smoke}"
 out=models/world
-[ "$plan" = smoke ] && out="$work/model"
+[ -n "$miniature" ] && out="$work/model"
 # Debian's python3-torch is what the project supports; a python3 earlier on PATH may lack torch.
 python="${FATEZERO_PYTHON:-}"
 if [ -z "$python" ]; then
@@ -29,7 +36,8 @@ fi
 [ -n "$python" ] || { echo "train:world needs Python 3 with PyTorch and NumPy (Debian: apt install python3-torch python3-numpy)" >&2; exit 2; }
 if [ ! -f "$work/data/meta.json" ]; then
   clips=2000
-  [ "$plan" = smoke ] && clips=2
-  node bin/fatezero.js world-training-data --out "$work" --clips "$clips" $([ "$plan" = smoke ] && echo --miniature)
+  [ -n "$miniature" ] && clips=2
+  node bin/fatezero.js world-training-data --out "$work" --clips "$clips" $([ -n "$miniature" ] && echo --miniature)
 fi
+[ -n "$pack_gpu" ] && exec "$python" train/gpu.py pack --work "$work" ${FATEZERO_GPU_PACK:+--pack "$FATEZERO_GPU_PACK"}
 exec "$python" train/train_world.py --work "$work" --out "$out" --plan "$plan" "${base[@]}"

@@ -1,7 +1,7 @@
 """Train the world model: a VAE stage, the text encoder and UNet together, a high-noise refine stage of those
 two, then a diffusers folder.
 
-  python3 train/train_world.py --work .train/world --out models/world [--plan full|smoke] [--base FOLDER]
+  python3 train/train_world.py --work .train/world --out models/world [--plan full|smoke|gpu] [--base FOLDER] [--device cpu|cuda]
 
 `--work` holds what `fatezero world-training-data` wrote (data/, skeleton/) and this program's checkpoints;
 a run that is stopped resumes from its last checkpoint (batches, noise and dropout come from saved random
@@ -26,7 +26,11 @@ from progress import SEED, WorldData, refuse  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 from world_model import AutoencoderKL, ClipTextModel, UNet2DConditionModel  # noqa: E402
 
-# The training schedules: "full" makes the committed model, "smoke" is its 2-step miniature (what CI runs).
+# The training schedules: "full" makes the committed model, "smoke" is its 2-step miniature (what CI runs),
+# "gpu" is for one call of a lent GPU machine (train/gpu.sh): its stages end by a time budget (`_minutes`), as
+# that machine's speed is not known in advance, so its result is not reproducible bit for bit; it trains
+# the whole frame at once, with the ε error weighted towards high noise and the vehicle from the start, and
+# has no refine stage.
 PLANS = {
     "full": dict(
         vae_steps=3200, vae_batch=16, vae_crop=64, vae_lr=5e-4, vae_warmup=100, kl_weight=1e-6,
@@ -40,7 +44,17 @@ PLANS = {
         refine_steps=2, refine_lr=5e-4, refine_warmup=1, refine_ema=0.995, refine_t_min=500, refine_max_weight=20,
         checkpoint_seconds=300, validation_share=0.5,
     ),
+    "gpu": dict(
+        vae_steps=100000, vae_minutes=3.0, vae_batch=32, vae_crop=128, vae_lr=5e-4, vae_warmup=200, kl_weight=1e-6,
+        unet_steps=100000, unet_minutes=4.0, unet_batch=128, unet_lr=4e-4, unet_warmup=200, unet_ema=0.999, caption_dropout=0.1,
+        attention_weight=0.1, unet_max_weight=5, unet_vehicle_weight=4,
+        refine_steps=0, refine_lr=5e-4, refine_warmup=1, refine_ema=0.995,
+        checkpoint_seconds=60, validation_share=0.02,
+    ),
 }
+# The "gpu" plan's miniature, with budgets of seconds: what CI runs of it (on the CPU).
+PLANS["gpu-smoke"] = {**PLANS["gpu"], **dict(vae_minutes=0.02, vae_batch=2, vae_crop=64, vae_warmup=1, unet_minutes=0.02, unet_batch=2, unet_warmup=1,
+                                             validation_share=0.5)}
 # What the refine stage starts from: the earlier stages' weights as stored (fp16), so that it can also start
 # from a committed folder (--base) and reproduce the same result as after training them.
 BASE_FILES = ("text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors")
@@ -102,7 +116,7 @@ def base_latents(vae, data, work):
     """Every frame's latents through the base's (fp16-rounded) VAE, cached in the work folder."""
     path = os.path.join(work, "refine-latents.pt")
     if os.path.exists(path):
-        return torch.load(path)
+        return torch.load(path, map_location=data.device)
     latents = encode_frames(vae, data)
     torch.save(latents, path + ".tmp")
     os.replace(path + ".tmp", path)
@@ -147,13 +161,13 @@ def write_folder(out, skeleton, text, unet, vae, data, report, with_probe=True):
 def probe(text, unet, vae, data):
     """Small fixed inputs and the trained networks' outputs, which the runtime must reproduce from the folder."""
     gen = torch.Generator().manual_seed(7)
-    ids = torch.stack([data.empty_ids, torch.from_numpy(data.ids[0, 0].astype(np.int64))])  # [2, 77]
+    ids = torch.stack([data.empty_ids.cpu(), torch.from_numpy(data.ids[0, 0].astype(np.int64))])  # [2, 77]
     context = text(ids)  # [2, 77, D]
     h = data.meta["size"] // 8
     sample = torch.randn((2, 4, h, h), generator=gen)  # [2, 4, h, w]
     timestep = torch.tensor([500.0])
     noise = unet(sample, timestep.expand(2), context)
-    frame = data.images(np.array([0]))  # [1, 3, S, S]
+    frame = data.images(np.array([0])).cpu()  # [1, 3, S, S]
     mean, _ = vae.encode(frame)
     decoded = vae.decode(sample / SD_LATENT_SCALE)
     return {"text.ids": ids, "text.hidden": context, "unet.sample": sample, "unet.timestep": timestep, "unet.noise_pred": noise, "vae.image": frame, "vae.mean": mean, "vae.decoded": decoded}
@@ -166,8 +180,15 @@ def main():
     parser.add_argument("--plan", choices=sorted(PLANS), default="full")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--base", help="start the refine stage from this folder's weights (e.g. an earlier models/world) instead of training the VAE and denoiser stages")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (the written folder and its probe are always computed on the CPU)")
     args = parser.parse_args()
     plan = PLANS[args.plan]
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            refuse("--device cuda: this PyTorch sees no CUDA device")
+        # TF32 matrix products (cuDNN's convolutions use it by default): about 3 decimal digits, ample for training.
+        torch.set_float32_matmul_precision("high")
+        torch.backends.cudnn.benchmark = True
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     work, skeleton = args.work, os.path.join(args.work, "skeleton")
@@ -176,7 +197,8 @@ def main():
     check_names(text, os.path.join(skeleton, "text_encoder", "model.safetensors"))
     check_names(unet, os.path.join(skeleton, "unet", "diffusion_pytorch_model.safetensors"))
     check_names(vae, os.path.join(skeleton, "vae", "diffusion_pytorch_model.safetensors"))
-    data = WorldData(os.path.join(work, "data"))
+    text, unet, vae = text.to(args.device), unet.to(args.device), vae.to(args.device)
+    data = WorldData(os.path.join(work, "data"), args.device)
     clips = data.meta["clips"]
     held_out = int(clips * plan["validation_share"])
     frames_per_clip = data.count // clips
@@ -184,17 +206,17 @@ def main():
     val_idx = np.arange((clips - held_out) * frames_per_clip, data.count)
     count = lambda m: sum(p.numel() for p in m.parameters())
     print(f"world model: text encoder {count(text) / 1e6:.2f} M, UNet {count(unet) / 1e6:.2f} M, VAE {count(vae) / 1e6:.2f} M parameters; "
-          f"{len(train_idx)} training frames, {len(val_idx)} held out; plan {args.plan}, {args.threads} threads", flush=True)
+          f"{len(train_idx)} training frames, {len(val_idx)} held out; plan {args.plan}, {args.threads} threads, device {args.device}", flush=True)
     started, base = time.time(), os.path.join(work, "base")
     if args.base:
         adopt_base(args.base, base, work)
     if not os.path.exists(os.path.join(base, "model_index.json")):
-        train_vae(vae, data, train_idx, plan, work)
+        vae_steps = train_vae(vae, data, train_idx, plan, work)
         vae.eval()
         latents = rescale_vae(vae, data, work)
-        losses = train_denoiser(unet, text, latents, data, train_idx, plan, work)
+        losses, denoiser_steps = train_denoiser(unet, text, latents, data, train_idx, plan, work)
         fresh_base(work)
-        write_folder(base, skeleton, text, unet, vae, data, {"plan": args.plan, "vaeSteps": plan["vae_steps"], "denoiserSteps": plan["unet_steps"],
+        write_folder(base, skeleton, text, unet, vae, data, {"plan": args.plan, "vaeSteps": vae_steps, "denoiserSteps": denoiser_steps,
                                                              "finalLosses": {k: round(v, 4) for k, v in losses.items()}}, with_probe=False)
     base_report = load_base(base, text, unet, vae)
     vae.eval()
@@ -202,18 +224,18 @@ def main():
     psnr = vae_psnr(vae, data, val_idx) if len(val_idx) else None
     print(f"vae: held-out reconstruction PSNR {psnr if psnr is None else round(psnr, 2)} dB", flush=True)
     prior = base_report.get("finalLosses", {})
-    refined = train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="refine")
+    refined, refine_steps = train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="refine")
     with open(os.path.join(base, BASE_FILES[1]), "rb") as f:
         base_id = {"source": "--base" if args.base else "trained", "unetSha256": hashlib.sha256(f.read()).hexdigest()}
     report = {"plan": args.plan, "base": base_id, "trainingClips": clips - held_out, "vaeSteps": base_report.get("vaeSteps"),
-              "denoiserSteps": base_report.get("denoiserSteps"), "refineSteps": plan["refine_steps"], "vaeHeldOutPsnr": psnr and round(psnr, 2),
+              "denoiserSteps": base_report.get("denoiserSteps"), "refineSteps": refine_steps, "vaeHeldOutPsnr": psnr and round(psnr, 2),
               "finalLosses": {"denoiser": prior.get("denoiser", prior), "refine": {k: round(v, 4) for k, v in refined.items()}}}
     unet.eval()
     text.eval()
     if len(val_idx):
         report["heldOutCaptionGain"] = caption_gain(text, unet, latents, data, val_idx)
         report["heldOutColourSteering"] = colour_steering(text, unet, vae, latents, data, val_idx)
-    write_folder(args.out, skeleton, text, unet, vae, data, report)
+    write_folder(args.out, skeleton, text.cpu(), unet.cpu(), vae.cpu(), data, report)
     report["minutes"] = round((time.time() - started) / 60, 1)
     print("report " + json.dumps(report), flush=True)
 
