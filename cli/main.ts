@@ -92,7 +92,8 @@ export async function main(argv: string[]): Promise<void> {
     .description("write the world model's training set and untrained model skeleton (used by npm run train:world)")
     .requiredOption("--out <dir>", "folder for data/ and skeleton/")
     .option("--clips <n>", "training clips of 8 frames (default 2000)")
-    .option("--miniature", "a miniature model skeleton (the trainer's smoke run)")
+    .option("--miniature", "a miniature model skeleton (the trainer's smoke runs)")
+    .option("--gpu", "the skeleton of the gpu training plan (a wider VAE; train/gpu.py)")
     .action((flags: TrainingDataFlags) => trainingDataCommand(flags));
   program
     .command("world-bench")

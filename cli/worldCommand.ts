@@ -23,7 +23,7 @@ import {
   type WorldAttributes,
 } from "../src/world/vocabulary";
 import { renderWorldClip, WORLD_FRAMES, WORLD_SIZE } from "../src/world/worldClip";
-import { miniatureWorldModelSpec, WORLD_STEPS, worldModelSpec } from "../src/world/worldModel";
+import { GPU_PLAN_VAE_WIDTH, miniatureWorldModelSpec, WORLD_STEPS, worldModelSpec } from "../src/world/worldModel";
 import { progressReporter } from "./progress";
 
 /** Flags of `fatezero world`. */
@@ -95,6 +95,7 @@ export interface TrainingDataFlags {
   out: string;
   clips?: string;
   miniature?: boolean;
+  gpu?: boolean;
 }
 
 /** Write the training set into <out>/data and the untrained model skeleton into <out>/skeleton. */
@@ -103,7 +104,9 @@ export function trainingDataCommand(flags: TrainingDataFlags): void {
   const out = path.resolve(flags.out);
   const report = progressReporter();
   const meta = writeTrainingData(path.join(out, "data"), clips, (done, total) => report("world", done, total));
-  writeRandomModel(path.join(out, "skeleton"), flags.miniature ? miniatureWorldModelSpec() : worldModelSpec(), { overwrite: true });
+  const vaeWidth = flags.gpu ? GPU_PLAN_VAE_WIDTH : 1;
+  const spec = flags.miniature ? miniatureWorldModelSpec(vaeWidth) : worldModelSpec(vaeWidth);
+  writeRandomModel(path.join(out, "skeleton"), spec, { overwrite: true });
   console.log(`${meta.frames} frames of ${meta.size}² in ${path.join(out, "data")}; model skeleton in ${path.join(out, "skeleton")}`);
 }
 

@@ -7,7 +7,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { WORLD_MODEL_DIR } from "../src/world/worldModel";
+import { GPU_PLAN_VAE_WIDTH, miniatureWorldModelSpec, WORLD_MODEL_DIR } from "../src/world/worldModel";
 import { reproduceProbe } from "./support/modelProbe";
 import { tempDir } from "./sharedData";
 
@@ -119,6 +119,13 @@ test(
     const model = path.join(root, "model");
     const adopted = gpu("adopt", out, "--skeleton", path.join(root, "work", "skeleton"), "--dest", model);
     assert.equal(adopted.status, 0, adopted.stderr + adopted.stdout);
+    // The gpu plan's VAE is wider than the CPU plan's.
+    const vae = JSON.parse(fs.readFileSync(path.join(model, "vae", "config.json"), "utf8"));
+    const narrow = miniatureWorldModelSpec().vae.block_out_channels as number[];
+    assert.deepEqual(
+      vae.block_out_channels,
+      narrow.map((c) => c * GPU_PLAN_VAE_WIDTH),
+    );
     assertClose(await reproduceProbe(model, `${model}-probe.safetensors`, tempDir("train-gpu-cache")));
     // Files of another architecture are refused, and nothing is written.
     const miniature = path.join(root, "other");
@@ -126,6 +133,13 @@ test(
     assert.equal(refused.status, 2, refused.stderr);
     assert.match(refused.stderr, /another architecture/);
     assert.ok(!fs.existsSync(miniature));
+    // The gpu plans train only on a GPU machine, and only they are packed for one.
+    const trainHere = spawnSync("bash", ["train/run.sh", "--plan", "gpu"], { encoding: "utf8", env });
+    assert.equal(trainHere.status, 2);
+    assert.match(trainHere.stderr, /--plan gpu trains on a lent GPU machine/);
+    const packSmoke = spawnSync("bash", ["train/run.sh", "--plan", "smoke", "--pack-gpu"], { encoding: "utf8", env });
+    assert.equal(packSmoke.status, 2);
+    assert.match(packSmoke.stderr, /--pack-gpu packs the gpu or gpu-smoke plan/);
     const noCuda = spawnSync(pythonWithTorch!, ["-c", "import torch; assert not torch.cuda.is_available()"]).status === 0;
     if (noCuda) {
       const cuda = gpu("run", "--pack", pack, "--out", path.join(root, "cuda"), "--plan", "gpu-smoke");

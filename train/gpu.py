@@ -1,12 +1,14 @@
 """The world model's training on a lent GPU machine, in one call of the library's `device` tool.
 
-  here:   npm run train:world -- --pack-gpu            exports the training set if needed, then packs it
-                                                      (python3 train/gpu.py pack) into .gpu-train/
+  here:   npm run train:world -- --pack-gpu            exports the training set and the gpu plan's skeleton
+                                                      (a wider VAE) into .train/world-gpu/ if needed, then
+                                                      packs them (python3 train/gpu.py pack) into .gpu-train/
   there:  python3 train/gpu.py run                    the device tool's run, with carry [".gpu-train"]:
                                                       unpacks, trains plan "gpu" on CUDA, writes the
                                                       weights and the log to $OUT (flat files)
   here:   python3 train/gpu.py adopt DIR              DIR = the folder the device tool brought $OUT back to:
-                                                      models/world/ and its probe from those files
+                                                      models/world/ and its probe from those files and
+                                                      the skeleton in .train/world-gpu/
 
 The GPU machine has PyTorch but no Node and no registry, and its files come back flat (at most 8, 16 MiB
 each), so the skeleton travels with zero weights (it is read for names and shapes only; zeros pack into
@@ -122,7 +124,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pack", help="here: the training set and skeleton into --pack")
-    p.add_argument("--work", default=os.path.join(ROOT, ".train", "world"))
+    p.add_argument("--work", default=os.path.join(ROOT, ".train", "world-gpu"))
     p.add_argument("--pack", default=PACK)
     r = sub.add_parser("run", help="on the GPU machine: unpack, train, results into --out")
     r.add_argument("--pack", default=PACK)
@@ -131,7 +133,7 @@ def main():
     r.add_argument("--device", choices=("cpu", "cuda"), default="cuda")
     a = sub.add_parser("adopt", help="here: models/world/ from the returned files")
     a.add_argument("returned")
-    a.add_argument("--skeleton", default=os.path.join(ROOT, ".train", "world", "skeleton"))
+    a.add_argument("--skeleton", default=os.path.join(ROOT, ".train", "world-gpu", "skeleton"))
     a.add_argument("--dest", default=os.path.join(ROOT, "models", "world"))
     args = parser.parse_args()
     if args.command == "pack":

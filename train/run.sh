@@ -3,9 +3,10 @@
 #   npm run train:world                      # full plan, into models/world/
 #   npm run train:world -- --plan smoke      # 2-step miniature (what CI runs)
 #   npm run train:world -- --base DIR        # only the refine stage, from DIR's weights (e.g. an earlier models/world)
-#   npm run train:world -- --pack-gpu        # export, then pack it for one call of a lent GPU machine (train/gpu.py)
-# FATEZERO_TRAIN_DIR: work folder (default .train/world); FATEZERO_PYTHON: a python3 with torch;
-# FATEZERO_GPU_PACK: where --pack-gpu writes (default .gpu-train).
+#   npm run train:world -- --pack-gpu        # export for the gpu plan (into .train/world-gpu), then pack it for
+#                                            # one call of a lent GPU machine (train/gpu.py)
+# FATEZERO_TRAIN_DIR: work folder (default .train/world, .train/world-gpu for the gpu plans, -smoke for the
+# miniatures); FATEZERO_PYTHON: a python3 with torch; FATEZERO_GPU_PACK: where --pack-gpu writes (default .gpu-train).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 plan=full
@@ -19,11 +20,27 @@ while [ $# -gt 0 ]; do
     *) echo "train:world: unknown argument $1 (known: --plan full|smoke|gpu|gpu-smoke, --base DIR, --pack-gpu)" >&2; exit 2 ;;
   esac
 done
-# The smoke plans train a miniature of the model on two clips.
+# The smoke plans train a miniature of the model on two clips; the gpu plans run on a GPU machine (train/gpu.py).
+[ -n "$pack_gpu" ] && [ "$plan" = full ] && plan=gpu
 miniature=
-case "$plan" in smoke | gpu-smoke) miniature=1 ;; esac
-work="${FATEZERO_TRAIN_DIR:-.train/world}"
-[ -n "$miniature" ] && work="${FATEZERO_TRAIN_DIR:-.train/world-smoke}"
+gpu=
+case "$plan" in
+  full) ;;
+  smoke) miniature=1 ;;
+  gpu) gpu=1 ;;
+  gpu-smoke) miniature=1 gpu=1 ;;
+  *) echo "train:world: --plan $plan is not one of full, smoke, gpu, gpu-smoke" >&2; exit 2 ;;
+esac
+if [ -n "$gpu" ] && [ -z "$pack_gpu" ]; then
+  echo "train:world: --plan $plan trains on a lent GPU machine: pack it with --pack-gpu, then run train/gpu.py there" >&2
+  exit 2
+fi
+if [ -n "$pack_gpu" ] && [ -z "$gpu" ]; then
+  echo "train:world: --pack-gpu packs the gpu or gpu-smoke plan, not --plan $plan" >&2
+  exit 2
+fi
+work=".train/world${gpu:+-gpu}${miniature:+-smoke}"
+work="${FATEZERO_TRAIN_DIR:-$work}"
 out=models/world
 [ -n "$miniature" ] && out="$work/model"
 # Debian's python3-torch is what the project supports; a python3 earlier on PATH may lack torch.
@@ -37,7 +54,7 @@ fi
 if [ ! -f "$work/data/meta.json" ]; then
   clips=2000
   [ -n "$miniature" ] && clips=2
-  node bin/fatezero.js world-training-data --out "$work" --clips "$clips" $([ -n "$miniature" ] && echo --miniature)
+  node bin/fatezero.js world-training-data --out "$work" --clips "$clips" ${miniature:+--miniature} ${gpu:+--gpu}
 fi
 [ -n "$pack_gpu" ] && exec "$python" train/gpu.py pack --work "$work" ${FATEZERO_GPU_PACK:+--pack "$FATEZERO_GPU_PACK"}
 exec "$python" train/train_world.py --work "$work" --out "$out" --plan "$plan" "${base[@]}"

@@ -12,8 +12,13 @@ export const WORLD_MODEL_DIR = path.resolve(__dirname, "..", "..", "..", "models
 /** DDIM steps of an edit with the world model unless asked otherwise. */
 export const WORLD_STEPS = 20;
 
-/** The world model's architecture: CLIP 64-wide × 3 layers; UNet 32/64/128/128 with cross-attention at 16² and 8²; VAE 16/32/64/64. */
-export function worldModelSpec(): RandomModelSpec {
+/** How many times wider the VAE is for the gpu training plan (train/gpu.py): a GPU's compute can train a larger
+ * one, and decoding stays a small share of an edit on the CPU. */
+export const GPU_PLAN_VAE_WIDTH = 2;
+
+/** The world model's architecture: CLIP 64-wide × 3 layers; UNet 32/64/128/128 with cross-attention at 16² and 8²;
+ * VAE 16/32/64/64, times `vaeWidth`. */
+export function worldModelSpec(vaeWidth = 1): RandomModelSpec {
   const vocab = worldVocabFiles();
   const vocabSize = Object.values(vocab.vocab).reduce((max, id) => Math.max(max, id + 1), 0);
   return {
@@ -36,14 +41,14 @@ export function worldModelSpec(): RandomModelSpec {
       crossDim: 64,
       sampleSize: 16,
     }),
-    vae: vaeJson({ diffusersVersion: "0.11.1", blocks: [16, 32, 64, 64], layers: 2, groups: 16, sampleSize: 128 }),
+    vae: vaeJson({ diffusersVersion: "0.11.1", blocks: [16, 32, 64, 64].map((c) => c * vaeWidth), layers: 2, groups: 16, sampleSize: 128 }),
     vocab,
     provenance: { model: "world" },
   };
 }
 
-/** A miniature of the same architecture for the trainer's smoke run (tests and CI). */
-export function miniatureWorldModelSpec(): RandomModelSpec {
+/** A miniature of the same architecture for the trainer's smoke runs (tests and CI). */
+export function miniatureWorldModelSpec(vaeWidth = 1): RandomModelSpec {
   const spec = worldModelSpec();
   const vocabSize = Object.values(spec.vocab.vocab).reduce((max, id) => Math.max(max, id + 1), 0);
   return {
@@ -67,7 +72,7 @@ export function miniatureWorldModelSpec(): RandomModelSpec {
       crossDim: 16,
       sampleSize: 16,
     }),
-    vae: vaeJson({ diffusersVersion: "0.11.1", blocks: [8, 8, 8, 8], layers: 1, groups: 4, sampleSize: 128 }),
+    vae: vaeJson({ diffusersVersion: "0.11.1", blocks: [8, 8, 8, 8].map((c) => c * vaeWidth), layers: 1, groups: 4, sampleSize: 128 }),
     provenance: { model: "world-miniature" },
   };
 }
