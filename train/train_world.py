@@ -1,7 +1,7 @@
 """Train the world model: a VAE stage, the text encoder and UNet together, a high-noise refine stage of those
 two, then a diffusers folder.
 
-  python3 train/train_world.py --work .train/world --out models/world [--plan full|smoke|gpu] [--base FOLDER] [--device cpu|cuda]
+  python3 train/train_world.py --work .train/world --out models/world [--plan full|smoke|gpu|gpu-smoke] [--base FOLDER] [--device cpu|cuda]
 
 `--work` holds what `fatezero world-training-data` wrote (data/, skeleton/) and this program's checkpoints;
 a run that is stopped resumes from its last checkpoint (batches, noise and dropout come from saved random
@@ -27,10 +27,10 @@ from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 from world_model import AutoencoderKL, ClipTextModel, UNet2DConditionModel  # noqa: E402
 
 # The training schedules: "full" makes the committed model, "smoke" is its 2-step miniature (what CI runs),
-# "gpu" is for one call of a lent GPU machine (train/gpu.sh): its stages end by a time budget (`_minutes`), as
-# that machine's speed is not known in advance, so its result is not reproducible bit for bit; it trains
-# the whole frame at once, with the ε error weighted towards high noise and the vehicle from the start, and
-# has no refine stage.
+# "gpu" is for one call of a lent GPU machine (train/gpu.py; its skeleton has a wider VAE): its stages end by a
+# time budget (`_minutes`), as that machine's speed is not known in advance, so its result is not reproducible
+# bit for bit; it trains on whole frames, with the ε error weighted towards high noise and the vehicle from the
+# start, and has no refine stage.
 PLANS = {
     "full": dict(
         vae_steps=3200, vae_batch=16, vae_crop=64, vae_lr=5e-4, vae_warmup=100, kl_weight=1e-6,
