@@ -25,7 +25,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from progress import refuse  # noqa: E402
-from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+from safetensors_io import read_safetensors, tensor_shapes, write_safetensors  # noqa: E402
 from train_world import BASE_FILES, PLANS, POSITION_IDS  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -101,9 +101,7 @@ def adopt(returned, skeleton, dest):
     if not os.path.isfile(os.path.join(skeleton, "model_index.json")):
         refuse(f"{skeleton}: no model_index.json (npm run train:world -- --pack-gpu exports the skeleton)")
     for inside, flat in WEIGHTS.items():
-        want = {k: tuple(v.shape) for k, v in read_safetensors(os.path.join(skeleton, inside)).items()}
-        have = {k: tuple(v.shape) for k, v in read_safetensors(os.path.join(returned, flat)).items()}
-        if want != have:
+        if tensor_shapes(os.path.join(skeleton, inside)) != tensor_shapes(os.path.join(returned, flat)):
             refuse(f"{returned}/{flat}: its tensors differ from {skeleton}/{inside} (another architecture?)")
     with open(os.path.join(returned, "model_index.json")) as f:
         report = json.load(f).get("_fatezero", {})

@@ -34,6 +34,11 @@ def read_safetensors(path):
     return out
 
 
+def tensor_shapes(path):
+    """Each tensor's name → shape in a file (what an architecture check compares)."""
+    return {name: tuple(t.shape) for name, t in read_safetensors(path).items()}
+
+
 def write_safetensors(path, tensors):
     """Write name → tensor (contiguous, little-endian) with sorted names, 8-byte aligned header."""
     header, chunks, offset = {}, [], 0

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from autoencoder import SD_LATENT_SCALE, encode_frames, rescale_vae, train_vae, vae_psnr  # noqa: E402
 from denoiser import caption_gain, colour_steering, train_denoiser  # noqa: E402
 from progress import SEED, WorldData, refuse  # noqa: E402
-from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+from safetensors_io import read_safetensors, tensor_shapes, write_safetensors  # noqa: E402
 from world_model import AutoencoderKL, ClipTextModel, UNet2DConditionModel  # noqa: E402
 
 # The training schedules: "full" makes the committed model, "smoke" is its 2-step miniature (what CI runs),
@@ -64,7 +64,7 @@ POSITION_IDS = "text_model.embeddings.position_ids"
 
 def check_names(module, skeleton_file, prefix_filter=None):
     """The module's parameters must be exactly the skeleton's tensors (names and shapes) the runtime reads."""
-    want = {k: tuple(v.shape) for k, v in read_safetensors(skeleton_file).items() if k != POSITION_IDS}
+    want = {k: shape for k, shape in tensor_shapes(skeleton_file).items() if k != POSITION_IDS}
     have = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     if want != have:
         missing = sorted(set(want) - set(have))[:5]
