@@ -140,6 +140,9 @@ test(
     const packSmoke = spawnSync("bash", ["train/run.sh", "--plan", "smoke", "--pack-gpu"], { encoding: "utf8", env });
     assert.equal(packSmoke.status, 2);
     assert.match(packSmoke.stderr, /--pack-gpu packs the gpu or gpu-smoke plan/);
+    const packBase = spawnSync("bash", ["train/run.sh", "--plan", "gpu-smoke", "--pack-gpu", "--base", model], { encoding: "utf8", env });
+    assert.equal(packBase.status, 2);
+    assert.match(packBase.stderr, /the gpu plan trains from scratch/);
     const noCuda = spawnSync(pythonWithTorch!, ["-c", "import torch; assert not torch.cuda.is_available()"]).status === 0;
     if (noCuda) {
       const cuda = gpu("run", "--pack", pack, "--out", path.join(root, "cuda"), "--plan", "gpu-smoke");

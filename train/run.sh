@@ -39,6 +39,10 @@ if [ -n "$pack_gpu" ] && [ -z "$gpu" ]; then
   echo "train:world: --pack-gpu packs the gpu or gpu-smoke plan, not --plan $plan" >&2
   exit 2
 fi
+if [ -n "$pack_gpu" ] && [ ${#base[@]} -gt 0 ]; then
+  echo "train:world: --base starts the CPU plan's refine stage; the gpu plan trains from scratch (drop --base or --pack-gpu)" >&2
+  exit 2
+fi
 work=".train/world${gpu:+-gpu}${miniature:+-smoke}"
 work="${FATEZERO_TRAIN_DIR:-$work}"
 out=models/world
