@@ -297,6 +297,36 @@ test("the cache copies weights: making the cache read-only leaves the model alon
   assert.deepEqual(fs.readdirSync(path.join(dir, "weights")), []);
 });
 
+test("a moved cache keeps working, and a weight record naming a user's file never makes pruning remove it", async () => {
+  const first = tempDir("hostile-moved");
+  const model = modelCopy("moved", () => undefined);
+  const te = openModelFolder(model).textEncoder;
+  const config = textEncoderConfig(te.config);
+  const ids = [Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : 49407))];
+  const reference = await (await TextEncoder.load(config, te.weights, { cacheDir: path.join(first, "cache") })).encode(ids);
+  const moved = path.join(first, "moved");
+  fs.renameSync(path.join(first, "cache"), moved);
+  assert.deepEqual(
+    await (await TextEncoder.load(config, te.weights, { cacheDir: moved })).encode(ids),
+    reference,
+    "the moved cache's copy is used",
+  );
+
+  const userFile = path.join(tempDir("hostile-user"), "notes.txt");
+  fs.writeFileSync(userFile, "mine");
+  const record = fs
+    .readdirSync(path.join(moved, "weights"))
+    .filter((n) => n.endsWith(".json"))
+    .map((n) => path.join(moved, "weights", n))[0];
+  editJson(record, (j) => {
+    j.path = userFile;
+    j.source = path.join(first, "gone.safetensors");
+  });
+  assert.ok(pruneCache(moved) > 0, "the copy whose source is gone is freed");
+  assert.equal(fs.readFileSync(userFile, "utf8"), "mine", "the file the record names is untouched");
+  assert.ok(!fs.existsSync(record), "its record is gone with it");
+});
+
 test("a corrupt cached graph or an altered weight copy is rebuilt, not used", async () => {
   const dir = tempDir("hostile-graph");
   const folder = openModelFolder(MODEL);

@@ -4,7 +4,9 @@
 // linked: a link would share the user's file, so a chmod of the cache would change the model, and deleting
 // the model would free nothing. A record beside each copy holds the source's identity and the content's
 // sha256, which is also the model's weight identity in cache keys; a copy whose size or modification time
-// changed is made again. `fatezero cache prune` removes copies whose source is gone or changed.
+// changed is made again. `fatezero cache prune` removes copies whose source is gone or changed. A copy's
+// path is always where its record lies, never what the record says: a cache folder that was moved, or reached
+// through a link, or a record that was edited, must not point a removal outside the store.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -12,7 +14,7 @@ import { removeOrphans } from "../util/orphans";
 
 /** What is known about one stored copy. */
 export interface StoredWeights {
-  /** The copy in the cache. */
+  /** The copy in the cache (beside its record). */
   path: string;
   /** The checkpoint file it was copied from, and that file's identity then. */
   source: string;
@@ -51,17 +53,16 @@ export function storeWeights(source: string, cacheDir: string): StoredWeights {
     fs.copyFileSync(real, tmp, fs.constants.COPYFILE_FICLONE);
     const sha256 = hashFile(tmp);
     fs.renameSync(tmp, copy);
-    const stored: StoredWeights = {
-      path: copy,
+    const recorded: Omit<StoredWeights, "path"> = {
       source: real,
       sourceSize: st.size,
       sourceMtimeMs: st.mtimeMs,
       sha256,
       copyMtimeMs: fs.statSync(copy).mtimeMs,
     };
-    fs.writeFileSync(`${record}.tmp-${process.pid}`, `${JSON.stringify(stored, null, 1)}\n`);
+    fs.writeFileSync(`${record}.tmp-${process.pid}`, `${JSON.stringify(recorded, null, 1)}\n`);
     fs.renameSync(`${record}.tmp-${process.pid}`, record);
-    return stored;
+    return { path: copy, ...recorded };
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw e;
@@ -87,10 +88,14 @@ export function sourceUnchanged(s: StoredWeights): boolean {
   return st !== undefined && st.size === s.sourceSize && st.mtimeMs === s.sourceMtimeMs;
 }
 
+/** The record `file` (`<copy>.json`) with its copy's path, or undefined when it cannot be read. */
 function readRecord(file: string): StoredWeights | undefined {
   try {
-    const r = JSON.parse(fs.readFileSync(file, "utf8")) as StoredWeights;
-    return typeof r.path === "string" && typeof r.sha256 === "string" && typeof r.source === "string" ? r : undefined;
+    const r = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+    const numbers = [r.sourceSize, r.sourceMtimeMs, r.copyMtimeMs].every((n) => typeof n === "number");
+    if (typeof r.sha256 !== "string" || typeof r.source !== "string" || !numbers) return undefined;
+    const { source, sourceSize, sourceMtimeMs, sha256, copyMtimeMs } = r as unknown as StoredWeights;
+    return { path: file.slice(0, -".json".length), source, sourceSize, sourceMtimeMs, sha256, copyMtimeMs };
   } catch {
     return undefined;
   }
