@@ -123,9 +123,9 @@ test("the attention hook exposes cross-attention probabilities as graph outputs"
   const graph = buildUnetGraph(config, source, {
     onAttention: {
       select: (site) => site.kind === "cross" && site.place === "mid",
-      rewrite: (_, probs) => {
+      output: (_, probs, values, g) => {
         midCross.push(probs);
-        return probs;
+        return g.op("MatMul", [probs, values]);
       },
     },
   });

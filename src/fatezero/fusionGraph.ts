@@ -6,7 +6,7 @@
 //          (refine: M one-hot of the token mapper, a = its alphas; replace: M the word-swap matrix, a = 1)
 //   self:  P' = m ⊙ P_edit + (1 − m) ⊙ P_src   (m per frame and query: 1 keeps the edit, 0 the source;
 //          outside the self-replace window m = 1, without blend words m = 0 inside it)
-// All other branches pass through untouched. The controls are graph inputs, set per step: this file
+// The edit branch's output is then P' · V_edit; all other branches pass through untouched. The controls are graph inputs, set per step: this file
 // declares them and turns a UnetControls object into their feeds.
 import * as ort from "onnxruntime-node";
 import type { AttentionHook, AttentionSite } from "../models/unetTransformer";
@@ -114,38 +114,57 @@ export function attentionFusion(
     if (!site.size || !site.frames) throw new Error("attention fusion needs the video UNet built for a fixed latent size");
     return controlled.has(site.path);
   };
-  const rewrite = (site: AttentionSite, probs: string, g: Graph): string => {
+  const output = (site: AttentionSite, probs: string, values: string, g: Graph): string => {
     const [h, w] = site.size!;
     if (site.kind === "cross") crossProbs.push({ site, probs });
     inputs ??= declareControls(g, tokens);
-    const dims = g.op(
-      "Concat",
-      [g.constInt64([-1]), site.frames!, g.op("Slice", [g.op("Shape", [probs]), g.constInt64([1]), g.constInt64([4])])],
-      { axis: 0 },
-    );
-    const p = g.op("Reshape", [probs, dims]); // [B, F, heads, Lq, Lk]
-    const src = g.op("Gather", [p, inputs.src], { axis: 0 }); // [1, F, heads, Lq, Lk]
-    const edit = g.op("Gather", [p, inputs.edit], { axis: 0 });
-    let fused: string;
+    const byBranch = (x: string): string => {
+      const dims = g.op(
+        "Concat",
+        [g.constInt64([-1]), site.frames!, g.op("Slice", [g.op("Shape", [x]), g.constInt64([1]), g.constInt64([4])])],
+        { axis: 0 },
+      );
+      return g.op("Reshape", [x, dims]);
+    };
+    const p = byBranch(probs); // [B, F, heads, Lq, Lk]
+    const v = byBranch(values); // [B, F, heads, Lk, d]
+    const editValues = g.op("Gather", [v, inputs.edit], { axis: 0 }); // [1, F, heads, Lk, d]
+    let out: string; // every branch's own attention, [B, F, heads, Lq, d]
+    let fused: string; // the edit branch's output, [1, F, heads, Lq, d]
     if (site.kind === "cross") {
+      out = g.op("MatMul", [p, v]);
       const one = g.constFloat([1], []);
+      const src = g.op("Gather", [p, inputs.src], { axis: 0 }); // [1, F, heads, Lq, T]
+      const edit = g.op("Gather", [p, inputs.edit], { axis: 0 });
       const mapped = g.op("MatMul", [src, inputs.matrix]); // P_src · M
       const refined = g.op("Add", [g.op("Mul", [mapped, inputs.blend]), g.op("Mul", [edit, g.op("Sub", [one, inputs.blend])])]);
       const replaced = g.op("Mul", [refined, inputs.eq]);
-      fused = g.op("Add", [g.op("Mul", [replaced, inputs.alpha]), g.op("Mul", [edit, g.op("Sub", [one, inputs.alpha])])]);
+      const probsFused = g.op("Add", [g.op("Mul", [replaced, inputs.alpha]), g.op("Mul", [edit, g.op("Sub", [one, inputs.alpha])])]);
+      fused = g.op("MatMul", [probsFused, editValues]);
     } else {
       const name = selfMaskInput(h, w);
       if (!maskSizes.some(([mh, mw]) => mh === h && mw === w)) {
         maskSizes.push([h, w]);
         g.input(name, DType.float, ["frames", h * w]);
       }
+      // m is constant along each query's keys, so (m ⊙ P_edit + (1 − m) ⊙ P_src) · V_edit =
+      // m ⊙ (P_edit · V_edit) + (1 − m) ⊙ (P_src · V_edit): fusing the outputs ([Lq, d]) instead of the
+      // probabilities ([Lq, Lk], 64 times larger at the world model's 16² layers) saves copying them. One
+      // product reads the probabilities once for both: P · [V_own | V_edit].
+      const values2 = g.op("Concat", [v, g.op("Expand", [editValues, g.op("Shape", [v])])], { axis: -1 }); // [B, F, heads, Lk, 2d]
+      const [own, withEdit] = g.opN("Split", [g.op("MatMul", [p, values2])], 2, { axis: -1 }); // [B, F, heads, Lq, d] each
+      out = own;
       const m = g.op("Reshape", [name, g.constInt64([1, -1, 1, h * w, 1])]); // [1, F, 1, Lq, 1]
-      fused = g.op("Add", [g.op("Mul", [m, edit]), g.op("Mul", [g.op("Sub", [g.constFloat([1], []), m]), src])]);
+      const edit = g.op("Gather", [own, inputs.edit], { axis: 0 }); // P_edit · V_edit
+      const fromSource = g.op("Gather", [withEdit, inputs.src], { axis: 0 }); // P_src · V_edit
+      fused = g.op("Add", [g.op("Mul", [m, edit]), g.op("Mul", [g.op("Sub", [g.constFloat([1], []), m]), fromSource])]);
     }
-    // Only the edit branch changes: the fused probabilities are written over it in a copy of p (a Where
-    // over every branch took a third of the world model's UNet time).
-    const updated = g.op("ScatterND", [p, inputs.editRow, fused]);
-    return g.op("Reshape", [updated, g.op("Shape", [probs])]);
+    // Only the edit branch changes: its fused output is written over it in a copy of the outputs.
+    const updated = g.op("ScatterND", [out, inputs.editRow, fused]);
+    return g.op("Reshape", [
+      updated,
+      g.op("Concat", [g.constInt64([-1]), g.op("Slice", [g.op("Shape", [updated]), g.constInt64([2]), g.constInt64([5])])], { axis: 0 }),
+    ]); // [B·F, heads, Lq, d]
   };
-  return { hook: { select, rewrite }, maskSizes, crossProbs };
+  return { hook: { select, output }, maskSizes, crossProbs };
 }

@@ -25,14 +25,14 @@ export interface AttentionSite {
 }
 
 /**
- * Reads or rewrites the probabilities [N, heads, Lq, Lk] of the attention layers it selects. Self-attention
- * is computed one head at a time (rewrite then sees [N, 1, Lq, Lk] per head, so it must act head-wise);
+ * Reads or fuses the probabilities [N, heads, Lq, Lk] of the attention layers it selects. Self-attention
+ * is computed one head at a time (output then sees [N, 1, Lq, Lk] per head, so it must act head-wise);
  * cross-attention, small with one key per text token, with all heads at once.
  */
 export interface AttentionHook {
   select(site: AttentionSite): boolean;
-  /** Returns the probabilities to use, adding nodes to `g`. */
-  rewrite(site: AttentionSite, probs: string, g: Graph): string;
+  /** The attention's output [N, heads, Lq, d] from `probs` and `values` [N, heads, Lk, d] (plain: probs · values), adding nodes to `g`. */
+  output(site: AttentionSite, probs: string, values: string, g: Graph): string;
 }
 
 /**
@@ -98,7 +98,7 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
     selectors,
     frames: o.video?.ctx.frames,
   });
-  const hook = (s: AttentionSite) => (o.onAttention?.select(s) ? (p: string) => o.onAttention!.rewrite(s, p, g) : undefined);
+  const hook = (s: AttentionSite) => (o.onAttention?.select(s) ? (p: string, v: string) => o.onAttention!.output(s, p, v, g) : undefined);
 
   // 1. Self-attention; with frames, keys and values come from the selected frames.
   const selectors = o.video?.selectors ?? [];
@@ -115,7 +115,7 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
   const positions = o.size ? o.size[0] * o.size[1] : undefined;
   const keyFrames = o.video && selectors.length > 0 ? selectors.length : 1;
   const a1 = attention(g, q1, k1, v1, o.heads, headDim, {
-    onProbs: hook(site("self", selectors)),
+    output: hook(site("self", selectors)),
     perHead: o.perHeadSelfAttention ?? true,
     ...(positions ? { lengths: { query: positions, key: positions * keyFrames } } : {}),
   });
@@ -126,7 +126,7 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
   const q2 = linear(g, h, `${prefix}.attn2.to_q`, C, C, false);
   const k2 = linear(g, o.context, `${prefix}.attn2.to_k`, o.crossDim, C, false);
   const v2 = linear(g, o.context, `${prefix}.attn2.to_v`, o.crossDim, C, false);
-  const a2 = attention(g, q2, k2, v2, o.heads, headDim, { onProbs: hook(site("cross", selectors)) });
+  const a2 = attention(g, q2, k2, v2, o.heads, headDim, { output: hook(site("cross", selectors)) });
   x = g.op("Add", [x, linear(g, a2, `${prefix}.attn2.to_out.0`, C, C)]);
 
   // 3. GEGLU feed-forward, per position.

@@ -3,8 +3,11 @@
 import type { Graph } from "./graph";
 import { inChunks, sliceAxis } from "./layers";
 
-/** Rewrites or records attention probabilities [N, H, Lq, Lk]; returns the probabilities to use. */
-export type ProbsHook = (probs: string) => string;
+/**
+ * The output [N, H, Lq, d] of an attention from its probabilities [N, H, Lq, Lk] and values [N, H, Lk, d]
+ * (plain attention: probs · values); a hook records or fuses the probabilities on the way.
+ */
+export type AttentionOutputHook = (probs: string, values: string) => string;
 
 /**
  * Most attention scores (queries × keys) computed at once per batch entry and head: 2²¹ values, 8 MB. Longer
@@ -35,8 +38,8 @@ export function mergeHeads(g: Graph, x: string, heads: number, headDim: number):
 export interface AttentionOptions {
   /** Added to the scores before the softmax. */
   mask?: string;
-  /** Sees (and may rewrite) the probabilities; it needs every query at once, so it turns query chunks off. */
-  onProbs?: ProbsHook;
+  /** Computes the output from the probabilities; it needs every query at once, so it turns query chunks off. */
+  output?: AttentionOutputHook;
   /** One head at a time (as diffusers' sliced attention): only one head's scores exist at once. */
   perHead?: boolean;
   /** Static query and key lengths, when known: longer products than SCORES_BLOCK are computed in query chunks. */
@@ -45,8 +48,8 @@ export interface AttentionOptions {
 
 /**
  * softmax(q·kᵀ/√d + mask)·v for q [N, Lq, C] and k, v [N, Lk, C], split into `heads` heads.
- * With `perHead` (or without `onProbs`) the heads are computed one at a time, so only one head's
- * [N, Lq, Lk] scores exist at once; `onProbs` then sees [N, 1, Lq, Lk] per head (head-wise operations only).
+ * With `perHead` (or without `output`) the heads are computed one at a time, so only one head's
+ * [N, Lq, Lk] scores exist at once; `output` then sees [N, 1, Lq, Lk] per head (head-wise operations only).
  */
 export function attention(
   g: Graph,
@@ -64,11 +67,10 @@ export function attention(
   const core = (qs: string, ks: string, vs: string): string => {
     let scores = g.op("MatMul", [qs, ks]); // [N, h, Lq, Lk]
     if (options.mask) scores = g.op("Add", [scores, options.mask]);
-    let probs = g.op("Softmax", [scores], { axis: -1 });
-    if (options.onProbs) probs = options.onProbs(probs);
-    return g.op("MatMul", [probs, vs]); // [N, h, Lq, d]
+    const probs = g.op("Softmax", [scores], { axis: -1 });
+    return options.output ? options.output(probs, vs) : g.op("MatMul", [probs, vs]); // [N, h, Lq, d]
   };
-  const perHead = (options.perHead || !options.onProbs) && heads > 1;
+  const perHead = (options.perHead || !options.output) && heads > 1;
   const kHeads = perHead ? Array.from({ length: heads }, (_, i) => sliceAxis(g, kT, 1, i, i + 1)) : [kT]; // [N, 1, d, Lk] each
   const vHeads = perHead ? Array.from({ length: heads }, (_, i) => sliceAxis(g, vh, 1, i, i + 1)) : [vh];
   // The queries of one chunk, through every head: [N, H, Lc, d].
@@ -81,7 +83,7 @@ export function attention(
     );
   };
   const L = options.lengths;
-  const chunk = L && !options.onProbs ? queryChunk(L.query, L.key) : Infinity;
+  const chunk = L && !options.output ? queryChunk(L.query, L.key) : Infinity;
   const out = L ? inChunks(g, qh, 2, L.query, chunk, block) : block(qh); // [N, H, Lq, d]
   return mergeHeads(g, out, heads, headDim); // [N, Lq, C]
 }
