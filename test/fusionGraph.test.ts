@@ -57,16 +57,15 @@ async function fusedByGraph(kind: "self" | "cross", Lk: number, probs: Float32Ar
   return out.out.data as Float32Array;
 }
 
-/** out[b, f] = P'[b, f] · V[edit or own branch, f], with P' the fused probabilities of branch b. */
-function product(fusedProbs: (b: number, f: number, q: number, k: number) => number, values: Float32Array, Lk: number, edit: number) {
+/** out[b, f] = P'[b, f] · V[b, f], with P' the (fused) probabilities of branch b: the edit branch reads its own values. */
+function product(fusedProbs: (b: number, f: number, q: number, k: number) => number, values: Float32Array, Lk: number) {
   const out = new Float32Array(B * F * Lq * d);
   for (let b = 0; b < B; b++)
     for (let f = 0; f < F; f++)
       for (let q = 0; q < Lq; q++)
         for (let j = 0; j < d; j++) {
           let s = 0;
-          const vb = b === edit ? edit : b;
-          for (let k = 0; k < Lk; k++) s += fusedProbs(b, f, q, k) * values[((vb * F + f) * Lk + k) * d + j];
+          for (let k = 0; k < Lk; k++) s += fusedProbs(b, f, q, k) * values[((b * F + f) * Lk + k) * d + j];
           out[((b * F + f) * Lq + q) * d + j] = s;
         }
   return out;
@@ -105,12 +104,11 @@ test("fusion in the graph: self-attention fused on outputs equals the fused prob
     },
     values,
     Lk,
-    1,
   );
   const got = await fusedByGraph("self", Lk, probs, values, controls(mask));
   assert.ok(maxDiff(got, expected) < 1e-5, `max difference ${maxDiff(got, expected)}`);
   // The edit branch did change: a mask of all ones would have kept P_edit.
-  const own = product(P, values, Lk, 1);
+  const own = product(P, values, Lk);
   assert.ok(maxDiff(own, expected) > 1e-2);
 });
 
@@ -130,7 +128,6 @@ test("fusion in the graph: cross-attention follows P' = α·((P_src·M)·a + P_e
     },
     values,
     T,
-    1,
   );
   const got = await fusedByGraph("cross", T, probs, values, c);
   assert.ok(maxDiff(got, expected) < 1e-5, `max difference ${maxDiff(got, expected)}`);

@@ -6,8 +6,8 @@
 //          (refine: M one-hot of the token mapper, a = its alphas; replace: M the word-swap matrix, a = 1)
 //   self:  P' = m ⊙ P_edit + (1 − m) ⊙ P_src   (m per frame and query: 1 keeps the edit, 0 the source;
 //          outside the self-replace window m = 1, without blend words m = 0 inside it)
-// The edit branch's output is then P' · V_edit; all other branches pass through untouched. The controls are graph inputs, set per step: this file
-// declares them and turns a UnetControls object into their feeds.
+// The edit branch's output is then P' · V_edit; all other branches pass through untouched. The controls
+// are graph inputs, set per step: this file declares them and turns a UnetControls object into their feeds.
 import * as ort from "onnxruntime-node";
 import type { AttentionHook, AttentionSite } from "../models/unetTransformer";
 import { DType, type Graph } from "../onnx/graph";
