@@ -57,7 +57,9 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
   if (flags.config) config = loadFatezeroConfig(flags.config);
   else {
     if (!flags.target) throw new UsageError('give --target "…" (the edit prompt), or --config file.yaml');
-    if (flags.video && !flags.source) throw new UsageError('--video needs --source "…" (a prompt describing the video)');
+    // A world clip's caption is known: world:<seed> renders the sample attributes, as the default video does.
+    if (flags.video && !flags.source && worldVideoSeed(flags.video) === undefined)
+      throw new UsageError('--video needs --source "…" (a prompt describing the video)');
     config = defaultFatezeroConfig(flags.source ?? SAMPLE_CLIP_PROMPT);
   }
   const model = flags.model ?? (flags.config ? undefined : "world");

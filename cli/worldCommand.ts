@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import sharp from "sharp";
 import { writeRandomModel } from "../src/models/randomModel";
+import { folderTarget, writeFolder } from "../src/util/folderOutput";
 import { InputError } from "../src/util/inputError";
 import { writeFrames, writeMp4 } from "../src/video/writeVideo";
 import { checkSeed } from "../src/world/layout";
@@ -57,7 +58,13 @@ export function attributesFromFlags(flags: Pick<WorldFlags, "kind" | "colour" | 
   };
 }
 
-/** Write a world clip: frames/*.png, clip.mp4, masks/<thing>/*.png and world.json (seed, attributes, captions). */
+/** What `fatezero world` writes into its folder: a folder holding only these (with world.json) it may replace. */
+const WORLD_FOLDER_ENTRIES = ["frames", "clip.mp4", "masks", "world.json"];
+
+/**
+ * Write a world clip: frames/*.png, clip.mp4, masks/<thing>/*.png and world.json (seed, attributes, captions).
+ * The folder is written whole (an earlier world clip there is replaced, never mixed with the new one).
+ */
 export async function worldCommand(flags: WorldFlags): Promise<string[]> {
   if (!/^\s*\d+\s*$/.test(flags.seed)) throw new InputError(`--seed must be a non-negative integer, got "${flags.seed}"`);
   const seed = checkSeed(Number(flags.seed), "--seed");
@@ -65,29 +72,34 @@ export async function worldCommand(flags: WorldFlags): Promise<string[]> {
   const frames = integerFlag("frames", flags.frames, WORLD_FRAMES, 1, 1000);
   const size = integerFlag("size", flags.size, WORLD_SIZE, 16, 2048);
   const out = path.resolve(flags.out);
-  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new InputError(`--out ${flags.out}: exists and is not a folder`);
+  const replacing = folderTarget(out, `--out ${flags.out}`, (entries) =>
+    entries.includes("world.json") && entries.every((e) => WORLD_FOLDER_ENTRIES.includes(e))
+      ? true
+      : `holds ${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", …" : ""}, not a clip of fatezero world; give a new or empty folder`,
+  );
   const world = renderWorldClip(seed, attributes, { frames, size });
-  const written = await writeFrames(path.join(out, "frames"), world.clip);
-  const mp4 = path.join(out, "clip.mp4");
-  await writeMp4(mp4, world.clip);
-  written.push(mp4);
-  for (const name of MASK_NAMES) {
-    const dir = path.join(out, "masks", name);
-    fs.mkdirSync(dir, { recursive: true });
-    const mask = world.masks[name];
-    for (let f = 0; f < frames; f++) {
-      const pixels = Uint8Array.from(mask.subarray(f * size * size, (f + 1) * size * size), (v) => v * 255); // [H, W]
-      const file = path.join(dir, `${String(f).padStart(5, "0")}.png`);
-      await sharp(pixels, { raw: { width: size, height: size, channels: 1 } })
-        .png()
-        .toFile(file);
-      written.push(file);
+  const relative: string[] = [];
+  await writeFolder(out, replacing, async (dir) => {
+    relative.push(...(await writeFrames(path.join(dir, "frames"), world.clip)).map((f) => path.relative(dir, f)));
+    await writeMp4(path.join(dir, "clip.mp4"), world.clip);
+    relative.push("clip.mp4");
+    for (const name of MASK_NAMES) {
+      fs.mkdirSync(path.join(dir, "masks", name), { recursive: true });
+      const mask = world.masks[name];
+      for (let f = 0; f < frames; f++) {
+        const pixels = Uint8Array.from(mask.subarray(f * size * size, (f + 1) * size * size), (v) => v * 255); // [H, W]
+        const file = path.join("masks", name, `${String(f).padStart(5, "0")}.png`);
+        await sharp(pixels, { raw: { width: size, height: size, channels: 1 } })
+          .png()
+          .toFile(path.join(dir, file));
+        relative.push(file);
+      }
     }
-  }
-  const info = path.join(out, "world.json");
-  fs.writeFileSync(info, JSON.stringify({ seed, attributes, frames, size, captions: world.captions, masks: MASK_NAMES }, null, 1) + "\n");
-  written.push(info);
-  return written;
+    const info = { seed, attributes, frames, size, captions: world.captions, masks: MASK_NAMES };
+    fs.writeFileSync(path.join(dir, "world.json"), JSON.stringify(info, null, 1) + "\n");
+    relative.push("world.json");
+  });
+  return relative.map((f) => path.join(out, f));
 }
 
 /** Flags of `fatezero world-training-data`. */

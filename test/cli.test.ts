@@ -53,6 +53,15 @@ test("bad input gives a clear message and exit code 2", () => {
     [["edit", "--config", path.join(work, "missing.yaml"), "--dry-run"], /no such file/],
     [["edit", "--target", "a jeep", "--model", path.join(work, "nowhere"), "--dry-run"], /does not exist/],
     [["edit", "--video", CAR_TURN, "--target", "a jeep", "--dry-run"], /--source/],
+    [
+      ["edit", "--video", "world:x1", "--target", "a jeep", "--dry-run"],
+      /world:x1: a world clip is world:<seed> with a non-negative integer seed/,
+    ],
+    [
+      ["edit", "--target", "a jeep", "--out", path.join(work, "edit.avi"), "--dry-run"],
+      /edit\.avi: give a \.mp4 or \.gif file, or a folder/,
+    ],
+    [["make-tiny-model", CONFIGS], /not empty; overwrite \(--overwrite\) replaces it/],
     [["edit", "--target", "a jeep", "--steps", "zero", "--dry-run"], /--steps: expected an integer in 1…1000/],
     [["edit", "--target", "a jeep", "--frames", "-1", "--dry-run"], /--frames -1 takes every frame of a video file or frame folder/],
     [["edit", "--target", "a jeep", "--frames", "20", "--frame-chunk", "0", "--dry-run"], /--frame-chunk: expected an integer/],
@@ -66,6 +75,16 @@ test("bad input gives a clear message and exit code 2", () => {
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
     assert.match(r.err, message, args.join(" "));
   }
+});
+
+test("a world clip needs no --source: its caption is the source prompt", () => {
+  const target = "a blue car driving down a curvy road in the countryside";
+  const r = fatezero("edit", "--video", "world:42", "--target", target, "--dry-run", "--json");
+  assert.equal(r.code, 0, r.err);
+  const plan = JSON.parse(r.out);
+  assert.equal(plan.video, "world:42");
+  assert.deepEqual(plan.edits.at(-1).sourcePrompt, "a red car driving down a curvy road in the countryside");
+  assert.deepEqual(plan.edits.at(-1).prompt, target);
 });
 
 test("--frames -1 takes every frame of a folder or video file; a long clip's plan names its UNet windows", () => {

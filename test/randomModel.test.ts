@@ -202,10 +202,10 @@ test("a non-empty target is refused unless overwrite is given; an empty one is u
   const occupied = path.join(tmp, "occupied");
   fs.mkdirSync(occupied);
   fs.writeFileSync(path.join(occupied, "keep.txt"), "mine");
-  assert.throws(() => writeRandomModel(occupied, spec), /is not empty; pass overwrite/);
+  assert.throws(() => writeRandomModel(occupied, spec), /not empty; overwrite \(--overwrite\) replaces it/);
   assert.deepEqual(fs.readdirSync(occupied), ["keep.txt"]);
   assert.deepEqual(
-    fs.readdirSync(tmp).filter((f) => f.includes(".tmp-")),
+    fs.readdirSync(tmp).filter((f) => f.endsWith(".staging")),
     [],
   );
 
@@ -213,7 +213,7 @@ test("a non-empty target is refused unless overwrite is given; an empty one is u
   assert.ok(!fs.existsSync(path.join(occupied, "keep.txt")));
   assert.ok(fs.existsSync(path.join(occupied, "model_index.json")));
   assert.deepEqual(
-    fs.readdirSync(tmp).filter((f) => f.includes(".old-") || f.includes(".tmp-")),
+    fs.readdirSync(tmp).filter((f) => f.endsWith(".staging")),
     [],
   );
 
@@ -224,7 +224,7 @@ test("a non-empty target is refused unless overwrite is given; an empty one is u
 
   const file = path.join(tmp, "a-file");
   fs.writeFileSync(file, "");
-  assert.throws(() => writeRandomModel(file, spec, { overwrite: true }), /is not a directory/);
+  assert.throws(() => writeRandomModel(file, spec, { overwrite: true }), /exists and is not a folder/);
 });
 
 test("without the CLIP merge list the tiny spec falls back to a small vocabulary sized to fit", () => {

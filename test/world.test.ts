@@ -137,6 +137,35 @@ test("`fatezero world` writes frames, a video, masks per thing and the captions"
   assert.ok(fs.statSync(path.join(out, "clip.mp4")).size > 0);
 });
 
+test("`fatezero world` replaces an earlier clip whole, refuses a folder of other files, and cleans a killed run's folder", () => {
+  const parent = tempDir("world-replace");
+  const out = path.join(parent, "clip");
+  const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+  const leftover = path.join(parent, `.clip.${dead}.0123abcd.staging`);
+  fs.mkdirSync(path.join(leftover, "frames"), { recursive: true });
+  assert.equal(run("world", "--seed", "5", "--frames", "3", "--size", "32", "--out", out).status, 0);
+  assert.ok(!fs.existsSync(leftover), "a dead writer's staging folder is removed");
+  const r = run("world", "--seed", "6", "--frames", "2", "--size", "32", "--out", out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(fs.readdirSync(path.join(out, "frames")), ["00000.png", "00001.png"]);
+  for (const name of MASK_NAMES) assert.equal(fs.readdirSync(path.join(out, "masks", name)).length, 2, name);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, "world.json"), "utf8")).seed, 6);
+  assert.deepEqual(fs.readdirSync(parent), ["clip"]);
+  assert.equal(r.stdout.trim().split("\n").at(-1), `${2 + 1 + 2 * MASK_NAMES.length + 1} files in ${out}`);
+
+  const mine = path.join(parent, "mine");
+  fs.mkdirSync(path.join(mine, "frames"), { recursive: true });
+  fs.writeFileSync(path.join(mine, "frames", "00000.png"), "my own frame");
+  fs.writeFileSync(path.join(mine, "world.json"), "{}");
+  fs.writeFileSync(path.join(mine, "notes.txt"), "mine");
+  const refused = run("world", "--seed", "5", "--out", mine);
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /--out .*mine: holds .*not a clip of fatezero world; give a new or empty folder/);
+  assert.doesNotMatch(refused.stderr, /\n\s+at /);
+  assert.equal(fs.readFileSync(path.join(mine, "frames", "00000.png"), "utf8"), "my own frame");
+  assert.deepEqual(fs.readdirSync(mine).sort(), ["frames", "notes.txt", "world.json"]);
+});
+
 test("`fatezero world` refuses an unknown word or a bad seed with exit 2 and no stack", () => {
   const out = tempDir("world-bad");
   for (const [args, message] of [

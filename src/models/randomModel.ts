@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RecordingWeights } from "../onnx/weightSource";
+import { folderTarget, writeFolderSync } from "../util/folderOutput";
 import { CLIP_TOKENS } from "../tokenizer/clipTokenizer";
 import { END_OF_TEXT, START_OF_TEXT, type ClipVocabFiles } from "../tokenizer/clipVocab";
 import { textEncoderConfig, unetConfig, vaeConfig } from "./configs";
@@ -104,7 +105,11 @@ export function writeRandomModel(dir: string, spec: RandomModelSpec, options: Ra
   const params = recordParameters(spec);
   checkVocabulary(spec);
   const target = path.resolve(dir);
-  const replacing = checkTarget(target, options.overwrite ?? false);
+  const replacing = folderTarget(
+    target,
+    `random model ${target}`,
+    () => options.overwrite || "not empty; overwrite (--overwrite) replaces it",
+  );
 
   const text = spec.textEncoder;
   const maxPositions = textEncoderConfig(text).maxPositions;
@@ -125,9 +130,7 @@ export function writeRandomModel(dir: string, spec: RandomModelSpec, options: Ra
     },
   });
 
-  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
-  fs.mkdirSync(tmp, { recursive: true });
-  try {
+  writeFolderSync(target, replacing, (tmp) => {
     const name = typeof text._name_or_path === "string" ? text._name_or_path : "fatezero-random";
     writeJson(path.join(tmp, "model_index.json"), modelIndex(seed, spec.provenance ?? {}));
     writeJson(path.join(tmp, "scheduler", "scheduler_config.json"), SD_SCHEDULER_CONFIG);
@@ -139,11 +142,7 @@ export function writeRandomModel(dir: string, spec: RandomModelSpec, options: Ra
     writeJson(path.join(tmp, "unet", "config.json"), spec.unet);
     writeJson(path.join(tmp, "vae", "config.json"), spec.vae);
     for (const [file, tensors] of files) writeSafetensors(path.join(tmp, file), tensors.map(report), { format: "pt" });
-    moveIntoPlace(tmp, target, replacing);
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  });
 }
 
 /** The random tensors of one component, sorted by name as torch-saved safetensors files are. */
@@ -315,33 +314,6 @@ function checkVocabulary(spec: RandomModelSpec): void {
       throw new Error(`random model: token ${JSON.stringify(token)} has id ${id}, outside the text encoder's vocab_size ${size}`);
     }
   }
-}
-
-/** Whether an existing folder will be replaced; errors for a file, or a non-empty folder without `overwrite`. */
-function checkTarget(target: string, overwrite: boolean): "none" | "empty" | "full" {
-  if (!fs.existsSync(target)) return "none";
-  if (!fs.statSync(target).isDirectory()) throw new Error(`random model: ${target} exists and is not a directory`);
-  if (fs.readdirSync(target).length === 0) return "empty";
-  if (!overwrite) throw new Error(`random model: ${target} is not empty; pass overwrite to replace it`);
-  return "full";
-}
-
-/** Rename the finished folder onto the target; a replaced folder is moved aside first and restored on failure. */
-function moveIntoPlace(tmp: string, target: string, replacing: "none" | "empty" | "full"): void {
-  if (replacing === "empty") fs.rmdirSync(target);
-  if (replacing !== "full") {
-    fs.renameSync(tmp, target);
-    return;
-  }
-  const old = `${target}.old-${process.pid}-${Date.now()}`;
-  fs.renameSync(target, old);
-  try {
-    fs.renameSync(tmp, target);
-  } catch (e) {
-    fs.renameSync(old, target);
-    throw e;
-  }
-  fs.rmSync(old, { recursive: true, force: true });
 }
 
 function writeJson(file: string, value: unknown, pretty = true): void {

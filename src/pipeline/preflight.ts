@@ -99,6 +99,10 @@ function checkOutputs(plan: EditPlan, model: ModelFacts, o: PreflightOptions): v
   for (const f of o.inputs ?? []) inputs.set(real(f), `the config ${f}`);
   for (const f of model.files) inputs.set(real(f), `the model file ${f}`);
   if (plan.out !== null) {
+    const ext = path.extname(plan.out).toLowerCase();
+    // Anything else would silently become a folder named like a file (out.avi/source.mp4, …).
+    if (ext !== "" && ext !== ".mp4" && ext !== ".gif" && !(fs.existsSync(plan.out) && fs.statSync(plan.out).isDirectory()))
+      throw new InputError(`--out ${plan.out}: give a .mp4 or .gif file, or a folder (a name without an extension, or an existing folder)`);
     for (const file of [plan.out, ...outputFiles(plan.out, plan.edits.length)]) {
       const replaced = inputs.get(real(file));
       if (replaced) throw new InputError(`--out ${plan.out}: would write ${file}, which is ${replaced}`);

@@ -189,10 +189,10 @@ function checkClip(clip: VideoClip): void {
   }
 }
 
-/** Run `write(tmp)` on a temporary path beside `file`, then rename it into place; the temp is removed on failure. */
 /** A temporary output: `.<name>.<pid>.<8 hex>.tmp<ext>`. */
 const TEMP_OUTPUT = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp(\.[^.]+)?$/;
 
+/** Run `write(tmp)` on a temporary path beside `file`, then rename it into place; the temp is removed on failure. */
 async function atomicWrite(file: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const dir = path.dirname(path.resolve(file));
   fs.mkdirSync(dir, { recursive: true });
