@@ -10,7 +10,7 @@ import { InputError } from "../src/util/inputError";
 import { writeFrames, writeMp4 } from "../src/video/writeVideo";
 import { checkSeed } from "../src/world/layout";
 import { TRAINING_SEEDS, writeTrainingData } from "../src/world/trainingData";
-import { loadModel } from "../src/fatezero/loadModel";
+import { loadModel, modelFacts } from "../src/fatezero/loadModel";
 import { parseDevice } from "../src/onnx/device";
 import { runWorldBench, type BenchRow } from "../src/pipeline/worldBench";
 import {
@@ -114,6 +114,7 @@ export interface TrainingDataFlags {
 export function trainingDataCommand(flags: TrainingDataFlags): void {
   const clips = integerFlag("clips", flags.clips, 2000, 1, 1_000_000);
   const out = path.resolve(flags.out);
+  folderTarget(out, `--out ${flags.out}`, () => true); // data/ and skeleton/ go beside whatever the folder holds (checkpoints)
   const report = progressReporter();
   const meta = writeTrainingData(path.join(out, "data"), clips, (done, total) => report("world", done, total));
   const vaeWidth = flags.gpu ? GPU_PLAN_VAE_WIDTH : 1;
@@ -139,7 +140,9 @@ export async function worldBenchCommand(flags: WorldBenchFlags): Promise<void> {
   const steps = integerFlag("steps", flags.steps, WORLD_STEPS, 1, 1000);
   if (seed + clips > TRAINING_SEEDS)
     throw new InputError(`--seed ${seed} --clips ${clips}: benchmark seeds must stay below ${TRAINING_SEEDS} (the training clips' seeds)`);
-  const model = await loadModel(flags.model ?? "world", { device: parseDevice(flags.device ?? "cpu") });
+  const device = parseDevice(flags.device ?? "cpu");
+  modelFacts(flags.model ?? "world"); // a missing or broken model folder is refused before any clip is rendered
+  const model = await loadModel(flags.model ?? "world", { device });
   const rows = await runWorldBench(model, { seed, clips, steps, onProgress: (m) => console.error(m) });
   if (flags.json) {
     for (const row of rows) console.log(JSON.stringify(roundRow(row)));

@@ -166,7 +166,7 @@ test("`fatezero world` replaces an earlier clip whole, refuses a folder of other
   assert.deepEqual(fs.readdirSync(mine).sort(), ["frames", "notes.txt", "world.json"]);
 });
 
-test("`fatezero world` refuses an unknown word or a bad seed with exit 2 and no stack", () => {
+test("`fatezero world`, `world-bench` and `world-training-data` refuse bad words, seeds, models and folders with exit 2", () => {
   const out = tempDir("world-bad");
   for (const [args, message] of [
     [["--seed", "1", "--colour", "purple"], /unknown --colour "purple"; one of: red, blue/],
@@ -183,4 +183,12 @@ test("`fatezero world` refuses an unknown word or a bad seed with exit 2 and no 
   const bench = run("world-bench", "--seed", String(TRAINING_SEEDS), "--clips", "1");
   assert.equal(bench.status, 2);
   assert.match(bench.stderr, /training clips' seeds/);
+  const noModel = run("world-bench", "--model", path.join(out, "nowhere"), "--clips", "1");
+  assert.equal(noModel.status, 2, noModel.stderr);
+  assert.match(noModel.stderr, /model folder .*nowhere does not exist/);
+  const file = path.join(out, "a-file");
+  fs.writeFileSync(file, "");
+  const data = run("world-training-data", "--out", file, "--clips", "1");
+  assert.equal(data.status, 2, data.stderr);
+  assert.match(data.stderr, /--out .*a-file: exists and is not a folder/);
 });
