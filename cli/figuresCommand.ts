@@ -6,6 +6,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { installKernelSpec, isolatedJupyterEnv, KERNEL_NAME } from "../kernel/install";
+import { modelFacts } from "../src/fatezero/loadModel";
+import { asInputSync, InputError } from "../src/util/inputError";
+import { worldVideoSeed } from "../src/world/worldClip";
+import { notebookInputs } from "../widgets/figures/notebookInputs";
 import { UsageError } from "./editCommand";
 import { findJupyterNbconvert } from "./jupyterCommand";
 
@@ -55,14 +59,15 @@ export async function runFigureNotebooks(options: FigureRunOptions = {}): Promis
   const out = path.resolve(options.out ?? path.join(ROOT, "notebooks", "figures"));
   const notebooks = (options.notebooks ?? FIGURE_NOTEBOOKS.map((n) => path.join(ROOT, "notebooks", n))).map((n) => path.resolve(n));
   for (const n of notebooks) if (!fs.existsSync(n)) throw new UsageError(`--notebooks: ${n} does not exist`);
+  const runEnv = { ...process.env, ...options.env };
+  for (const dir of new Set(notebooks.map((n) => path.dirname(n)))) checkNotebookInputs(dir, runEnv);
   const jupyter = findJupyter();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "fatezero-figures-"));
   try {
     const prefix = path.join(scratch, "prefix");
     installKernelSpec({ prefix });
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...options.env,
+      ...runEnv,
       ...isolatedJupyterEnv(scratch, prefix),
       FATEZERO_FIGURES_DIR: out,
     };
@@ -111,6 +116,20 @@ export async function figuresCommand(flags: FiguresFlags): Promise<number> {
     console.error(`fatezero figures: ${e.message}`);
     return 1;
   }
+}
+
+/**
+ * What the notebooks of `notebookDir` will read from `env` (FATEZERO_MODEL, FATEZERO_VIDEO, …), checked before any
+ * kernel starts: a bad variable fails here with exit 2 and its name, not as a traceback in the first cell.
+ */
+function checkNotebookInputs(notebookDir: string, env: NodeJS.ProcessEnv): void {
+  const inputs = notebookInputs(notebookDir, env);
+  const fromNotebook = (p: string) => path.resolve(notebookDir, p); // the kernels run in the notebook's folder
+  const model = inputs.model === "world" || inputs.model === "tiny" ? inputs.model : fromNotebook(inputs.model);
+  const modelConfig = inputs.modelConfig === undefined ? undefined : fromNotebook(inputs.modelConfig);
+  asInputSync(() => modelFacts(model, { modelConfig }), `FATEZERO_MODEL=${inputs.model}`);
+  if (worldVideoSeed(inputs.video) === undefined && !fs.existsSync(fromNotebook(inputs.video)))
+    throw new InputError(`FATEZERO_VIDEO=${inputs.video}: no such file or folder (seen from ${notebookDir})`);
 }
 
 /** The `jupyter` command, or a UsageError saying how to get Debian's nbconvert. */

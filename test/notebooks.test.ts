@@ -2,6 +2,7 @@
 // `fatezero figures`' runner (Debian's nbconvert/nbclient), write every figure they promise, and are stored
 // without outputs.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
@@ -9,6 +10,7 @@ import sharp from "sharp";
 import { FIGURE_NOTEBOOKS, NotebookError, runFigureNotebooks } from "../cli/figuresCommand";
 import { notebookInputs } from "../widgets/figures";
 import { exportHtml } from "../cli/exportHtml";
+import { InputError } from "../src/util/inputError";
 import { readVideo } from "../src/video/readVideo";
 import { chromiumMissing, withOfflinePage } from "./support/chromium";
 import { tempDir } from "./sharedData";
@@ -162,6 +164,34 @@ test("fatezero figures: every notebook runs on the world model and writes every 
     }
     assert.ok(fs.existsSync(run.executed), "the executed copy is kept");
   }
+});
+
+test("fatezero figures: bad notebook inputs are refused before any kernel starts, naming the variable", async () => {
+  const dir = tempDir("figure-inputs");
+  const out = path.join(dir, "figures");
+  const cases: [NodeJS.ProcessEnv, RegExp][] = [
+    [{ FATEZERO_MODEL: path.join(dir, "nowhere") }, /^FATEZERO_MODEL=.*nowhere: model folder .*nowhere does not exist/],
+    [{ FATEZERO_VIDEO: "world:abc" }, /^FATEZERO_VIDEO: video world:abc: a world clip is world:<seed>/],
+    [{ FATEZERO_VIDEO: "missing.mp4", FATEZERO_SOURCE: "a red car" }, /^FATEZERO_VIDEO=missing\.mp4: no such file or folder/],
+    [{ FATEZERO_VIDEO: "missing.mp4", FATEZERO_SOURCE: "car" }, /^FATEZERO_OBJECT: give the main object word/],
+    [{ FATEZERO_STEPS: "0" }, /^FATEZERO_STEPS: expected a positive integer, got "0"/],
+    [{ FATEZERO_DEVICE: "tpu" }, /^FATEZERO_DEVICE: unknown device "tpu"/],
+  ];
+  for (const [env, message] of cases) {
+    await assert.rejects(runFigureNotebooks({ out, env: { ...defaultEnv("figure-inputs"), ...env }, log: () => {} }), (e: Error) => {
+      assert.ok(e instanceof InputError, `${JSON.stringify(env)}: ${e.message}`);
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+  assert.ok(!fs.existsSync(out), "nothing is written");
+  const cli = spawnSync(process.execPath, [path.join(ROOT, "bin/fatezero.js"), "figures", "--out", out], {
+    encoding: "utf8",
+    env: { ...process.env, ...defaultEnv("figure-inputs"), FATEZERO_VIDEO: "world:abc" },
+  });
+  assert.equal(cli.status, 2, cli.stderr);
+  assert.match(cli.stderr, /^fatezero: FATEZERO_VIDEO: video world:abc/);
+  assert.doesNotMatch(cli.stderr, /\n\s+at /);
 });
 
 test("fatezero figures: a failing cell is reported with its notebook and cell", { skip: MISSING }, async () => {

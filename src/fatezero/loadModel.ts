@@ -18,7 +18,7 @@ import { defaultCacheDir, type SessionOptions } from "../onnx/session";
 import { storeWeights } from "../onnx/weightStore";
 import { DdimScheduler } from "../scheduler/ddim";
 import { ClipTokenizer } from "../tokenizer/clipTokenizer";
-import { InputError } from "../util/inputError";
+import { asInputSync, InputError } from "../util/inputError";
 import { WORLD_MODEL_DIR } from "../world/worldModel";
 
 /** Options for opening a model. */
@@ -95,13 +95,13 @@ export interface ModelFacts extends ModelShape {
  */
 export function modelFacts(model: string, options: SingleFileOptions = {}): ModelFacts {
   const spec = model === "tiny" ? tinyModelSpec() : undefined;
-  const folder = spec ? undefined : asInput(() => openModel(modelDir(model), options));
+  const folder = spec ? undefined : asInputSync(() => openModel(modelDir(model), options));
   const configs = spec ?? { textEncoder: folder!.textEncoder.config, unet: folder!.unet.config, vae: folder!.vae.config };
   const where = (part: string) => (folder ? path.join(folder.root, part, "config.json") : `tiny model ${part}`);
-  const unet = asInput(() => unetConfig(configs.unet, where("unet")));
-  const vae = asInput(() => vaeConfig(configs.vae, where("vae")));
-  asInput(() => textEncoderConfig(configs.textEncoder, where("text_encoder")));
-  const params = asInput(() => recordParameters(configs));
+  const unet = asInputSync(() => unetConfig(configs.unet, where("unet")));
+  const vae = asInputSync(() => vaeConfig(configs.vae, where("vae")));
+  asInputSync(() => textEncoderConfig(configs.textEncoder, where("text_encoder")));
+  const params = asInputSync(() => recordParameters(configs));
   let weightBytes = 0;
   for (const [part, wanted] of [
     ["text_encoder", params.textEncoder],
@@ -112,7 +112,7 @@ export function modelFacts(model: string, options: SingleFileOptions = {}): Mode
     const weights = folder?.[part === "text_encoder" ? "textEncoder" : part].weights;
     if (weights) checkWeights(weights, wanted, where(part));
   }
-  const scheduler = asInput(() =>
+  const scheduler = asInputSync(() =>
     spec ? new DdimScheduler(SD_SCHEDULER_CONFIG) : DdimScheduler.fromConfig(folder!.schedulerConfig, folder!.schedulerConfigPath),
   );
   return {
@@ -133,15 +133,6 @@ function checkWeights(weights: WeightSet, wanted: ReadonlyMap<string, number[]>,
     if (have.join() !== shape.join()) {
       throw new InputError(`${weights.dir}: tensor "${name}" has shape [${have.join(", ")}], ${configFile} needs [${shape.join(", ")}]`);
     }
-  }
-}
-
-/** Run a config reader, reporting its complaint as bad input. */
-function asInput<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (e) {
-    throw new InputError((e as Error).message);
   }
 }
 

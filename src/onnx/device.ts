@@ -21,8 +21,8 @@ export function parseDevice(value: string, where = "--device"): Device {
 }
 
 /** The device of `FATEZERO_DEVICE` (notebooks), else the CPU. */
-export function deviceFromEnvironment(): Device {
-  return parseDevice(process.env.FATEZERO_DEVICE || "cpu", "FATEZERO_DEVICE");
+export function deviceFromEnvironment(env: NodeJS.ProcessEnv = process.env): Device {
+  return parseDevice(env.FATEZERO_DEVICE || "cpu", "FATEZERO_DEVICE");
 }
 
 /** onnxruntime-node's native libraries (the CUDA provider is installed beside them). */

@@ -17,3 +17,14 @@ export async function asInputError<T>(work: () => Promise<T>): Promise<T> {
     throw e instanceof InputError ? e : new InputError((e as Error).message, { cause: e });
   }
 }
+
+/** Run `read`, turning any error it throws into an InputError, its message prefixed with `where` when given. */
+export function asInputSync<T>(read: () => T, where?: string): T {
+  try {
+    return read();
+  } catch (e) {
+    const message = (e as Error).message;
+    if (e instanceof InputError && where === undefined) throw e;
+    throw new InputError(where === undefined ? message : `${where}: ${message}`, { cause: e });
+  }
+}

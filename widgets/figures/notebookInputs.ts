@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { deviceFromEnvironment, type Device } from "../../src/onnx/device";
+import { asInputSync, InputError } from "../../src/util/inputError";
 import { readVideo, type VideoClip } from "../../src/video/readVideo";
 import { worldCaption } from "../../src/world/captions";
 import { SAMPLE_ATTRIBUTES } from "../../src/world/vocabulary";
@@ -37,11 +38,11 @@ const CAR_TURN = { dir: "data/car-turn", source: "a silver jeep driving down a c
 const SIZES: Record<string, [number, number, number]> = { world: [WORLD_FRAMES, WORLD_SIZE, WORLD_STEPS], tiny: [6, 128, 8] };
 const FATEZERO_SIZES: [number, number, number] = [8, 512, 50];
 
-function numberEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
+function numberEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: expected a positive integer, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`${name}: expected a positive integer, got "${raw}"`);
   return n;
 }
 
@@ -49,31 +50,34 @@ function numberEnv(name: string, fallback: number): number {
  * Inputs from $FATEZERO_MODEL (+ $FATEZERO_MODEL_CONFIG), $FATEZERO_DEVICE, $FATEZERO_VIDEO (+ $FATEZERO_SOURCE, $FATEZERO_OBJECT),
  * $FATEZERO_FRAMES, $FATEZERO_SIZE, $FATEZERO_STEPS. The clip defaults to world clip 13; the car-turn clip of
  * `shared/` beside the project (seen from `notebookDir`, the project's notebooks/ folder) needs no prompt.
+ * Errors are InputErrors naming the variable.
  */
-export function notebookInputs(notebookDir = process.cwd()): NotebookInputs {
-  const model = process.env.FATEZERO_MODEL || "world";
+export function notebookInputs(notebookDir = process.cwd(), env: NodeJS.ProcessEnv = process.env): NotebookInputs {
+  const model = env.FATEZERO_MODEL || "world";
   const shared = path.resolve(notebookDir, "..", "..", "shared");
-  const video = process.env.FATEZERO_VIDEO || DEFAULT_WORLD_VIDEO;
-  const world = worldVideoSeed(video) !== undefined;
+  const video = env.FATEZERO_VIDEO || DEFAULT_WORLD_VIDEO;
+  const world = asInputSync(() => worldVideoSeed(video) !== undefined, "FATEZERO_VIDEO");
   const carTurn = path.resolve(video) === path.join(shared, CAR_TURN.dir);
   const known = world ? { source: worldCaption(SAMPLE_ATTRIBUTES), object: SAMPLE_ATTRIBUTES.kind } : carTurn ? CAR_TURN : undefined;
-  if (!known && !process.env.FATEZERO_SOURCE)
-    throw new Error("FATEZERO_VIDEO needs FATEZERO_SOURCE (a prompt describing the video) and FATEZERO_OBJECT (its main object word)");
-  const source = process.env.FATEZERO_SOURCE || known!.source;
-  const object = process.env.FATEZERO_OBJECT || known?.object || source.split(" ")[1];
-  if (!source.split(" ").includes(object)) throw new Error(`FATEZERO_OBJECT "${object}" is not a word of the source prompt "${source}"`);
+  if (!known && !env.FATEZERO_SOURCE)
+    throw new InputError("FATEZERO_VIDEO needs FATEZERO_SOURCE (a prompt describing the video) and FATEZERO_OBJECT (its main object word)");
+  const source = env.FATEZERO_SOURCE || known!.source;
+  const object = env.FATEZERO_OBJECT || known?.object || source.split(" ")[1];
+  if (!object) throw new InputError(`FATEZERO_OBJECT: give the main object word of the source prompt "${source}"`);
+  if (!source.split(" ").includes(object))
+    throw new InputError(`FATEZERO_OBJECT "${object}" is not a word of the source prompt "${source}"`);
   const [frames, size, steps] = SIZES[model] ?? FATEZERO_SIZES;
   const merges = path.join(shared, "data/clip/bpe_simple_vocab_16e6.txt.gz");
   return {
     model,
-    ...(process.env.FATEZERO_MODEL_CONFIG ? { modelConfig: process.env.FATEZERO_MODEL_CONFIG } : {}),
-    device: deviceFromEnvironment(),
+    ...(env.FATEZERO_MODEL_CONFIG ? { modelConfig: env.FATEZERO_MODEL_CONFIG } : {}),
+    device: deviceFromEnvironment(env),
     video,
     source,
     object,
-    frames: numberEnv("FATEZERO_FRAMES", frames),
-    size: numberEnv("FATEZERO_SIZE", size),
-    steps: numberEnv("FATEZERO_STEPS", steps),
+    frames: numberEnv(env, "FATEZERO_FRAMES", frames),
+    size: numberEnv(env, "FATEZERO_SIZE", size),
+    steps: numberEnv(env, "FATEZERO_STEPS", steps),
     ...(model === "tiny" && fs.existsSync(merges) ? { clipMerges: merges } : {}),
   };
 }
