@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { installKernelSpec, isolatedJupyterEnv, KERNEL_NAME } from "../kernel/install";
-import { modelFacts } from "../src/fatezero/loadModel";
+import { EMBEDDED_MODELS, modelFacts } from "../src/fatezero/loadModel";
 import { asInputSync, InputError } from "../src/util/inputError";
 import { worldVideoSeed } from "../src/world/worldClip";
 import { notebookInputs } from "../widgets/figures/notebookInputs";
@@ -125,7 +125,7 @@ export async function figuresCommand(flags: FiguresFlags): Promise<number> {
 function checkNotebookInputs(notebookDir: string, env: NodeJS.ProcessEnv): void {
   const inputs = notebookInputs(notebookDir, env);
   const fromNotebook = (p: string) => path.resolve(notebookDir, p); // the kernels run in the notebook's folder
-  const model = inputs.model === "world" || inputs.model === "tiny" ? inputs.model : fromNotebook(inputs.model);
+  const model = EMBEDDED_MODELS.includes(inputs.model) ? inputs.model : fromNotebook(inputs.model);
   const modelConfig = inputs.modelConfig === undefined ? undefined : fromNotebook(inputs.modelConfig);
   asInputSync(() => modelFacts(model, { modelConfig }), `FATEZERO_MODEL=${inputs.model}`);
   if (worldVideoSeed(inputs.video) === undefined && !fs.existsSync(fromNotebook(inputs.video)))

@@ -136,6 +136,9 @@ function checkWeights(weights: WeightSet, wanted: ReadonlyMap<string, number[]>,
   }
 }
 
+/** The models known by name rather than path. */
+export const EMBEDDED_MODELS: readonly string[] = ["world", "tiny"];
+
 /** The folder of a model name: "world", "tiny" (generated on first use) or a path. */
 export function modelDir(model: string, cacheDir?: string): string {
   if (model === "tiny") return ensureTinyModel(cacheDir);

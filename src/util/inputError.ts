@@ -9,22 +9,26 @@ export class InputError extends Error {
   }
 }
 
-/** Run `work`, turning any error it throws into an InputError with the same message. */
-export async function asInputError<T>(work: () => Promise<T>): Promise<T> {
+/** Run `work`, turning any error it throws into an InputError, its message prefixed with `where` when given. */
+export async function asInputError<T>(work: () => Promise<T>, where?: string): Promise<T> {
   try {
     return await work();
   } catch (e) {
-    throw e instanceof InputError ? e : new InputError((e as Error).message, { cause: e });
+    throw toInputError(e, where);
   }
 }
 
-/** Run `read`, turning any error it throws into an InputError, its message prefixed with `where` when given. */
+/** `asInputError` for synchronous work. */
 export function asInputSync<T>(read: () => T, where?: string): T {
   try {
     return read();
   } catch (e) {
-    const message = (e as Error).message;
-    if (e instanceof InputError && where === undefined) throw e;
-    throw new InputError(where === undefined ? message : `${where}: ${message}`, { cause: e });
+    throw toInputError(e, where);
   }
+}
+
+function toInputError(e: unknown, where: string | undefined): InputError {
+  if (e instanceof InputError && where === undefined) return e;
+  const message = (e as Error).message;
+  return new InputError(where === undefined ? message : `${where}: ${message}`, { cause: e });
 }
