@@ -50,6 +50,19 @@ function lastUpdate(comm: FakeComm): Record<string, unknown> {
   return state;
 }
 
+/** Run `work` with console.error captured; returns what it logged. */
+function quietly(work: () => void): unknown[][] {
+  const logged: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => logged.push(args);
+  try {
+    work();
+  } finally {
+    console.error = original;
+  }
+  return logged;
+}
+
 function bytes(v: unknown): Uint8Array {
   const b = v as ArrayBufferView;
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -102,8 +115,15 @@ test("CrossAttentionViewer: token chips, and a token or step change recomputes t
   assert.equal(viewer.get("heat_max"), expected.max);
   assert.equal(viewer.get("mass").length, 3);
   assert.ok(expected.max > 0 && expected.max <= 1, `a probability: ${expected.max}`);
-  comm.fromFrontend({ method: "update", state: { token: 999 }, buffer_paths: [] });
-  assert.equal(viewer.get("token"), tokens.length - 1, "an out-of-range token is clamped");
+  quietly(() => comm.fromFrontend({ method: "update", state: { token: 999 }, buffer_paths: [] }));
+  assert.equal(viewer.get("token"), 3, "an out-of-range token from a view is refused");
+  assert.deepEqual(
+    comm.sent.at(-1)?.data,
+    { method: "update", state: { token: 3 }, buffer_paths: [] },
+    "the view gets the kernel's token back",
+  );
+  viewer.update({ token: 999 });
+  assert.equal(viewer.get("token"), tokens.length - 1, "an out-of-range token set by code is clamped");
 });
 
 test("MaskTuner: the preview is editVideo's blend mask, shrinks as the threshold rises, and reports unknown words", async () => {
@@ -138,7 +158,9 @@ test("MaskTuner: the preview is editVideo's blend mask, shrinks as the threshold
     "the mask travels as a buffer",
   );
   assert.ok(tuner.get("preview_ms") >= 0);
-  comm.fromFrontend({ method: "update", state: { blend_words: ["jeep", "truck"] }, buffer_paths: [] });
+  quietly(() => comm.fromFrontend({ method: "update", state: { blend_words: ["jeep", "truck"] }, buffer_paths: [] }));
+  assert.deepEqual(tuner.get("blend_words"), ["jeep"], "a view can only pick words of the source prompt");
+  tuner.update({ blend_words: ["jeep", "truck"] });
   assert.match(tuner.get("error"), /blend word "truck" is not in the prompt "a silver jeep/);
   assert.throws(() => tuner.p2p(), /truck/);
   comm.fromFrontend({ method: "update", state: { blend_words: ["jeep"], self_replace_steps: [0.1, 0.6] }, buffer_paths: [] });
@@ -171,6 +193,56 @@ test("EditPanel: Run from the frontend streams progress and ends with a status; 
   comm.fromFrontend({ method: "custom", content: { event: "cancel" } });
   await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual([panel.get("running"), panel.get("status"), panel.get("error")], [false, "cancelled", ""]);
+});
+
+test("values a view may not send are refused, the view gets the kernel's value back, and a run that cannot start ends failed", async () => {
+  const { model, clip, inversion } = await setup;
+  const comms = new FakeCommManager();
+  const studio = await EditStudio.open({ model, clip, inversion, prompt: SOURCE.replace("silver", "red"), blendWords: ["jeep"], comms });
+  const before = {
+    scrubber: studio.scrubber.state(),
+    viewer: studio.viewer.state(),
+    tuner: studio.tuner.state(),
+    panel: studio.panel.state(),
+  };
+  const hostile: [keyof typeof before, Record<string, unknown>][] = [
+    ["scrubber", { frame: -1 }],
+    ["scrubber", { fps: 0, playing: "yes" }],
+    ["scrubber", { frame_count: 1000 }],
+    ["viewer", { step: 1.5, group: 99 }],
+    ["viewer", { tokens: ["x"] }],
+    ["tuner", { threshold: 2 }],
+    ["tuner", { threshold: "abc", step: STEPS }],
+    ["tuner", { self_replace_steps: [0.8, 0.2] }],
+    ["tuner", { latent_blend_steps: [0, 1, 2] }],
+    ["tuner", { mask: [] }],
+    ["panel", { guidance_scale: "abc" }],
+    ["panel", { controller: "swap", equalizer: [{ word: "red", value: "2" }] }],
+    ["panel", { running: false, status: "done" }],
+  ];
+  const errors = quietly(() => {
+    for (const [widget, state] of hostile) comms.comm(studio[widget].modelId).fromFrontend({ method: "update", state, buffer_paths: [] });
+  });
+  assert.equal(
+    errors.length,
+    hostile.reduce((n, [, state]) => n + Object.keys(state).length, 0),
+    "each refused key is logged",
+  );
+  assert.match(String(errors[0][0]), /refused frame = -1 from the frontend: Too small/);
+  for (const widget of Object.keys(before) as (keyof typeof before)[]) assert.deepEqual(studio[widget].state(), before[widget], widget);
+  const panelComm = comms.comm(studio.panel.modelId);
+  assert.deepEqual(panelComm.sentWith("update").at(-1)?.data.state, { running: false, status: "ready" });
+  assert.equal(panelComm.sentWith("echo_update").length, 0, "nothing refused is echoed");
+
+  comms.comm(studio.tuner.modelId).fromFrontend({ method: "update", state: { threshold: 0.6 }, buffer_paths: [] });
+  assert.equal(studio.tuner.get("threshold"), 0.6, "a valid value is still taken");
+
+  studio.tuner.update({ blend_words: ["truck"] }); // the tuner now reports an error, which spec() throws
+  panelComm.fromFrontend({ method: "custom", content: { event: "run" } });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual([studio.panel.get("running"), studio.panel.get("status")], [false, "failed"]);
+  assert.match(studio.panel.get("error"), /blend word "truck" is not in the prompt/);
+  studio.close();
 });
 
 test("EditStudio: Run re-runs only the editing loop on the cached inversion and shows the edit", async () => {

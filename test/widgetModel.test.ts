@@ -2,6 +2,7 @@
 // (@jupyter-widgets/base 6) receives, and how the model reacts to the ones it sends.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { z } from "zod";
 import { CONTROL_TARGET, installWidgets, WIDGET_TARGET, WIDGET_VIEW_MIME, WidgetModel } from "../widgets/kernel";
 import { MIME_BUNDLE } from "../kernel/kernelContext";
 import { FakeCommManager } from "./support/fakeComms";
@@ -132,6 +133,41 @@ test("malformed frontend updates are refused without changing the state", () => 
   assert.equal(model.get("value"), 3);
   assert.equal(comm.sent.length, 0);
   assert.equal(errors.length, 3);
+});
+
+test("a model that names its frontend keys takes valid values, refuses the rest and sends its own value back", () => {
+  const comms = new FakeCommManager();
+  const model = new WidgetModel<{ value: number; label: string }>(
+    { _model_name: "SliderModel", value: 3, label: "kernel only" },
+    { comms, frontendKeys: () => ({ value: z.number().int().min(0).max(10) }) },
+  );
+  const comm = comms.comm(model.modelId);
+  const seen: unknown[] = [];
+  model.onChange("value", (v) => seen.push(v));
+  const errors: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => errors.push(args);
+  try {
+    comm.fromFrontend({ method: "update", state: { value: 50, label: "mine" }, buffer_paths: [] });
+    comm.fromFrontend({ method: "update", state: { value: 7 }, buffer_paths: [] });
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual([model.get("value"), model.get("label"), seen], [7, "kernel only", [7]]);
+  assert.deepEqual(
+    comm.sent.map((m) => [m.data.method, m.data.state]),
+    [
+      ["update", { value: 3, label: "kernel only" }],
+      ["echo_update", { value: 7 }],
+    ],
+  );
+  assert.deepEqual(
+    errors.map((e) => String(e[0])),
+    [
+      `widget ${model.modelId}: refused value = 50 from the frontend: Too big: expected number to be <=10`,
+      `widget ${model.modelId}: refused label = "mine" from the frontend: only the kernel sets it`,
+    ],
+  );
 });
 
 test("request_state answers with an update of the full state", () => {

@@ -1,5 +1,6 @@
 // The kernel side of a Jupyter widget model (protocol 2.1): its state lives here, is opened on the frontend
 // with comm_open, kept in sync with `update` / `echo_update`, and carries `custom` messages both ways.
+import type { z } from "zod";
 import type { Buffers, Comm, CommManager } from "../../kernel/commTypes";
 import { display, MIME_BUNDLE, type DisplayHandle, type DisplayOptions, type MimeBundle } from "../../kernel/kernelContext";
 import { putBuffers, removeBuffers, type BufferPath } from "./bufferPaths";
@@ -27,6 +28,12 @@ export type ChangeListener<V> = (value: V, old: V, source: ChangeSource) => void
  */
 export type CustomListener = (content: unknown, buffers: DataView[]) => unknown;
 
+/**
+ * The keys a view may set and what each accepts, given the model's current state (a view's update is the
+ * user's input): other keys are the kernel's alone. Without it every key is settable (a model a frontend opened).
+ */
+export type FrontendKeys<S> = (state: S) => { [K in keyof S]?: z.ZodType<S[K]> };
+
 /** How a model connects to the frontend. */
 export interface WidgetModelOptions {
   /** The kernel's comm manager; by default the running FateZero kernel's. */
@@ -39,6 +46,11 @@ export interface WidgetModelOptions {
   noEcho?: Iterable<string>;
   /** A comm the frontend opened for this model, adopted instead of opening one. */
   comm?: Comm;
+}
+
+/** Options of a model with its own state type: which keys its views may set. */
+export interface TypedWidgetModelOptions<S extends WidgetState> extends WidgetModelOptions {
+  frontendKeys?: FrontendKeys<FullState<S>>;
 }
 
 /** The state of a model: its own keys plus the six identity keys. */
@@ -63,18 +75,20 @@ export class WidgetModel<S extends WidgetState = WidgetState> {
   private readonly values: WidgetState;
   private readonly echo: boolean;
   private readonly noEcho: Set<string>;
+  private readonly frontendKeys: FrontendKeys<FullState<S>> | undefined;
   private readonly changeListeners = new Map<string, Set<ChangeListener<unknown>>>();
   private readonly customListeners = new Set<CustomListener>();
   private readonly closeListeners = new Set<() => void>();
   private isClosed = false;
 
   /** Open the model on the frontend with `state` (identity keys default to @jupyter-widgets/base's WidgetModel). */
-  constructor(state: S & Partial<ModelIdentity>, options: WidgetModelOptions = {}) {
+  constructor(state: S & Partial<ModelIdentity>, options: TypedWidgetModelOptions<S> = {}) {
     const comms = options.comms ?? defaultCommManager();
     this.registry = widgetRegistry(comms, adoptFrontendModel);
     this.values = { ...BASE_IDENTITY, ...state };
     this.echo = options.echo ?? echoFromEnv();
     this.noEcho = new Set(options.noEcho ?? []);
+    this.frontendKeys = options.frontendKeys;
     if (options.comm) {
       this.comm = options.comm;
     } else {
@@ -262,13 +276,35 @@ export class WidgetModel<S extends WidgetState = WidgetState> {
       console.error(`widget ${this.modelId}: malformed update:`, err);
       return;
     }
+    const { accepted, refused } = this.checkFrontendState(state);
     // Echo before applying, as ipywidgets does: listeners that adjust a value then send their own `update`
     // after the echo, so every frontend ends on the kernel's value.
     if (this.echo) {
-      const echoed = Object.fromEntries(Object.entries(state).filter(([key]) => !this.noEcho.has(key)));
+      const echoed = Object.fromEntries(Object.entries(accepted).filter(([key]) => !this.noEcho.has(key)));
       if (Object.keys(echoed).length > 0) this.sendState("echo_update", echoed);
     }
-    this.notify(this.store(state), "frontend");
+    // A refused value is not stored: the views get the kernel's value back.
+    if (refused.length > 0) this.sendState("update", Object.fromEntries(refused.map((key) => [key, this.values[key]])));
+    this.notify(this.store(accepted), "frontend");
+  }
+
+  /** The keys of a frontend update this model accepts (as parsed), and those it refuses (logged with why). */
+  private checkFrontendState(state: WidgetState): { accepted: WidgetState; refused: string[] } {
+    if (!this.frontendKeys) return { accepted: state, refused: [] };
+    const schemas: Record<string, z.ZodType | undefined> = this.frontendKeys(this.values as FullState<S>);
+    const accepted: WidgetState = {};
+    const refused: string[] = [];
+    for (const [key, value] of Object.entries(state)) {
+      const result = schemas[key]?.safeParse(value);
+      if (result?.success) {
+        accepted[key] = result.data;
+        continue;
+      }
+      refused.push(key);
+      const why = result ? result.error.issues.map((i) => i.message).join("; ") : "only the kernel sets it";
+      console.error(`widget ${this.modelId}: refused ${key} = ${JSON.stringify(value)?.slice(0, 100)} from the frontend: ${why}`);
+    }
+    return { accepted, refused };
   }
 }
 

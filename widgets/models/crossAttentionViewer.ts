@@ -1,10 +1,11 @@
 // Kernel side of the CrossAttentionViewer: the cached inversion's per-group cross-attention maps, one token
 // at a time. The frontend picks token, step, group and averaging; the kernel answers with a uint8 heat map.
+import { z } from "zod";
 import type { InversionRecord, MapGroup } from "../../src/fatezero/inversionRecord";
 import type { ClipTokenizer } from "../../src/tokenizer/clipTokenizer";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";
-import { WidgetModel, type WidgetModelOptions } from "../kernel/widgetModel";
+import { WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
 import { WIDGETS, type CrossAttentionViewerState, widgetIdentity } from "../shared/widgetStates";
 import { tokenLabels } from "../../src/tokenizer/tokenLabels";
 import { clipImages, type ClipImageOptions } from "./clipImages";
@@ -21,6 +22,26 @@ export interface CrossAttentionViewerOptions extends WidgetModelOptions {
 export function groupLabel(g: MapGroup): string {
   return `${g.place} ${g.height}×${g.width} · ${g.layers} layer${g.layers === 1 ? "" : "s"}`;
 }
+
+/** What a view may set: the selection. */
+const FRONTEND_KEYS: FrontendKeys<CrossAttentionViewerState> = (s) => ({
+  token: z
+    .number()
+    .int()
+    .min(0)
+    .max(s.tokens.length - 1),
+  step: z
+    .number()
+    .int()
+    .min(0)
+    .max(s.steps - 1),
+  group: z
+    .number()
+    .int()
+    .min(0)
+    .max(s.groups.length - 1),
+  average_steps: z.boolean(),
+});
 
 /** Per-token cross-attention maps of a cached inversion over its frames. */
 export class CrossAttentionViewer extends WidgetModel<CrossAttentionViewerState & WidgetState> {
@@ -51,7 +72,7 @@ export class CrossAttentionViewer extends WidgetModel<CrossAttentionViewerState 
         clip: await clipImages(clip, options.image),
         ...selection,
       },
-      { ...options, noEcho: ["heatmap", "clip", ...(options.noEcho ?? [])] },
+      { ...options, noEcho: ["heatmap", "clip", ...(options.noEcho ?? [])], frontendKeys: FRONTEND_KEYS },
     );
     viewer.inversion = inversion;
     for (const key of ["token", "step", "group", "average_steps"] as const) viewer.onChange(key, () => viewer.refresh());

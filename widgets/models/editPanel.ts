@@ -1,9 +1,10 @@
 // Kernel side of the EditPanel: the edit's prompt and controls, and the Run / Cancel of one task at a time.
 // The task itself (the editing loop) is given by whoever owns the panel (EditStudio); the panel keeps the
 // frontend informed: running, done/total, a status line and the last error.
+import { z } from "zod";
 import { insideKernel, interruptSignal } from "../../kernel/kernelContext";
 import type { WidgetState } from "../kernel/protocol";
-import { WidgetModel, type WidgetModelOptions } from "../kernel/widgetModel";
+import { WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
 import { WIDGETS, type EditPanelState, type EqualizerEntry, widgetIdentity } from "../shared/widgetStates";
 
 /** Options of a panel. */
@@ -19,6 +20,15 @@ export interface EditPanelOptions extends WidgetModelOptions {
 export type RunProgress = (done: number, total: number) => void;
 /** A task the Run button starts; resolves to the status line shown when it ends. */
 export type RunTask = (signal: AbortSignal, progress: RunProgress) => Promise<string>;
+
+/** What a view may set: the prompts and controls (a prompt's tokens are checked by the edit, which shows the error). */
+const FRONTEND_KEYS: FrontendKeys<EditPanelState> = () => ({
+  source_prompt: z.string(),
+  prompt: z.string(),
+  controller: z.enum(["replace", "refine"]),
+  equalizer: z.array(z.object({ word: z.string(), value: z.number() })),
+  guidance_scale: z.number(),
+});
 
 /** Prompt, controls and Run / Cancel of an edit. */
 export class EditPanel extends WidgetModel<EditPanelState & WidgetState> {
@@ -42,7 +52,7 @@ export class EditPanel extends WidgetModel<EditPanelState & WidgetState> {
         status: "ready",
         error: "",
       },
-      options,
+      { ...options, frontendKeys: FRONTEND_KEYS },
     );
     panel.task = task;
     panel.onCustom((content) => panel.handleEvent(content));
@@ -75,7 +85,8 @@ export class EditPanel extends WidgetModel<EditPanelState & WidgetState> {
       this.abort = undefined;
       if (!this.closed) this.update({ running: false, ...fields });
     };
-    this.current = task(signal, progress).then(
+    // A task that throws before its first await still ends the run (else the view would show it running forever).
+    this.current = new Promise<string>((resolve) => resolve(task(signal, progress))).then(
       (status) => {
         finish({ status });
         return status;

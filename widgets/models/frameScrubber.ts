@@ -1,7 +1,8 @@
 // Kernel side of the FrameScrubber: labelled clips side by side (source / reconstruction / edit) with a
 // shared frame index. Playback runs in the frontend; the kernel only learns the frame where it stops.
+import { z } from "zod";
 import type { VideoClip } from "../../src/video/readVideo";
-import { WidgetModel, type WidgetModelOptions } from "../kernel/widgetModel";
+import { WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
 import type { WidgetState } from "../kernel/protocol";
 import { WIDGETS, type FrameScrubberState, type ScrubberRow, widgetIdentity } from "../shared/widgetStates";
 import { clipImages, type ClipImageOptions } from "./clipImages";
@@ -20,6 +21,17 @@ export interface FrameScrubberOptions extends WidgetModelOptions {
   image?: ClipImageOptions;
 }
 
+/** What a view may set: the frame, playback and its speed (the view's fps field allows 1 to 60). */
+const FRONTEND_KEYS: FrontendKeys<FrameScrubberState> = (s) => ({
+  frame: z
+    .number()
+    .int()
+    .min(0)
+    .max(Math.max(0, s.frame_count - 1)),
+  playing: z.boolean(),
+  fps: z.number().min(1).max(60),
+});
+
 /** Labelled clips side by side with a frame slider, play/pause, step and fps. */
 export class FrameScrubber extends WidgetModel<FrameScrubberState & WidgetState> {
   private imageOptions: ClipImageOptions = {};
@@ -37,7 +49,7 @@ export class FrameScrubber extends WidgetModel<FrameScrubberState & WidgetState>
         playing: false,
         fps: options.fps ?? clips[0]?.clip.fps ?? 8,
       },
-      { ...options, noEcho: ["rows", ...(options.noEcho ?? [])] },
+      { ...options, noEcho: ["rows", ...(options.noEcho ?? [])], frontendKeys: FRONTEND_KEYS },
     );
     scrubber.imageOptions = options.image ?? {};
     return scrubber;

@@ -1,10 +1,11 @@
 // Kernel side of the MaskTuner: blend words, threshold and step windows, with a live preview of the blend
 // mask from the cached inversion (MaskPreviewer) and the p2p options they make for the next edit.
+import { z } from "zod";
 import type { InversionRecord } from "../../src/fatezero/inversionRecord";
 import { DEFAULT_LATENT_BLEND_STEPS, DEFAULT_P2P, type P2pOptions } from "../../src/fatezero/editOptions";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";
-import { WidgetModel, type WidgetModelOptions } from "../kernel/widgetModel";
+import { WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
 import { WIDGETS, type MaskTunerState, widgetIdentity } from "../shared/widgetStates";
 import { clipImages, type ClipImageOptions } from "./clipImages";
 import { MaskPreviewer, type PreviewModel } from "./maskPreview";
@@ -29,6 +30,25 @@ export type TunedP2p = Pick<
 >;
 
 const PREVIEW_KEYS = ["blend_words", "threshold", "step"] as const;
+
+const FRACTION = z.number().min(0).max(1);
+/** A step window: [start, end] fractions of the editing steps. */
+const WINDOW = z.tuple([FRACTION, FRACTION]).refine(([start, end]) => start <= end, "the window starts after it ends");
+
+/** What a view may set: the controls (words of the source prompt, fractions, a step of the edit). */
+const FRONTEND_KEYS: FrontendKeys<MaskTunerState> = (s) => ({
+  blend_words: z.array(z.string().refine((w) => s.words.includes(w), "not a word of the source prompt")).max(s.words.length),
+  threshold: FRACTION,
+  self_replace_steps: WINDOW,
+  cross_replace_steps: WINDOW,
+  blend_latents: z.boolean(),
+  latent_blend_steps: WINDOW,
+  step: z
+    .number()
+    .int()
+    .min(0)
+    .max(s.steps - 1),
+});
 
 /** Blend-mask controls with an instant preview over the frames. */
 export class MaskTuner extends WidgetModel<MaskTunerState & WidgetState> {
@@ -62,7 +82,7 @@ export class MaskTuner extends WidgetModel<MaskTunerState & WidgetState> {
         clip: await clipImages(clip, options.image),
         ...previewState(first, 0),
       },
-      { ...options, noEcho: ["mask", "clip", ...(options.noEcho ?? [])] },
+      { ...options, noEcho: ["mask", "clip", ...(options.noEcho ?? [])], frontendKeys: FRONTEND_KEYS },
     );
     tuner.previewer = previewer;
     for (const key of PREVIEW_KEYS) tuner.onChange(key, () => tuner.refresh());
