@@ -16,6 +16,8 @@ export const ASSETS_FOLDER = "jupyter-widgets";
 export function exportHtml(notebook: string, outDir?: string): string {
   const source = path.resolve(notebook);
   if (!fs.existsSync(source) || !fs.statSync(source).isFile()) throw new InputError(`export-html: no notebook at ${source}`);
+  if (!isNotebook(fs.readFileSync(source, "utf8")))
+    throw new InputError(`export-html: ${source} is not a notebook (JSON with a cells list)`);
   if (!fs.existsSync(path.join(EMBED_DIR, `${MODULE_NAME}.js`)))
     throw new Error(`the widget bundles are not built (${EMBED_DIR}): run npm run build`);
   const jupyter = findJupyterNbconvert();
@@ -58,4 +60,12 @@ export function unescapeWidgetJson(html: string): string {
     const raw = json.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
     return open + raw.replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026") + close;
   });
+}
+
+function isNotebook(text: string): boolean {
+  try {
+    return Array.isArray((JSON.parse(text) as { cells?: unknown }).cells);
+  } catch {
+    return false;
+  }
 }

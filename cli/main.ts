@@ -6,6 +6,7 @@ import { ConfigError } from "../src/config/yamlDocument";
 import { tinyModelSpec } from "../src/models/modelSpecs";
 import { writeRandomModel } from "../src/models/randomModel";
 import { runReference } from "../src/reference/runReference";
+import { checkFolderPath } from "../src/util/folderOutput";
 import { InputError } from "../src/util/inputError";
 import { cacheListCommand, cachePruneCommand } from "./cacheCommand";
 import { editCommand, type EditFlags } from "./editCommand";
@@ -135,6 +136,7 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option("--user", "into the user's Jupyter data dir").conflicts("prefix"))
     .option("--prefix <dir>", "into <dir>/share/jupyter/kernels (a venv, or a project-local JUPYTER_PATH)")
     .action((opts: { user?: boolean; prefix?: string }) => {
+      if (opts.prefix !== undefined) checkFolderPath(opts.prefix, "--prefix");
       console.log(installKernelSpec(opts));
     });
   program
@@ -144,7 +146,10 @@ export async function main(argv: string[]): Promise<void> {
     .description("install the classic-notebook nbextension (enabled) and the JupyterLab extension (default: the user's Jupyter dirs)")
     .addOption(new Option("--user", "into the user's Jupyter data and config dirs").conflicts("prefix"))
     .option("--prefix <dir>", "into <dir>/share/jupyter (extensions) and <dir>/etc/jupyter (nbconfig)")
-    .action((opts: { user?: boolean; prefix?: string }) => widgetsInstallCommand(opts));
+    .action((opts: { user?: boolean; prefix?: string }) => {
+      if (opts.prefix !== undefined) checkFolderPath(opts.prefix, "--prefix");
+      widgetsInstallCommand(opts);
+    });
   program
     .command("export-html <notebook>")
     .description("convert a notebook to HTML whose saved widgets render offline (needs jupyter nbconvert)")

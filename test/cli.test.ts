@@ -46,7 +46,15 @@ test("every official edit config resolves with --model tiny --video car-turn --d
 });
 
 test("bad input gives a clear message and exit code 2", () => {
+  const aFile = path.join(work, "a-file.txt");
+  fs.writeFileSync(aFile, "not a notebook");
   const cases: [string[], RegExp][] = [
+    [["cache", "list", "--cache-dir", path.join(work, "no-cache")], /--cache-dir .*no-cache: no such folder/],
+    [["cache", "prune", "--cache-dir", aFile], /--cache-dir: .*a-file\.txt is not a folder/],
+    [["kernel", "install", "--prefix", aFile], /--prefix: .*a-file\.txt is not a folder/],
+    [["widgets", "install", "--prefix", path.join(aFile, "sub")], /--prefix: .*a-file\.txt is not a folder/],
+    [["reference", path.join(work, "nowhere")], /fixture .*nowhere: missing refs\.json/],
+    [["export-html", aFile], /a-file\.txt is not a notebook/],
     [["edit", "--dry-run"], /--target/],
     [["edit", "--target", "a jeep", "--size", "100", "--dry-run"], /multiple of 64/],
     [["edit", "--target", "a jeep", "--blend-words", "tractor", "--dry-run"], /"tractor" not in the source prompt/],

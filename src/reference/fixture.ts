@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SafetensorsFile } from "../checkpoint/safetensors";
+import { InputError } from "../util/inputError";
 
 /** refs.json's description of one tensor. */
 export interface RefInfo {
@@ -24,14 +25,14 @@ export class Fixture {
   constructor(readonly dir: string) {
     this.modelDir = path.join(dir, "model");
     const jsonPath = path.join(dir, "refs.json");
-    if (!fs.existsSync(jsonPath)) throw new Error(`fixture ${dir}: missing refs.json`);
+    if (!fs.existsSync(jsonPath)) throw new InputError(`fixture ${dir}: missing refs.json`);
     try {
       this.info = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
     } catch (e) {
-      throw new Error(`fixture ${jsonPath}: not valid JSON (${(e as Error).message})`);
+      throw new InputError(`fixture ${jsonPath}: not valid JSON (${(e as Error).message})`);
     }
     const list = (this.info.tensors ?? []) as RefInfo[];
-    if (!Array.isArray(list)) throw new Error(`fixture ${jsonPath}: "tensors" is not a list`);
+    if (!Array.isArray(list)) throw new InputError(`fixture ${jsonPath}: "tensors" is not a list`);
     this.tensors = new Map(list.map((t) => [t.name, t]));
     this.refs = SafetensorsFile.open(path.join(dir, "refs.safetensors"));
   }

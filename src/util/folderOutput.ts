@@ -24,6 +24,13 @@ export function folderTarget(target: string, what: string, replaceable: (entries
   return "full";
 }
 
+/** Refuse (InputError naming `what`) a folder path with a file on it: `dir`, or the nearest part of it that exists, must be a folder. */
+export function checkFolderPath(dir: string, what: string): void {
+  let existing = path.resolve(dir);
+  while (!fs.existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  if (!fs.statSync(existing).isDirectory()) throw new InputError(`${what}: ${existing} is not a folder`);
+}
+
 /** A staging folder is `.<name>.<pid>.<8 hex>[.old].staging` beside its target; the first group is the writer's PID. */
 const STAGING = /^\..+\.(\d+)\.[0-9a-f]{8}(\.old)?\.staging$/;
 
