@@ -23,11 +23,6 @@ export function exportHtml(notebook: string, outDir?: string): string {
   const jupyter = findJupyterNbconvert();
   if (!jupyter) throw new Error("export-html needs nbconvert: install jupyter-nbconvert (Debian/Ubuntu) or `pip install nbconvert`");
   const out = path.resolve(outDir ?? path.dirname(source));
-  const assets = path.join(out, ASSETS_FOLDER);
-  fs.mkdirSync(assets, { recursive: true });
-  for (const file of fs.readdirSync(EMBED_DIR)) {
-    fs.copyFileSync(path.join(EMBED_DIR, file), file === `${MODULE_NAME}.js` ? path.join(out, file) : path.join(assets, file));
-  }
   const args = [
     "nbconvert",
     "--to",
@@ -40,7 +35,17 @@ export function exportHtml(notebook: string, outDir?: string): string {
   ];
   const run = spawnSync(jupyter, args, { encoding: "utf8" });
   if (run.error) throw new Error(`jupyter nbconvert: ${run.error.message}`);
-  if (run.status !== 0) throw new Error(`jupyter nbconvert failed (exit ${run.status}):\n${run.stderr.trim()}`);
+  // nbconvert's traceback ends with what it found wrong in the notebook (e.g. an unsupported nbformat).
+  if (run.status !== 0)
+    throw new InputError(
+      `export-html: nbconvert could not convert ${source}: ${run.stderr.trim().split("\n").at(-1) ?? `exit ${run.status}`}`,
+    );
+  // The page's scripts go beside it only once there is a page (a failed export leaves the folder as it was).
+  const assets = path.join(out, ASSETS_FOLDER);
+  fs.mkdirSync(assets, { recursive: true });
+  for (const file of fs.readdirSync(EMBED_DIR)) {
+    fs.copyFileSync(path.join(EMBED_DIR, file), file === `${MODULE_NAME}.js` ? path.join(out, file) : path.join(assets, file));
+  }
   const page = path.join(out, `${path.basename(source, path.extname(source))}.html`);
   fs.writeFileSync(page, unescapeWidgetJson(fs.readFileSync(page, "utf8")));
   return page;

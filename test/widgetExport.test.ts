@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { carTurnFrames, chromiumMissing, SCRUBBER_CELL, tsNotebook, withOfflinePage } from "./support/chromium";
-import { run, temporaryJupyter } from "./support/temporaryJupyter";
+import { pythonHas, run, temporaryJupyter } from "./support/temporaryJupyter";
 import { unescapeWidgetJson } from "../cli/exportHtml";
 import { SHARED } from "./sharedData";
 
@@ -33,6 +34,21 @@ test("export-html: a missing notebook is a clear input error", () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /no notebook at .*no-such-notebook\.ipynb/);
 });
+
+test(
+  "export-html: a notebook nbconvert cannot read is a clear input error, and the folder is left as it was",
+  { skip: !pythonHas(["nbconvert"]) && "Debian's nbconvert is not installed (.ci/run installs it)" },
+  () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "export-bad-"));
+    const notebook = path.join(dir, "future.ipynb");
+    fs.writeFileSync(notebook, JSON.stringify({ cells: [], metadata: {}, nbformat: 99, nbformat_minor: 0 }));
+    const r = spawnSync(process.execPath, [BIN, "export-html", notebook], { encoding: "utf8" });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^fatezero: export-html: nbconvert could not convert .*future\.ipynb: .*Unsupported nbformat version 99\n$/);
+    assert.deepEqual(fs.readdirSync(dir), ["future.ipynb"]);
+    fs.rmSync(dir, { recursive: true });
+  },
+);
 
 test("export-html: saved FrameScrubber and VegaChart render offline from file://", { skip: chromiumMissing() }, async () => {
   const { env, notebooks } = temporaryJupyter("widget-export");
