@@ -75,7 +75,7 @@ export async function worldCommand(flags: WorldFlags): Promise<string[]> {
   const replacing = folderTarget(out, `--out ${flags.out}`, (entries) =>
     entries.includes("world.json") && entries.every((e) => WORLD_FOLDER_ENTRIES.includes(e))
       ? true
-      : `holds ${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", …" : ""}, not a clip of fatezero world; give a new or empty folder`,
+      : "not a clip of fatezero world: give a new or empty folder",
   );
   const world = renderWorldClip(seed, attributes, { frames, size });
   const relative: string[] = [];

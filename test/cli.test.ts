@@ -69,7 +69,7 @@ test("bad input gives a clear message and exit code 2", () => {
       ["edit", "--target", "a jeep", "--out", path.join(work, "edit.avi"), "--dry-run"],
       /edit\.avi: give a \.mp4 or \.gif file, or a folder/,
     ],
-    [["make-tiny-model", CONFIGS], /not empty; overwrite \(--overwrite\) replaces it/],
+    [["make-tiny-model", CONFIGS], /holds .*; overwrite \(--overwrite\) replaces it/],
     [["edit", "--target", "a jeep", "--steps", "zero", "--dry-run"], /--steps: expected an integer in 1…1000/],
     [["edit", "--target", "a jeep", "--frames", "-1", "--dry-run"], /--frames -1 takes every frame of a video file or frame folder/],
     [["edit", "--target", "a jeep", "--frames", "20", "--frame-chunk", "0", "--dry-run"], /--frame-chunk: expected an integer/],

@@ -202,7 +202,7 @@ test("a non-empty target is refused unless overwrite is given; an empty one is u
   const occupied = path.join(tmp, "occupied");
   fs.mkdirSync(occupied);
   fs.writeFileSync(path.join(occupied, "keep.txt"), "mine");
-  assert.throws(() => writeRandomModel(occupied, spec), /not empty; overwrite \(--overwrite\) replaces it/);
+  assert.throws(() => writeRandomModel(occupied, spec), /occupied: holds keep\.txt; overwrite \(--overwrite\) replaces it/);
   assert.deepEqual(fs.readdirSync(occupied), ["keep.txt"]);
   assert.deepEqual(
     fs.readdirSync(tmp).filter((f) => f.endsWith(".staging")),

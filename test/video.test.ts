@@ -254,6 +254,23 @@ test("a failed write leaves no file", async () => {
   );
 });
 
+test("a folder of frames is written whole: an earlier, longer sequence is replaced; a folder with other files is refused", async () => {
+  const dir = path.join(TMP, "sequence");
+  await writeFrames(dir, makeSampleClip(4, 32));
+  await writeFrames(dir, makeSampleClip(2, 32));
+  assert.deepEqual(fs.readdirSync(dir).sort(), ["00000.png", "00001.png"]);
+  assert.deepEqual(
+    fs.readdirSync(TMP).filter((f) => f.endsWith(".staging")),
+    [],
+  );
+  fs.writeFileSync(path.join(dir, "notes.txt"), "mine");
+  await assert.rejects(
+    writeFrames(dir, makeSampleClip(1, 32)),
+    /frames folder .*sequence: holds 00000\.png, 00001\.png, notes\.txt; not only frames/,
+  );
+  assert.deepEqual(fs.readdirSync(dir).sort(), ["00000.png", "00001.png", "notes.txt"]);
+});
+
 test("sample clip is deterministic and moves", () => {
   const hash = (c: VideoClip): string => crypto.createHash("sha256").update(c.frames).digest("hex");
   const a = makeSampleClip();

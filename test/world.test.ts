@@ -160,7 +160,10 @@ test("`fatezero world` replaces an earlier clip whole, refuses a folder of other
   fs.writeFileSync(path.join(mine, "notes.txt"), "mine");
   const refused = run("world", "--seed", "5", "--out", mine);
   assert.equal(refused.status, 2, refused.stderr);
-  assert.match(refused.stderr, /--out .*mine: holds .*not a clip of fatezero world; give a new or empty folder/);
+  assert.match(
+    refused.stderr,
+    /--out .*mine: holds frames, notes\.txt, world\.json; not a clip of fatezero world: give a new or empty folder/,
+  );
   assert.doesNotMatch(refused.stderr, /\n\s+at /);
   assert.equal(fs.readFileSync(path.join(mine, "frames", "00000.png"), "utf8"), "my own frame");
   assert.deepEqual(fs.readdirSync(mine).sort(), ["frames", "notes.txt", "world.json"]);

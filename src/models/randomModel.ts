@@ -105,11 +105,7 @@ export function writeRandomModel(dir: string, spec: RandomModelSpec, options: Ra
   const params = recordParameters(spec);
   checkVocabulary(spec);
   const target = path.resolve(dir);
-  const replacing = folderTarget(
-    target,
-    `random model ${target}`,
-    () => options.overwrite || "not empty; overwrite (--overwrite) replaces it",
-  );
+  const replacing = folderTarget(target, `random model ${target}`, () => options.overwrite || "overwrite (--overwrite) replaces it");
 
   const text = spec.textEncoder;
   const maxPositions = textEncoderConfig(text).maxPositions;

@@ -12,16 +12,16 @@ export type FolderTarget = "none" | "empty" | "full";
 
 /**
  * What is at `target`, refused (InputError, before any work) when it is a file, or a non-empty folder that
- * `replaceable` does not accept; `what` names the target in messages (e.g. "--out clip").
+ * `replaceable` does not accept (it returns why not); `what` names the target in messages (e.g. "--out clip").
  */
 export function folderTarget(target: string, what: string, replaceable: (entries: string[]) => string | true): FolderTarget {
   if (!fs.existsSync(target)) return "none";
   if (!fs.statSync(target).isDirectory()) throw new InputError(`${what}: exists and is not a folder`);
-  const entries = fs.readdirSync(target);
+  const entries = fs.readdirSync(target).sort();
   if (entries.length === 0) return "empty";
   const verdict = replaceable(entries);
-  if (verdict !== true) throw new InputError(`${what}: ${verdict}`);
-  return "full";
+  if (verdict === true) return "full";
+  throw new InputError(`${what}: holds ${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", …" : ""}; ${verdict}`);
 }
 
 /** Refuse (InputError naming `what`) a folder path with a file on it: `dir`, or the nearest part of it that exists, must be a folder. */

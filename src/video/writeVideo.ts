@@ -1,12 +1,13 @@
-// Writing clips: PNG frames, mp4, gif and labelled side-by-side grids. Every file is written to a temporary
-// name beside its target and renamed into place, so an interrupted write never leaves a half file behind
-// (rename within one folder is atomic); parent folders are created.
+// Writing clips: PNG frames, mp4, gif and labelled side-by-side grids. Every file (or folder of frames) is
+// written to a temporary name beside its target and renamed into place, so an interrupted write never leaves
+// a half file behind (rename within one folder is atomic); parent folders are created.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import sharp from "sharp";
+import { folderTarget, writeFolder } from "../util/folderOutput";
 import { removeOrphans } from "../util/orphans";
 import { ffmpegCommand, hasEncoder } from "./ffmpeg";
 import type { VideoClip } from "./readVideo";
@@ -30,22 +31,33 @@ export interface GridColumn {
   clip: VideoClip;
 }
 
-/** Write each frame as `<dir>/00000.png`, `00001.png`, … (FateZero's frame naming); returns the paths. */
+/** A frame file of a folder of frames: `00000.png`, `00001.png`, … (FateZero's frame naming). */
+const FRAME_FILE = /^\d{5}\.png$/;
+
+/**
+ * Write each frame as `<dir>/00000.png`, `00001.png`, …; returns the paths. The folder is written whole: one
+ * holding an earlier sequence (frame files only) is replaced, never mixed with this one; one with other files is refused.
+ */
 export async function writeFrames(dir: string, clip: VideoClip): Promise<string[]> {
   checkClip(clip);
-  fs.mkdirSync(dir, { recursive: true });
-  const frameBytes = clip.height * clip.width * 3;
-  return Promise.all(
-    Array.from({ length: clip.count }, async (_, i) => {
-      const file = path.join(dir, `${String(i).padStart(5, "0")}.png`);
-      const rgb = clip.frames.subarray(i * frameBytes, (i + 1) * frameBytes); // [H, W, 3]
-      const png = await sharp(rgb, { raw: { width: clip.width, height: clip.height, channels: 3 } })
-        .png()
-        .toBuffer();
-      await atomicWrite(file, (tmp) => fs.promises.writeFile(tmp, png));
-      return file;
-    }),
+  const target = path.resolve(dir);
+  const replacing = folderTarget(target, `frames folder ${dir}`, (entries) =>
+    entries.every((e) => FRAME_FILE.test(e)) ? true : "not only frames (00000.png, …): give a new or empty folder",
   );
+  const frameBytes = clip.height * clip.width * 3;
+  const names = Array.from({ length: clip.count }, (_, i) => `${String(i).padStart(5, "0")}.png`);
+  await writeFolder(target, replacing, async (staging) => {
+    await Promise.all(
+      names.map(async (name, i) => {
+        const rgb = clip.frames.subarray(i * frameBytes, (i + 1) * frameBytes); // [H, W, 3]
+        const png = await sharp(rgb, { raw: { width: clip.width, height: clip.height, channels: 3 } })
+          .png()
+          .toBuffer();
+        await fs.promises.writeFile(path.join(staging, name), png);
+      }),
+    );
+  });
+  return names.map((name) => path.join(target, name));
 }
 
 /** Write an mp4: H.264 yuv420p (BT.709, tagged) via libx264 when available, else MPEG-4 part 2. */
