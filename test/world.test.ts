@@ -80,6 +80,16 @@ test("re-rendering keeps the motion: the vehicle mask does not depend on colour,
   assert.ok(maskIou(truck.masks.vehicle, a.masks.vehicle) < 0.9, "another vehicle kind has another shape");
 });
 
+test("renderWorldClip refuses attributes outside the vocabulary (a notebook's typo), naming the allowed words", () => {
+  for (const [attributes, message] of [
+    [{ ...RED_CAR, kind: "plane" }, /unknown kind "plane"; one of: car, truck, bus/],
+    [{ ...RED_CAR, colour: "purple" }, /unknown colour "purple"; one of: red, blue/],
+    [{ ...RED_CAR, setting: "moon" }, /unknown setting "moon"/],
+    [{ ...RED_CAR, style: "oil" }, /unknown style "oil"/],
+  ] as const)
+    assert.throws(() => renderWorldClip(1, attributes as unknown as WorldAttributes, { frames: 1, size: 32 }), message);
+});
+
 test("captions follow the grammar and name the vehicle's words", () => {
   const a: WorldAttributes = { kind: "truck", colour: "green", setting: "night", style: "watercolor" };
   assert.equal(worldCaption(a), "a watercolor painting of a green truck driving down a curvy road at night");

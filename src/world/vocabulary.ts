@@ -39,6 +39,16 @@ export const SAMPLE_ATTRIBUTES: WorldAttributes = { kind: "car", colour: "red", 
 export const MASK_NAMES = ["sky", "hills", "trees", "road", "vehicle"] as const;
 export type MaskName = (typeof MASK_NAMES)[number];
 
+/** Check that every attribute is a word of the vocabulary (attributes typed in a notebook are not checked by the compiler). */
+export function checkAttributes(a: WorldAttributes): WorldAttributes {
+  return {
+    kind: oneOf("kind", a.kind, VEHICLE_KINDS),
+    colour: oneOf("colour", a.colour, COLOUR_NAMES),
+    setting: oneOf("setting", a.setting, SETTINGS),
+    style: oneOf("style", a.style, STYLES),
+  };
+}
+
 /** Check that `value` is one of `allowed`, naming `what` and the allowed values otherwise. */
 export function oneOf<T extends string>(what: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) throw new InputError(`unknown ${what} "${value}"; one of: ${allowed.join(", ")}`);

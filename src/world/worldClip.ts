@@ -7,7 +7,7 @@ import { worldCaption, CAPTION_VARIANTS } from "./captions";
 import { worldLayout, type WorldLayout } from "./layout";
 import { drawScene, SUPERSAMPLING } from "./renderScene";
 import { applyStyle } from "./styles";
-import { MASK_NAMES, type MaskName, type WorldAttributes } from "./vocabulary";
+import { checkAttributes, MASK_NAMES, type MaskName, type WorldAttributes } from "./vocabulary";
 
 /** Frames per world clip unless asked otherwise, and their size (the world model's training size). */
 export const WORLD_FRAMES = 8;
@@ -55,6 +55,7 @@ export function renderWorldClip(seed: number, attributes: WorldAttributes, optio
   const size = options.size ?? WORLD_SIZE;
   if (!Number.isInteger(frames) || frames < 1) throw new RangeError(`world clip: frames must be a positive integer, got ${frames}`);
   if (!Number.isInteger(size) || size < 16) throw new RangeError(`world clip: size must be an integer ≥ 16, got ${size}`);
+  checkAttributes(attributes);
   const layout = options.layout ?? worldLayout(seed);
   const { frames: plain, votes } = drawScene(
     { layout, kind: attributes.kind, colour: attributes.colour, setting: attributes.setting },
