@@ -86,7 +86,7 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
   const factor = model.dims.vaeFactor;
   // The UNet halves the latent once per level but the last.
   const multiple = factor * 2 ** (model.unetConfig.blockOutChannels.length - 1);
-  if (H % multiple || W % multiple) throw new Error(`inversion: frame size ${W}×${H} must be a multiple of ${multiple}`);
+  if (H % multiple || W % multiple) throw new Error(`inversion: frame size ${H}×${W} (height × width) must be a multiple of ${multiple}`);
   const queryLimit = key.queryLimit;
   const selectors = parseSelectors(key.unet.selectors);
 
