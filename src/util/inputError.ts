@@ -9,16 +9,16 @@ export class InputError extends Error {
   }
 }
 
-/** Run `work`, turning any error it throws into an InputError, its message prefixed with `where` when given. */
-export async function asInputError<T>(work: () => Promise<T>, where?: string): Promise<T> {
+/** Run `work`, turning any error it throws into an InputError with the same message. */
+export async function asInputError<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (e) {
-    throw toInputError(e, where);
+    throw toInputError(e, undefined);
   }
 }
 
-/** `asInputError` for synchronous work. */
+/** Run `read`, turning any error it throws into an InputError, its message prefixed with `where` when given. */
 export function asInputSync<T>(read: () => T, where?: string): T {
   try {
     return read();

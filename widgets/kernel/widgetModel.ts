@@ -1,6 +1,6 @@
 // The kernel side of a Jupyter widget model (protocol 2.1): its state lives here, is opened on the frontend
 // with comm_open, kept in sync with `update` / `echo_update`, and carries `custom` messages both ways.
-import type { z } from "zod";
+import { z } from "zod";
 import type { Buffers, Comm, CommManager } from "../../kernel/commTypes";
 import { display, MIME_BUNDLE, type DisplayHandle, type DisplayOptions, type MimeBundle } from "../../kernel/kernelContext";
 import { putBuffers, removeBuffers, type BufferPath } from "./bufferPaths";
@@ -33,6 +33,15 @@ export type CustomListener = (content: unknown, buffers: DataView[]) => unknown;
  * user's input): other keys are the kernel's alone. Without it every key is settable (a model a frontend opened).
  */
 export type FrontendKeys<S> = (state: S) => { [K in keyof S]?: z.ZodType<S[K]> };
+
+/** A schema for an index into `count` items: an integer in 0 … count − 1. */
+export function indexBelow(count: number): z.ZodNumber {
+  return z
+    .number()
+    .int()
+    .min(0)
+    .max(count - 1);
+}
 
 /** How a model connects to the frontend. */
 export interface WidgetModelOptions {

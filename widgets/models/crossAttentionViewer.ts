@@ -5,7 +5,7 @@ import type { InversionRecord, MapGroup } from "../../src/fatezero/inversionReco
 import type { ClipTokenizer } from "../../src/tokenizer/clipTokenizer";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";
-import { WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
+import { indexBelow, WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
 import { WIDGETS, type CrossAttentionViewerState, widgetIdentity } from "../shared/widgetStates";
 import { tokenLabels } from "../../src/tokenizer/tokenLabels";
 import { clipImages, type ClipImageOptions } from "./clipImages";
@@ -25,21 +25,9 @@ export function groupLabel(g: MapGroup): string {
 
 /** What a view may set: the selection. */
 const FRONTEND_KEYS: FrontendKeys<CrossAttentionViewerState> = (s) => ({
-  token: z
-    .number()
-    .int()
-    .min(0)
-    .max(s.tokens.length - 1),
-  step: z
-    .number()
-    .int()
-    .min(0)
-    .max(s.steps - 1),
-  group: z
-    .number()
-    .int()
-    .min(0)
-    .max(s.groups.length - 1),
+  token: indexBelow(s.tokens.length),
+  step: indexBelow(s.steps),
+  group: indexBelow(s.groups.length),
   average_steps: z.boolean(),
 });
 

@@ -2,7 +2,7 @@
 // shared frame index. Playback runs in the frontend; the kernel only learns the frame where it stops.
 import { z } from "zod";
 import type { VideoClip } from "../../src/video/readVideo";
-import { WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
+import { indexBelow, WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
 import type { WidgetState } from "../kernel/protocol";
 import { WIDGETS, type FrameScrubberState, type ScrubberRow, widgetIdentity } from "../shared/widgetStates";
 import { clipImages, type ClipImageOptions } from "./clipImages";
@@ -23,11 +23,7 @@ export interface FrameScrubberOptions extends WidgetModelOptions {
 
 /** What a view may set: the frame, playback and its speed (the view's fps field allows 1 to 60). */
 const FRONTEND_KEYS: FrontendKeys<FrameScrubberState> = (s) => ({
-  frame: z
-    .number()
-    .int()
-    .min(0)
-    .max(Math.max(0, s.frame_count - 1)),
+  frame: indexBelow(Math.max(1, s.frame_count)),
   playing: z.boolean(),
   fps: z.number().min(1).max(60),
 });

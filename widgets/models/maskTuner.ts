@@ -5,7 +5,7 @@ import type { InversionRecord } from "../../src/fatezero/inversionRecord";
 import { DEFAULT_LATENT_BLEND_STEPS, DEFAULT_P2P, type P2pOptions } from "../../src/fatezero/editOptions";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";
-import { WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
+import { indexBelow, WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
 import { WIDGETS, type MaskTunerState, widgetIdentity } from "../shared/widgetStates";
 import { clipImages, type ClipImageOptions } from "./clipImages";
 import { MaskPreviewer, type PreviewModel } from "./maskPreview";
@@ -43,11 +43,7 @@ const FRONTEND_KEYS: FrontendKeys<MaskTunerState> = (s) => ({
   cross_replace_steps: WINDOW,
   blend_latents: z.boolean(),
   latent_blend_steps: WINDOW,
-  step: z
-    .number()
-    .int()
-    .min(0)
-    .max(s.steps - 1),
+  step: indexBelow(s.steps),
 });
 
 /** Blend-mask controls with an instant preview over the frames. */
