@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import sharp from "sharp";
 import { writeRandomModel } from "../src/models/randomModel";
-import { folderTarget, writeFolder } from "../src/util/folderOutput";
+import { checkFolderPath, folderTarget, writeFolder } from "../src/util/folderOutput";
 import { InputError } from "../src/util/inputError";
 import { writeFrames, writeMp4 } from "../src/video/writeVideo";
 import { checkSeed } from "../src/world/layout";
@@ -58,8 +58,8 @@ export function attributesFromFlags(flags: Pick<WorldFlags, "kind" | "colour" | 
   };
 }
 
-/** What `fatezero world` writes into its folder: a folder holding only these (with world.json) it may replace. */
-const WORLD_FOLDER_ENTRIES = ["frames", "clip.mp4", "masks", "world.json"];
+/** What `fatezero world` writes into its folder: a folder holding only these (with its info) it may replace. */
+const WORLD_FOLDER = { frames: "frames", video: "clip.mp4", masks: "masks", info: "world.json" };
 
 /**
  * Write a world clip: frames/*.png, clip.mp4, masks/<thing>/*.png and world.json (seed, attributes, captions).
@@ -73,22 +73,22 @@ export async function worldCommand(flags: WorldFlags): Promise<string[]> {
   const size = integerFlag("size", flags.size, WORLD_SIZE, 16, 2048);
   const out = path.resolve(flags.out);
   const replacing = folderTarget(out, `--out ${flags.out}`, (entries) =>
-    entries.includes("world.json") && entries.every((e) => WORLD_FOLDER_ENTRIES.includes(e))
+    entries.includes(WORLD_FOLDER.info) && entries.every((e) => Object.values(WORLD_FOLDER).includes(e))
       ? true
       : "not a clip of fatezero world: give a new or empty folder",
   );
   const world = renderWorldClip(seed, attributes, { frames, size });
   const relative: string[] = [];
   await writeFolder(out, replacing, async (dir) => {
-    relative.push(...(await writeFrames(path.join(dir, "frames"), world.clip)).map((f) => path.relative(dir, f)));
-    await writeMp4(path.join(dir, "clip.mp4"), world.clip);
-    relative.push("clip.mp4");
+    relative.push(...(await writeFrames(path.join(dir, WORLD_FOLDER.frames), world.clip)).map((f) => path.relative(dir, f)));
+    await writeMp4(path.join(dir, WORLD_FOLDER.video), world.clip);
+    relative.push(WORLD_FOLDER.video);
     for (const name of MASK_NAMES) {
-      fs.mkdirSync(path.join(dir, "masks", name), { recursive: true });
+      fs.mkdirSync(path.join(dir, WORLD_FOLDER.masks, name), { recursive: true });
       const mask = world.masks[name];
       for (let f = 0; f < frames; f++) {
         const pixels = Uint8Array.from(mask.subarray(f * size * size, (f + 1) * size * size), (v) => v * 255); // [H, W]
-        const file = path.join("masks", name, `${String(f).padStart(5, "0")}.png`);
+        const file = path.join(WORLD_FOLDER.masks, name, `${String(f).padStart(5, "0")}.png`);
         await sharp(pixels, { raw: { width: size, height: size, channels: 1 } })
           .png()
           .toFile(path.join(dir, file));
@@ -96,8 +96,8 @@ export async function worldCommand(flags: WorldFlags): Promise<string[]> {
       }
     }
     const info = { seed, attributes, frames, size, captions: world.captions, masks: MASK_NAMES };
-    fs.writeFileSync(path.join(dir, "world.json"), JSON.stringify(info, null, 1) + "\n");
-    relative.push("world.json");
+    fs.writeFileSync(path.join(dir, WORLD_FOLDER.info), JSON.stringify(info, null, 1) + "\n");
+    relative.push(WORLD_FOLDER.info);
   });
   return relative.map((f) => path.join(out, f));
 }
@@ -114,7 +114,7 @@ export interface TrainingDataFlags {
 export function trainingDataCommand(flags: TrainingDataFlags): void {
   const clips = integerFlag("clips", flags.clips, 2000, 1, 1_000_000);
   const out = path.resolve(flags.out);
-  folderTarget(out, `--out ${flags.out}`, () => true); // data/ and skeleton/ go beside whatever the folder holds (checkpoints)
+  checkFolderPath(out, "--out"); // data/ and skeleton/ go beside whatever the folder holds (checkpoints)
   const report = progressReporter();
   const meta = writeTrainingData(path.join(out, "data"), clips, (done, total) => report("world", done, total));
   const vaeWidth = flags.gpu ? GPU_PLAN_VAE_WIDTH : 1;

@@ -201,7 +201,9 @@ test("`fatezero world`, `world-bench` and `world-training-data` refuse bad words
   assert.match(noModel.stderr, /model folder .*nowhere does not exist/);
   const file = path.join(out, "a-file");
   fs.writeFileSync(file, "");
-  const data = run("world-training-data", "--out", file, "--clips", "1");
-  assert.equal(data.status, 2, data.stderr);
-  assert.match(data.stderr, /--out .*a-file: exists and is not a folder/);
+  for (const target of [file, path.join(file, "below")]) {
+    const data = run("world-training-data", "--out", target, "--clips", "1");
+    assert.equal(data.status, 2, data.stderr);
+    assert.match(data.stderr, /--out: .*a-file is not a folder/);
+  }
 });
