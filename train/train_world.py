@@ -35,13 +35,13 @@ PLANS = {
     "full": dict(
         vae_steps=3200, vae_batch=16, vae_crop=64, vae_lr=5e-4, vae_warmup=100, kl_weight=1e-6,
         unet_steps=2600, unet_batch=16, unet_lr=3e-4, unet_warmup=100, unet_ema=0.999, caption_dropout=0.1, attention_weight=0.1,
-        refine_steps=500, refine_lr=5e-4, refine_warmup=20, refine_ema=0.995, refine_t_min=500, refine_max_weight=20,
+        refine_steps=1000, refine_lr=5e-4, refine_warmup=20, refine_ema=0.995, refine_t_min=500, refine_max_weight=20, refine_vehicle_weight=8,
         checkpoint_seconds=300, validation_share=0.02,
     ),
     "smoke": dict(
         vae_steps=2, vae_batch=2, vae_crop=64, vae_lr=5e-4, vae_warmup=1, kl_weight=1e-6,
         unet_steps=2, unet_batch=2, unet_lr=3e-4, unet_warmup=1, unet_ema=0.999, caption_dropout=0.1, attention_weight=0.1,
-        refine_steps=2, refine_lr=5e-4, refine_warmup=1, refine_ema=0.995, refine_t_min=500, refine_max_weight=20,
+        refine_steps=2, refine_lr=5e-4, refine_warmup=1, refine_ema=0.995, refine_t_min=500, refine_max_weight=20, refine_vehicle_weight=8,
         checkpoint_seconds=300, validation_share=0.5,
     ),
     "gpu": dict(
