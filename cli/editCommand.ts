@@ -64,12 +64,14 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
   }
   const model = flags.model ?? (flags.config ? undefined : "world");
   const embedded = EMBEDDED_DEFAULTS[model ?? config.pretrainedModelPath ?? ""];
+  const facts = modelFacts(model ?? config.pretrainedModelPath ?? "world", { modelConfig: flags.modelConfig, ema: flags.ema });
   const overrides: PlanOverrides = {
     video: flags.video ?? (flags.config ? undefined : DEFAULT_WORLD_VIDEO),
     model,
     modelConfig: flags.modelConfig,
     ema: flags.ema,
-    size: parseSize(flags.size) ?? (embedded && config.dataset.imageSize === undefined ? embedded.size : undefined),
+    // A model folder runs at the size it was trained at (a copy of the world model at 128², SD 1.x at 512²).
+    size: parseSize(flags.size) ?? (config.dataset.imageSize === undefined ? (embedded?.size ?? facts.nativeSize) : undefined),
     frames:
       flags.frames?.trim() === "-1"
         ? allFrames(flags.video ?? config.dataset.path, config.dataset)
@@ -82,7 +84,6 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
     threshold: flags.threshold === undefined ? undefined : parseNumber("threshold", flags.threshold),
     out: flags.out,
   };
-  const facts = modelFacts(overrides.model ?? config.pretrainedModelPath ?? "world", { modelConfig: flags.modelConfig, ema: flags.ema });
   const plan = asUsageError(() => resolveEditPlan(config, overrides, facts));
   // Words given on the command line must be in the prompt; YAML configs keep FateZero's silent skipping.
   for (const e of plan.edits) {

@@ -37,7 +37,10 @@ export async function main(argv: string[]): Promise<void> {
     .option("--steps <n>", "DDIM steps")
     .option("--frames <n>", "number of frames; -1: every frame of the video")
     .option("--frame-chunk <n>", "frames per UNet window of a clip longer than 8 frames (default: by size, 8 at 256², 4 at 512²)")
-    .option("--size <N|HxW>", "frame size in pixels (multiples of 64)")
+    .option(
+      "--size <N|HxW>",
+      "frame size in pixels (multiples of 64; default: the config's image_size, else the size the model was trained at)",
+    )
     .option(
       "--model <dir|file|world|tiny>",
       'Stable Diffusion 1.x diffusers folder or single .safetensors file; "world" (the default) or "tiny" (random weights)',

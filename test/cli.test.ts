@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { ffmpegPath } from "../src/video/ffmpeg";
 import { readVideo } from "../src/video/readVideo";
+import { WORLD_MODEL_DIR } from "../src/world/worldModel";
 import { SHARED, tempDir } from "./sharedData";
 
 const BIN = path.resolve("bin/fatezero.js");
@@ -93,6 +94,23 @@ test("a world clip needs no --source: its caption is the source prompt", () => {
   assert.equal(plan.video, "world:42");
   assert.deepEqual(plan.edits.at(-1).sourcePrompt, "a red car driving down a curvy road in the countryside");
   assert.deepEqual(plan.edits.at(-1).prompt, target);
+});
+
+test("a model folder runs at the size it was trained at unless --size says otherwise", () => {
+  // A copy of the world model whose UNet config says sample_size 32 (the weights do not depend on it).
+  const folder = path.join(work, "world-copy");
+  fs.cpSync(WORLD_MODEL_DIR, folder, { recursive: true });
+  const size = (model: string, ...more: string[]) => {
+    const r = fatezero("edit", "--model", model, "--target", "a blue car driving down a curvy road", ...more, "--dry-run", "--json");
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out).size;
+  };
+  assert.deepEqual(size(folder), [128, 128]);
+  const unetConfig = path.join(folder, "unet/config.json");
+  fs.writeFileSync(unetConfig, JSON.stringify({ ...JSON.parse(fs.readFileSync(unetConfig, "utf8")), sample_size: 32 }));
+  assert.deepEqual(size(folder), [256, 256]);
+  assert.deepEqual(size(folder, "--size", "192"), [192, 192]);
+  assert.deepEqual(size("tiny"), [256, 256]);
 });
 
 test("--frames -1 takes every frame of a folder or video file; a long clip's plan names its UNet windows", () => {

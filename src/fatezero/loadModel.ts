@@ -81,6 +81,8 @@ export interface ModelShape {
 /** What checking a plan needs to know of a model: its shape, tokenizer, schedule length and weight size. */
 export interface ModelFacts extends ModelShape {
   tokenizer: ClipTokenizer;
+  /** The frame side the model was trained at: its UNet's sample_size times the VAE factor (SD 1.x: 512). */
+  nativeSize: number;
   /** The scheduler's training timesteps: the most DDIM steps that are all distinct. */
   trainTimesteps: number;
   /** The weights' size as float32, bytes. */
@@ -118,6 +120,7 @@ export function modelFacts(model: string, options: SingleFileOptions = {}): Mode
   return {
     unet,
     vaeFactor: vaeFactor(vae),
+    nativeSize: unet.sampleSize * vaeFactor(vae),
     tokenizer: ClipTokenizer.fromFiles(spec ? spec.vocab : folder!.vocab),
     trainTimesteps: scheduler.config.numTrainTimesteps,
     weightBytes,
