@@ -12,7 +12,7 @@ import { InputError } from "../src/util/inputError";
 import { runEditPlan } from "../src/pipeline/runEditPlan";
 import { countSourceFrames } from "../src/video/readVideo";
 import { SAMPLE_CLIP_PROMPT, SAMPLE_CLIP_SOURCE } from "../src/world/sampleClip";
-import { DEFAULT_WORLD_VIDEO, WORLD_SIZE, worldVideoSeed } from "../src/world/worldClip";
+import { DEFAULT_WORLD_VIDEO, worldVideoSeed } from "../src/world/worldClip";
 import { WORLD_STEPS } from "../src/world/worldModel";
 import { progressReporter } from "./progress";
 
@@ -42,9 +42,12 @@ export interface EditFlags {
 /** An error in the command line itself (exit code 2). */
 export class UsageError extends InputError {}
 
-/** What the embedded models run at when the flags say nothing: the world model at its training size, in seconds. */
-const EMBEDDED_DEFAULTS: Record<string, { size: number; steps: number }> = {
-  world: { size: WORLD_SIZE, steps: WORLD_STEPS },
+/**
+ * What the embedded models run at when the flags say nothing: the world model in seconds (at its training size,
+ * as every model folder runs by default), the random tiny model above its 128².
+ */
+const EMBEDDED_DEFAULTS: Record<string, { size?: number; steps: number }> = {
+  world: { steps: WORLD_STEPS },
   tiny: { size: 256, steps: 20 },
 };
 
@@ -64,14 +67,12 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
   }
   const model = flags.model ?? (flags.config ? undefined : "world");
   const embedded = EMBEDDED_DEFAULTS[model ?? config.pretrainedModelPath ?? ""];
-  const facts = modelFacts(model ?? config.pretrainedModelPath ?? "world", { modelConfig: flags.modelConfig, ema: flags.ema });
   const overrides: PlanOverrides = {
     video: flags.video ?? (flags.config ? undefined : DEFAULT_WORLD_VIDEO),
     model,
     modelConfig: flags.modelConfig,
     ema: flags.ema,
-    // A model folder runs at the size it was trained at (a copy of the world model at 128², SD 1.x at 512²).
-    size: parseSize(flags.size) ?? (config.dataset.imageSize === undefined ? (embedded?.size ?? facts.nativeSize) : undefined),
+    size: parseSize(flags.size) ?? (config.dataset.imageSize === undefined ? embedded?.size : undefined),
     frames:
       flags.frames?.trim() === "-1"
         ? allFrames(flags.video ?? config.dataset.path, config.dataset)
@@ -84,6 +85,7 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
     threshold: flags.threshold === undefined ? undefined : parseNumber("threshold", flags.threshold),
     out: flags.out,
   };
+  const facts = modelFacts(overrides.model ?? config.pretrainedModelPath ?? "world", { modelConfig: flags.modelConfig, ema: flags.ema });
   const plan = asUsageError(() => resolveEditPlan(config, overrides, facts));
   // Words given on the command line must be in the prompt; YAML configs keep FateZero's silent skipping.
   for (const e of plan.edits) {

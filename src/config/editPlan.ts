@@ -108,7 +108,7 @@ export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, s
   const frameCount = positiveInt("frames", overrides.frames) ?? cfg.dataset.nSampleFrame;
   const frameChunk = positiveInt("frame-chunk", overrides.frameChunk);
   const steps = positiveInt("steps", overrides.steps) ?? cfg.loop.steps;
-  const size = resolveSize(cfg, overrides.size, vaeFactor, unet.blockOutChannels.length);
+  const size = resolveSize(cfg, overrides.size, shape);
   const latentSize: [number, number] = [size[0] / vaeFactor, size[1] / vaeFactor];
   const inversionPrompt = overrides.source ?? cfg.dataset.prompt;
   const specs = applyOverrides(cfg.edits, overrides);
@@ -142,12 +142,22 @@ function positiveInt(name: string, v: number | undefined): number | undefined {
   return v;
 }
 
-/** [H, W] from the override, the dataset's image_size or FateZero's 512; the UNet needs multiples of 8·2^(levels−1). */
-function resolveSize(cfg: FatezeroConfig, size: PlanOverrides["size"], vaeFactor: number, levels: number): [number, number] {
+/**
+ * [H, W] from the override, the dataset's image_size or the size the model was trained at (FateZero's 512 for
+ * SD 1.x, 128 for a copy of the world model); the UNet needs multiples of 8·2^(levels−1).
+ */
+function resolveSize(cfg: FatezeroConfig, size: PlanOverrides["size"], shape: ModelShape): [number, number] {
+  const { vaeFactor } = shape;
+  const levels = shape.unet.blockOutChannels.length;
   const unit = vaeFactor << (levels - 1);
-  const side = cfg.dataset.imageSize ?? 512;
+  const side = cfg.dataset.imageSize ?? shape.nativeSize;
   const hw = size === undefined ? [side, side] : typeof size === "number" ? [size, size] : size;
-  const origin = size === undefined ? `${cfg.source}: dataset_config.image_size` : "--size";
+  const origin =
+    size !== undefined
+      ? "--size"
+      : cfg.dataset.imageSize !== undefined
+        ? `${cfg.source}: dataset_config.image_size`
+        : `the model's size (unet sample_size × ${vaeFactor})`;
   if (hw.length !== 2 || !hw.every((v) => Number.isInteger(v) && v >= unit && v % unit === 0)) {
     throw new Error(`${origin}: ${hw.join("×")} is not a multiple of ${unit} (the 1/${vaeFactor} latent is halved ${levels - 1} times)`);
   }

@@ -72,17 +72,17 @@ export function ensureTinyModel(cacheDir = defaultCacheDir()): string {
   return dir;
 }
 
-/** What a plan needs to know of a model before loading it: its UNet's blocks and its VAE factor. */
+/** What a plan needs to know of a model before loading it: its UNet's blocks, its VAE factor and its frame size. */
 export interface ModelShape {
   unet: UnetShape;
   vaeFactor: number;
+  /** The frame side the model was trained at: its UNet's sample_size times the VAE factor (SD 1.x: 512). */
+  nativeSize: number;
 }
 
 /** What checking a plan needs to know of a model: its shape, tokenizer, schedule length and weight size. */
 export interface ModelFacts extends ModelShape {
   tokenizer: ClipTokenizer;
-  /** The frame side the model was trained at: its UNet's sample_size times the VAE factor (SD 1.x: 512). */
-  nativeSize: number;
   /** The scheduler's training timesteps: the most DDIM steps that are all distinct. */
   trainTimesteps: number;
   /** The weights' size as float32, bytes. */
@@ -102,6 +102,7 @@ export function modelFacts(model: string, options: SingleFileOptions = {}): Mode
   const where = (part: string) => (folder ? path.join(folder.root, part, "config.json") : `tiny model ${part}`);
   const unet = asInputSync(() => unetConfig(configs.unet, where("unet")));
   const vae = asInputSync(() => vaeConfig(configs.vae, where("vae")));
+  const factor = vaeFactor(vae);
   asInputSync(() => textEncoderConfig(configs.textEncoder, where("text_encoder")));
   const params = asInputSync(() => recordParameters(configs));
   let weightBytes = 0;
@@ -119,8 +120,8 @@ export function modelFacts(model: string, options: SingleFileOptions = {}): Mode
   );
   return {
     unet,
-    vaeFactor: vaeFactor(vae),
-    nativeSize: unet.sampleSize * vaeFactor(vae),
+    vaeFactor: factor,
+    nativeSize: unet.sampleSize * factor,
     tokenizer: ClipTokenizer.fromFiles(spec ? spec.vocab : folder!.vocab),
     trainTimesteps: scheduler.config.numTrainTimesteps,
     weightBytes,
