@@ -6,6 +6,7 @@ import { defaultFatezeroConfig, loadFatezeroConfig, parseFatezeroConfig, type Fa
 import { resolveEditPlan, type EditPlan } from "../src/config/editPlan";
 import { formatEditPlan } from "../src/config/planText";
 import type { UnetShape } from "../src/models/unet";
+import type { ModelShape } from "../src/fatezero/loadModel";
 import { crossStepRange, crossStepRanges, selfStepRange } from "../src/config/stepWindows";
 import { unetConfig } from "../src/models/configs";
 import { tempDir } from "./sharedData";
@@ -22,6 +23,8 @@ const TINY: UnetShape = {
   heads: [4, 4, 4, 4],
 };
 const SD: UnetShape = { ...TINY, blockOutChannels: [320, 640, 1280, 1280], heads: [8, 8, 8, 8] };
+/** A model of that UNet with SD 1.x's VAE factor and frame size. */
+const shapeOf = (unet: UnetShape): ModelShape => ({ unet, vaeFactor: 8, nativeSize: 512 });
 
 const yamlFiles = (dir: string): string[] =>
   fs
@@ -34,7 +37,7 @@ test("every official edit config parses and resolves to a JSON-serialisable plan
   assert.ok(files.length >= 20, `found ${files.length} configs`);
   for (const file of files) {
     const cfg = loadFatezeroConfig(file);
-    const plan = resolveEditPlan(cfg, OVERRIDES, { unet: TINY, vaeFactor: 8, nativeSize: 512 });
+    const plan = resolveEditPlan(cfg, OVERRIDES, shapeOf(TINY));
     assert.equal(plan.edits.length, cfg.edits.length, file);
     assert.equal(plan.frames.length, cfg.dataset.nSampleFrame, file);
     assert.deepEqual(JSON.parse(JSON.stringify(plan)), plan, file);
@@ -63,7 +66,7 @@ test("every tune/ config is refused as a training config", () => {
 
 test("teaser/jeep_posche.yaml: inversion prompt, replace edit, blend words and step windows", () => {
   const cfg = official("teaser/jeep_posche.yaml");
-  const plan = resolveEditPlan(cfg, OVERRIDES, { unet: TINY, vaeFactor: 8, nativeSize: 512 });
+  const plan = resolveEditPlan(cfg, OVERRIDES, shapeOf(TINY));
   assert.equal(plan.inversionPrompt, "a silver jeep driving down a curvy road in the countryside,");
   assert.equal(cfg.pretrainedModelPath, "./ckpt/jeep_tuned_200");
   assert.deepEqual(plan.frames, [0, 1, 2, 3, 4, 5, 6, 7]);
@@ -119,7 +122,7 @@ test("teaser/jeep_watercolor.yaml: equalizer, 'mid' selectors and least_sc_chann
   assert.deepEqual(recon.p2p.blendTh, [2, 2]);
   assert.deepEqual(edit.p2p.eqParams, { words: ["watercolor"], values: [10] });
   assert.equal(edit.p2p.isReplaceController, false);
-  const tiny = resolveEditPlan(cfg, OVERRIDES, { unet: TINY, vaeFactor: 8, nativeSize: 512 });
+  const tiny = resolveEditPlan(cfg, OVERRIDES, shapeOf(TINY));
   assert.equal(tiny.edits[1].controller, "refine");
   assert.deepEqual(tiny.edits[1].reweight, [{ word: "watercolor", value: 10, inPrompt: true }]);
   assert.equal(tiny.edits[0].blend, null);
@@ -127,7 +130,7 @@ test("teaser/jeep_watercolor.yaml: equalizer, 'mid' selectors and least_sc_chann
     tiny.layers.every((l) => l.selectors.length === 0),
     "64 channels < 640: plain per-frame attention everywhere",
   );
-  const sd = resolveEditPlan(cfg, OVERRIDES, { unet: SD, vaeFactor: 8, nativeSize: 512 });
+  const sd = resolveEditPlan(cfg, OVERRIDES, shapeOf(SD));
   for (const l of sd.layers.filter((x) => x.kind === "self")) {
     assert.deepEqual(l.selectors, l.channels >= 640 ? ["mid"] : [], l.module);
     assert.equal(l.keyLength, l.queryLength, l.module); // one key frame either way
@@ -153,7 +156,7 @@ test("plans match the layer tables and controller windows of the reference runs"
     const plan = resolveEditPlan(
       cfg,
       { ...OVERRIDES, size: r.frames.size, frames: r.frames.n_sample_frame, steps: r.timesteps.length },
-      { unet, vaeFactor: 8, nativeSize: 512 },
+      shapeOf(unet),
     );
     const selectors = (v: unknown) => (v === undefined ? [] : typeof v === "string" ? [-1, "first"] : v);
     const want = r.attention_layers.map((l: Record<string, unknown>) => [
@@ -400,43 +403,27 @@ test("FateZero's quirks: 'None', single-list blend words, zip-truncated eq_param
   assert.equal(latentBlend.loop.guidanceScale, 7);
   assert.match(latentBlend.warnings.join("\n"), /only editing prompt is also the controller's source prompt/);
   const lily = official("style/lily_monet.yaml");
-  assert.deepEqual(
-    resolveEditPlan(lily, OVERRIDES, { unet: TINY, vaeFactor: 8, nativeSize: 512 }).frames,
-    [1, 21, 41, 61, 81, 101, 121, 141],
-  );
+  assert.deepEqual(resolveEditPlan(lily, OVERRIDES, shapeOf(TINY)).frames, [1, 21, 41, 61, 81, 101, 121, 141]);
 });
 
 test("overrides: size, frames, steps, flag-form prompts, blend words and threshold", () => {
   const cfg = official("teaser/jeep_posche.yaml");
-  const plan: EditPlan = resolveEditPlan(
-    cfg,
-    { ...OVERRIDES, size: [320, 448], frames: 4, steps: 10, out: "out.mp4" },
-    { unet: TINY, vaeFactor: 8, nativeSize: 512 },
-  );
+  const plan: EditPlan = resolveEditPlan(cfg, { ...OVERRIDES, size: [320, 448], frames: 4, steps: 10, out: "out.mp4" }, shapeOf(TINY));
   assert.deepEqual(plan.size, [320, 448]);
   assert.deepEqual(plan.latentSize, [40, 56]);
   assert.deepEqual(plan.frames, [0, 1, 2, 3]);
   assert.equal(plan.out, "out.mp4");
   assert.deepEqual(plan.edits[1].cross.steps, { start: 0, end: 5 });
   assert.equal(plan.layers[0].queryLength, 40 * 56);
-  assert.throws(
-    () => resolveEditPlan(cfg, { ...OVERRIDES, size: 500 }, { unet: TINY, vaeFactor: 8, nativeSize: 512 }),
-    /--size: 500×500 is not a multiple of 64/,
-  );
-  assert.throws(
-    () => resolveEditPlan(defaultFatezeroConfig("a jeep"), { video: "v" }, { unet: TINY, vaeFactor: 8, nativeSize: 512 }),
-    /no model/,
-  );
-  assert.throws(
-    () => resolveEditPlan(defaultFatezeroConfig("a jeep"), { model: "tiny" }, { unet: TINY, vaeFactor: 8, nativeSize: 512 }),
-    /no video/,
-  );
-  assert.equal(resolveEditPlan(cfg, { video: "v", model: "m" }, { unet: TINY, vaeFactor: 8, nativeSize: 512 }).model, "m");
+  assert.throws(() => resolveEditPlan(cfg, { ...OVERRIDES, size: 500 }, shapeOf(TINY)), /--size: 500×500 is not a multiple of 64/);
+  assert.throws(() => resolveEditPlan(defaultFatezeroConfig("a jeep"), { video: "v" }, shapeOf(TINY)), /no model/);
+  assert.throws(() => resolveEditPlan(defaultFatezeroConfig("a jeep"), { model: "tiny" }, shapeOf(TINY)), /no video/);
+  assert.equal(resolveEditPlan(cfg, { video: "v", model: "m" }, shapeOf(TINY)).model, "m");
 
   const flags = resolveEditPlan(
     defaultFatezeroConfig("a jeep on a road"),
     { ...OVERRIDES, source: "a jeep on a road", target: "a car on a road", blendWords: ["jeep"], threshold: 0.5 },
-    { unet: TINY, vaeFactor: 8, nativeSize: 512 },
+    shapeOf(TINY),
   );
   assert.equal(flags.inversionPrompt, "a jeep on a road");
   assert.deepEqual(
@@ -451,11 +438,7 @@ test("overrides: size, frames, steps, flag-form prompts, blend words and thresho
   assert.equal(flags.edits[1].blend?.threshold, 0.5);
   assert.equal(flags.edits[1].spec.p2p.blendSelfAttention, true);
 
-  const retarget = resolveEditPlan(
-    cfg,
-    { ...OVERRIDES, source: "a grey jeep on a road", target: "a red bus on a road" },
-    { unet: TINY, vaeFactor: 8, nativeSize: 512 },
-  );
+  const retarget = resolveEditPlan(cfg, { ...OVERRIDES, source: "a grey jeep on a road", target: "a red bus on a road" }, shapeOf(TINY));
   assert.equal(retarget.inversionPrompt, "a grey jeep on a road");
   assert.equal(retarget.edits[1].controller, "replace", "the config's edit 1 settings (is_replace_controller) carry over");
   assert.deepEqual(JSON.parse(JSON.stringify(retarget)), retarget);
