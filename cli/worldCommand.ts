@@ -8,7 +8,7 @@ import { writeRandomModel } from "../src/models/randomModel";
 import { checkFolderPath, folderTarget, writeFolder } from "../src/util/folderOutput";
 import { InputError } from "../src/util/inputError";
 import { writeFrames, writeMp4 } from "../src/video/writeVideo";
-import { checkSeed } from "../src/world/layout";
+import { MAX_SEED } from "../src/world/layout";
 import { TRAINING_SEEDS, writeTrainingData } from "../src/world/trainingData";
 import { loadModel, modelFacts } from "../src/fatezero/loadModel";
 import { parseDevice } from "../src/onnx/device";
@@ -48,6 +48,13 @@ export function integerFlag(name: string, value: string | undefined, fallback: n
   return n;
 }
 
+/** A --seed flag's value: a non-negative integer that a double holds exactly. */
+export function seedFlag(value: string): number {
+  if (!/^\s*\d+\s*$/.test(value)) throw new InputError(`--seed must be a non-negative integer, got "${value}"`);
+  if (Number(value) > MAX_SEED) throw new InputError(`--seed must be at most ${MAX_SEED}, got "${value}"`);
+  return Number(value);
+}
+
 /** The attributes named by the flags (the sample's where absent). */
 export function attributesFromFlags(flags: Pick<WorldFlags, "kind" | "colour" | "setting" | "style">): WorldAttributes {
   return {
@@ -66,8 +73,7 @@ const WORLD_FOLDER = { frames: "frames", video: "clip.mp4", masks: "masks", info
  * The folder is written whole (an earlier world clip there is replaced, never mixed with the new one).
  */
 export async function worldCommand(flags: WorldFlags): Promise<string[]> {
-  if (!/^\s*\d+\s*$/.test(flags.seed)) throw new InputError(`--seed must be a non-negative integer, got "${flags.seed}"`);
-  const seed = checkSeed(Number(flags.seed), "--seed");
+  const seed = seedFlag(flags.seed);
   const attributes = attributesFromFlags(flags);
   const frames = integerFlag("frames", flags.frames, WORLD_FRAMES, 1, 1000);
   const size = integerFlag("size", flags.size, WORLD_SIZE, 16, 2048);
@@ -135,7 +141,7 @@ export interface WorldBenchFlags {
 
 /** Run the ground-truth edit benchmark; prints one JSON line per row (--json) or a table. */
 export async function worldBenchCommand(flags: WorldBenchFlags): Promise<void> {
-  const seed = integerFlag("seed", flags.seed, 1000, 0, Number.MAX_SAFE_INTEGER);
+  const seed = flags.seed === undefined ? 1000 : seedFlag(flags.seed);
   const clips = integerFlag("clips", flags.clips, 8, 1, 1000);
   const steps = integerFlag("steps", flags.steps, WORLD_STEPS, 1, 1000);
   if (seed + clips > TRAINING_SEEDS)

@@ -185,6 +185,7 @@ test("`fatezero world`, `world-bench` and `world-training-data` refuse bad words
     [["--seed", "1", "--colour", "purple"], /unknown --colour "purple"; one of: red, blue/],
     [["--seed", "x"], /--seed must be a non-negative integer, got "x"/],
     [["--seed", "1.5"], /--seed must be a non-negative integer/],
+    [["--seed", "99999999999999999999"], /--seed must be at most 9007199254740991, got "99999999999999999999"/],
     [["--seed", "1", "--style", "oil"], /unknown --style "oil"/],
     [["--seed", "1", "--frames", "0"], /--frames must be an integer in 1\.\.1000/],
   ] as const) {
@@ -192,6 +193,11 @@ test("`fatezero world`, `world-bench` and `world-training-data` refuse bad words
     assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+  for (const seed of ["x", "-1", "1.5"]) {
+    const r = run("world-bench", "--seed", seed, "--clips", "1");
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`--seed must be a non-negative integer, got "${seed}"`));
   }
   const bench = run("world-bench", "--seed", String(TRAINING_SEEDS), "--clips", "1");
   assert.equal(bench.status, 2);
