@@ -15,7 +15,10 @@ import { encodePrompts, loadModel } from "../src/fatezero/loadModel";
 import { defaultCacheDir } from "../src/onnx/session";
 import { makeSampleClip } from "../src/world/sampleClip";
 import { planFromFlags } from "../cli/editCommand";
+import { preflight } from "../src/pipeline/preflight";
 import { runEditPlan } from "../src/pipeline/runEditPlan";
+import { markedCacheFolder } from "../src/util/cacheDir";
+import { ffmpegPath } from "../src/video/ffmpeg";
 import { longVideoStep, longVideoStepInChild, windowDeviation } from "./longVideoBench";
 import { maskPreviewBench } from "./maskPreviewBench";
 import { widgetRoundtripBench } from "./widgetRoundtripBench";
@@ -36,10 +39,11 @@ function sd15Folder(): string {
 }
 
 const PROMPT = "a red car driving down a curvy road in the countryside";
+const TARGET = "a blue car driving down a curvy road in the snow";
 
 /** A cache folder that shares the built graphs and weight copies but starts with no inversion (so it is timed). */
 function freshInversionCache(): string {
-  const dir = fs.mkdtempSync(path.join(cacheDir, "bench-"));
+  const dir = markedCacheFolder(fs.mkdtempSync(path.join(cacheDir, "bench-")), false); // marked while empty: its sections are links
   for (const sub of ["graphs", "weights", "models"]) {
     fs.mkdirSync(path.join(cacheDir, sub), { recursive: true });
     fs.symlinkSync(path.join(cacheDir, sub), path.join(dir, sub));
@@ -47,10 +51,14 @@ function freshInversionCache(): string {
   return dir;
 }
 
-/** `fatezero edit` with these flags in this process, timed per stage, with the peak RSS after each stage. */
+/**
+ * `fatezero edit` with these flags in this process (its outputs written into a scratch folder), timed per stage,
+ * with the peak RSS after each stage and the preflight's estimate of the peak.
+ */
 async function editRun(flags: Record<string, string>) {
-  const { plan, config } = planFromFlags(flags);
   const dir = freshInversionCache();
+  const { plan, config, model } = planFromFlags({ ...flags, out: path.join(dir, "out.mp4") });
+  const { peakBytesEstimate } = await preflight(plan, model, { cacheDir: dir });
   const peakAfter: Record<string, number> = {};
   const t0 = now();
   try {
@@ -71,10 +79,23 @@ async function editRun(flags: Record<string, string>) {
       decodeSeconds: result.seconds.decode,
       peakRssByStage: peakAfter,
       peakRssBytes: peakRss(),
+      peakBytesEstimate,
+      estimateOverPeak: peakBytesEstimate / peakRss(),
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A `frames`-frame test-pattern mp4 at `size`² (ffmpeg's testsrc, 30 fps), made once into the cache. */
+function testPatternVideo(frames: number, size: number): string {
+  const file = path.join(cacheDir, "bench-videos", `testsrc-${frames}x${size}.mp4`);
+  if (fs.existsSync(file)) return file;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const args = ["-v", "error", "-y", "-f", "lavfi", "-i", `testsrc=size=${size}x${size}:rate=30`, "-frames:v", String(frames)];
+  const r = spawnSync(ffmpegPath(), [...args, "-pix_fmt", "yuv420p", file], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`ffmpeg could not make ${file}: ${r.stderr}`);
+  return file;
 }
 
 /** The paper's teaser clip from the shared data (tests and benchmarks read ../shared). */
@@ -203,6 +224,12 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
   }),
   /** FateZero's teaser config (watercolor jeep, 2 edits) on SD 1.5's architecture at 256², 4 frames, 10 steps: the official code's comparison. */
   "edit-sd15-teaser": () => editRun({ config: TEASER, model: sd15Folder(), video: CAR_TURN, size: "256", frames: "4", steps: "10" }),
+  /** A long clip, every frame of it (--frames -1), on the world model: 1800 frames of a 64² video, 5 steps, with the outputs. */
+  "edit-long-clip-64": () =>
+    editRun({ video: testPatternVideo(1800, 64), source: PROMPT, target: TARGET, frames: "-1", size: "64", steps: "5" }),
+  /** The same at 20 steps (the world model's own) and 450 frames: the per-step share of what a long clip keeps. */
+  "edit-long-clip-64-20": () =>
+    editRun({ video: testPatternVideo(450, 64), source: PROMPT, target: TARGET, frames: "-1", size: "64", steps: "20" }),
   /** Kernel-side MaskTuner: threshold change → new mask sent, 8 frames at 512². */
   "mask-preview": () => maskPreviewBench(cacheDir, PROMPT),
   /** Kernel → browser: a FrameScrubber's new clip until the image has loaded (live notebook, Chromium). */

@@ -1,6 +1,6 @@
 // `widget-frame-roundtrip`: milliseconds from the kernel replacing a FrameScrubber's clip (8 frames at 256²,
 // JPEG-encoded into comm buffers) to the browser having loaded the new frame image, through a live
-// `jupyter notebook`, our kernel and nbextension, and headless Chromium. Both ends stamp
+// Notebook 7 (`jupyter notebook` from the pinned .venv), our kernel and labextension, and headless Chromium. Both ends stamp
 // performance.timeOrigin + performance.now() on the same machine, so the clocks agree.
 import { withNotebookPage } from "../test/support/notebookPage";
 
@@ -30,7 +30,7 @@ function stats(xs: number[]): { median: number; p90: number; max: number } {
 /** Latency of clip updates from the kernel to a rendered image in the browser. */
 export async function widgetRoundtripBench(): Promise<Record<string, unknown>> {
   let result: Record<string, unknown> = {};
-  await withNotebookPage({ cells: [SETUP, ROUNDTRIPS], failureShot: "bench-roundtrip-failure" }, async ({ page, execute }) => {
+  await withNotebookPage({ cells: [SETUP, ROUNDTRIPS], failureShot: "bench-roundtrip-failure" }, async ({ page, execute, outputText }) => {
     await execute(0);
     await page.waitForFunction(
       () => ((globalThis as any).document.querySelector('[data-testid="fz-row-0"]')?.naturalWidth ?? 0) > 0,
@@ -50,7 +50,7 @@ export async function widgetRoundtripBench(): Promise<Record<string, unknown>> {
       );
     });
     await execute(1);
-    const out = page.locator(".cell").nth(1).locator(".output_text");
+    const out = outputText(1);
     await out.waitFor({ timeout: 120_000 });
     const marks = JSON.parse((await out.textContent())!.trim().replace(/^MARKS /, "")) as number[][];
     const loads: number[] = await page.evaluate(() => (globalThis as any).__loads);

@@ -1,16 +1,22 @@
-// `fatezero cache list|prune`: what the cache folder holds, and removing what is no longer useful.
+// `fatezero cache list|prune`: what the cache folder holds, and removing what is no longer useful. Both work
+// only on a folder the cache marked as its own (CACHEDIR.TAG): pointed at a home folder or a project they
+// refuse, naming the flag or variable that chose the folder.
 import * as fs from "node:fs";
 import { defaultCacheDir } from "../src/onnx/session";
 import { cacheSections, pruneCache } from "../src/pipeline/cacheFolder";
-import { checkFolderPath } from "../src/util/folderOutput";
-import { InputError } from "../src/util/inputError";
+import { markedCacheFolder } from "../src/util/cacheDir";
 
-/** The cache folder of the flags: a --cache-dir must exist (a typo would list or prune nothing, silently). */
-function cacheFolder(flags: { cacheDir?: string }): string {
-  if (flags.cacheDir === undefined) return defaultCacheDir();
-  if (!fs.existsSync(flags.cacheDir)) throw new InputError(`--cache-dir ${flags.cacheDir}: no such folder`);
-  checkFolderPath(flags.cacheDir, "--cache-dir");
-  return flags.cacheDir;
+/**
+ * The marked cache folder of the flags (--cache-dir, else $FATEZERO_CACHE, else the default), refused with a
+ * message naming its source; undefined when the default folder was never made (nothing is cached yet).
+ */
+function cacheFolder(flags: { cacheDir?: string }): string | undefined {
+  const variable = process.env.FATEZERO_CACHE;
+  if (flags.cacheDir !== undefined) return markedCacheFolder(flags.cacheDir, false, "--cache-dir");
+  if (variable) return markedCacheFolder(variable, false, "FATEZERO_CACHE");
+  const dir = defaultCacheDir();
+  if (!fs.existsSync(dir)) return undefined;
+  return markedCacheFolder(dir, false, "the default cache folder (choose another with --cache-dir or FATEZERO_CACHE)");
 }
 
 function megabytes(bytes: number): string {
@@ -20,6 +26,10 @@ function megabytes(bytes: number): string {
 /** Print each section of the cache with its size and entries. */
 export function cacheListCommand(flags: { cacheDir?: string }): void {
   const dir = cacheFolder(flags);
+  if (dir === undefined) {
+    console.log(`${defaultCacheDir()}: nothing cached yet`);
+    return;
+  }
   const sections = cacheSections(dir);
   console.log(`${dir}: ${megabytes(sections.reduce((s, x) => s + x.bytes, 0))}`);
   for (const s of sections) {
@@ -28,8 +38,13 @@ export function cacheListCommand(flags: { cacheDir?: string }): void {
   }
 }
 
-/** Remove stale weight copies, their graphs and leftovers of killed runs (or everything with --all). */
+/** Remove stale weight copies, their graphs and leftovers of killed runs (or every recorded entry with --all). */
 export function cachePruneCommand(flags: { cacheDir?: string; all?: boolean }): void {
   const dir = cacheFolder(flags);
-  console.log(`freed ${megabytes(pruneCache(dir, flags.all ?? false))} in ${dir}`);
+  if (dir === undefined) {
+    console.log(`${defaultCacheDir()}: nothing cached yet`);
+    return;
+  }
+  const freed = pruneCache(dir, flags.all ?? false, (line) => console.log(`note: ${line}`));
+  console.log(`freed ${megabytes(freed)} in ${dir}`);
 }

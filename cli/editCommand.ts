@@ -2,11 +2,12 @@
 import * as fs from "node:fs";
 import { resolveEditPlan, type EditPlan, type PlanOverrides } from "../src/config/editPlan";
 import { defaultFatezeroConfig, loadFatezeroConfig, type FatezeroConfig } from "../src/config/fatezeroConfig";
-import { MAX_FRAMES, MAX_SIZE, MAX_STEPS } from "../src/config/limits";
+import { MAX_FRAMES, MAX_INVERSION_ITERATIONS, MAX_SIZE, MAX_STEPS } from "../src/config/limits";
 import { formatEditPlan } from "../src/config/planText";
 import { modelFacts, type ModelFacts } from "../src/fatezero/loadModel";
-import { checkDevice, parseDevice } from "../src/onnx/device";
+import { checkDevice, chosenDevice } from "../src/onnx/device";
 import { defaultCacheDir } from "../src/onnx/session";
+import { checkFolderPath } from "../src/util/folderOutput";
 import { preflight } from "../src/pipeline/preflight";
 import { InputError } from "../src/util/inputError";
 import { runEditPlan } from "../src/pipeline/runEditPlan";
@@ -25,6 +26,7 @@ export interface EditFlags {
   blendWords?: string[];
   threshold?: string;
   steps?: string;
+  inversionIterations?: string;
   frames?: string;
   frameChunk?: string;
   size?: string;
@@ -79,6 +81,7 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
         : parseIntFlag("frames", flags.frames, MAX_FRAMES),
     frameChunk: parseIntFlag("frame-chunk", flags.frameChunk, MAX_FRAMES),
     steps: parseIntFlag("steps", flags.steps, MAX_STEPS) ?? (embedded && !flags.config ? embedded.steps : undefined),
+    inversionIterations: parseIntFlag("inversion-iterations", flags.inversionIterations, MAX_INVERSION_ITERATIONS, 0),
     source: flags.source,
     target: flags.target,
     blendWords: flags.blendWords,
@@ -104,10 +107,12 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
 export async function editCommand(flags: EditFlags): Promise<number> {
   const { plan, config, model } = planFromFlags(flags);
   for (const w of plan.warnings) console.error(`warning: ${w}`);
-  const device = parseDevice(flags.device ?? "cpu");
-  checkDevice(device);
+  const { device, named } = chosenDevice(flags.device);
+  checkDevice(device, named);
+  if (flags.cacheDir !== undefined) checkFolderPath(flags.cacheDir, "--cache-dir");
+  else if (process.env.FATEZERO_CACHE) checkFolderPath(process.env.FATEZERO_CACHE, "FATEZERO_CACHE");
   const cacheDir = flags.cacheDir ?? defaultCacheDir();
-  const checked = preflight(plan, model, {
+  const checked = await preflight(plan, model, {
     cacheDir,
     inputs: flags.config ? [flags.config] : [],
     ignoreMemoryLimit: flags.ignoreMemoryLimit,
@@ -165,11 +170,11 @@ function asUsageError<T>(f: () => T): T {
   }
 }
 
-function parseIntFlag(name: string, v: string | undefined, max: number): number | undefined {
+function parseIntFlag(name: string, v: string | undefined, max: number, min = 1): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1 || n > max)
-    throw new UsageError(`--${name}: expected an integer in 1…${max}, got "${v}"`);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name}: expected an integer in ${min}…${max}, got "${v}"`);
   return n;
 }
 

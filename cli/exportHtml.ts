@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { EMBED_DIR } from "../widgets/build/paths";
 import { MODULE_NAME } from "../widgets/shared/widgetStates";
 import { InputError } from "../src/util/inputError";
-import { findJupyterNbconvert } from "./jupyterCommand";
+import { findJupyterNbconvert, JUPYTER_INSTALL_HINT } from "./jupyterCommand";
 
 /** The folder beside the page that holds require.js, embed-amd.js and its fonts. */
 export const ASSETS_FOLDER = "jupyter-widgets";
@@ -21,7 +21,7 @@ export function exportHtml(notebook: string, outDir?: string): string {
   if (!fs.existsSync(path.join(EMBED_DIR, `${MODULE_NAME}.js`)))
     throw new Error(`the widget bundles are not built (${EMBED_DIR}): run npm run build`);
   const jupyter = findJupyterNbconvert();
-  if (!jupyter) throw new Error("export-html needs nbconvert: install jupyter-nbconvert (Debian/Ubuntu) or `pip install nbconvert`");
+  if (!jupyter) throw new Error(`export-html needs nbconvert: ${JUPYTER_INSTALL_HINT}`);
   const out = path.resolve(outDir ?? path.dirname(source));
   const args = [
     "nbconvert",
@@ -67,7 +67,8 @@ export function unescapeWidgetJson(html: string): string {
   });
 }
 
-function isNotebook(text: string): boolean {
+/** Whether `text` is a notebook: JSON with a cells list. */
+export function isNotebook(text: string): boolean {
   try {
     return Array.isArray((JSON.parse(text) as { cells?: unknown }).cells);
   } catch {

@@ -7,11 +7,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { installKernelSpec, isolatedJupyterEnv, KERNEL_NAME } from "../kernel/install";
 import { EMBEDDED_MODELS, modelFacts } from "../src/fatezero/loadModel";
+import { openModelFolder } from "../src/models/modelFolder";
+import { isSingleFile } from "../src/models/singleFile";
+import { fileKind } from "../src/util/fileKind";
+import { checkFolderPath } from "../src/util/folderOutput";
 import { asInputSync, InputError } from "../src/util/inputError";
 import { worldVideoSeed } from "../src/world/worldClip";
 import { notebookInputs } from "../widgets/figures/notebookInputs";
 import { UsageError } from "./editCommand";
-import { findJupyterNbconvert } from "./jupyterCommand";
+import { isNotebook } from "./exportHtml";
+import { findJupyterNbconvert, JUPYTER_INSTALL_HINT } from "./jupyterCommand";
 
 /** The project root (this file is dist/cli/figuresCommand.js). */
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -58,7 +63,8 @@ export async function runFigureNotebooks(options: FigureRunOptions = {}): Promis
   const log = options.log ?? ((line: string) => console.error(line));
   const out = path.resolve(options.out ?? path.join(ROOT, "notebooks", "figures"));
   const notebooks = (options.notebooks ?? FIGURE_NOTEBOOKS.map((n) => path.join(ROOT, "notebooks", n))).map((n) => path.resolve(n));
-  for (const n of notebooks) if (!fs.existsSync(n)) throw new UsageError(`--notebooks: ${n} does not exist`);
+  for (const n of notebooks) checkNotebook(n, out);
+  checkFolderPath(out, "--out");
   const runEnv = { ...process.env, ...options.env };
   for (const dir of new Set(notebooks.map((n) => path.dirname(n)))) checkNotebookInputs(dir, runEnv);
   const jupyter = findJupyter();
@@ -106,7 +112,9 @@ export async function runFigureNotebooks(options: FigureRunOptions = {}): Promis
 /** Run `fatezero figures`; prints every figure written; returns the exit code. */
 export async function figuresCommand(flags: FiguresFlags): Promise<number> {
   const timeout = flags.timeout === undefined ? undefined : Number(flags.timeout);
-  if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout: expected seconds > 0, got "${flags.timeout}"`);
+  // nbclient's timeout is an integer number of seconds.
+  if (timeout !== undefined && (!/^\s*\d+\s*$/.test(flags.timeout!) || timeout < 1 || timeout > MAX_CELL_SECONDS))
+    throw new UsageError(`--timeout: expected whole seconds in 1…${MAX_CELL_SECONDS}, got "${flags.timeout}"`);
   try {
     const runs = await runFigureNotebooks({ out: flags.out, notebooks: flags.notebooks, timeoutSeconds: timeout });
     for (const run of runs) for (const f of run.figures) console.log(f);
@@ -118,6 +126,21 @@ export async function figuresCommand(flags: FiguresFlags): Promise<number> {
   }
 }
 
+/** Most seconds `--timeout` may give one cell: a week. */
+const MAX_CELL_SECONDS = 7 * 24 * 3600;
+
+/** A notebook to run is a notebook file, and its executed copy (in `out`/executed) would not replace it. */
+function checkNotebook(notebook: string, out: string): void {
+  const stats = fs.statSync(notebook, { throwIfNoEntry: false });
+  if (!stats) throw new UsageError(`--notebooks: ${notebook} does not exist`);
+  if (!stats.isFile()) throw new UsageError(`--notebooks: ${notebook} is ${fileKind(stats)}, not a notebook file`);
+  if (!isNotebook(fs.readFileSync(notebook, "utf8")))
+    throw new UsageError(`--notebooks: ${notebook} is not a notebook (JSON with a cells list)`);
+  const executed = path.join(out, "executed", path.basename(notebook));
+  if (fs.existsSync(executed) && fs.realpathSync(executed) === fs.realpathSync(notebook))
+    throw new UsageError(`--out ${out}: the executed copy ${executed} would replace the input notebook ${notebook}; give another --out`);
+}
+
 /**
  * What the notebooks of `notebookDir` will read from `env` (FATEZERO_MODEL, FATEZERO_VIDEO, …), checked before any
  * kernel starts: a bad variable fails here with exit 2 and its name, not as a traceback in the first cell.
@@ -127,19 +150,25 @@ function checkNotebookInputs(notebookDir: string, env: NodeJS.ProcessEnv): void 
   const fromNotebook = (p: string) => path.resolve(notebookDir, p); // the kernels run in the notebook's folder
   const model = EMBEDDED_MODELS.includes(inputs.model) ? inputs.model : fromNotebook(inputs.model);
   const modelConfig = inputs.modelConfig === undefined ? undefined : fromNotebook(inputs.modelConfig);
+  if (modelConfig !== undefined) {
+    const named = `FATEZERO_MODEL_CONFIG=${inputs.modelConfig}`;
+    if (!fs.existsSync(modelConfig)) throw new InputError(`${named}: no such folder (seen from ${notebookDir})`);
+    if (!isSingleFile(model))
+      throw new InputError(
+        `${named}: gives the configs of a single-file FATEZERO_MODEL (.safetensors); FATEZERO_MODEL=${inputs.model} is not one`,
+      );
+    asInputSync(() => openModelFolder(modelConfig, { weights: false }), named);
+  }
   asInputSync(() => modelFacts(model, { modelConfig }), `FATEZERO_MODEL=${inputs.model}`);
   if (worldVideoSeed(inputs.video) === undefined && !fs.existsSync(fromNotebook(inputs.video)))
     throw new InputError(`FATEZERO_VIDEO=${inputs.video}: no such file or folder (seen from ${notebookDir})`);
 }
 
-/** The `jupyter` command, or a UsageError saying how to get Debian's nbconvert. */
+/** The `jupyter` command, or a UsageError saying how to get nbconvert and nbclient. */
 function findJupyter(): string {
   const jupyter = findJupyterNbconvert();
   if (jupyter) return jupyter;
-  throw new UsageError(
-    "jupyter nbconvert was not found: install Debian's jupyter-nbconvert and python3-nbclient " +
-      "(apt-get install jupyter-nbconvert python3-nbclient)",
-  );
+  throw new UsageError(`jupyter nbconvert was not found: ${JUPYTER_INSTALL_HINT}`);
 }
 
 /** Which notebook cell failed and why, from nbclient's CellExecutionError text. */

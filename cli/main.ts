@@ -35,6 +35,10 @@ export async function main(argv: string[]): Promise<void> {
     .option("--blend-words <words...>", "source-prompt words whose attention forms the blend mask")
     .option("--threshold <t>", "blend-mask threshold")
     .option("--steps <n>", "DDIM steps")
+    .option(
+      "--inversion-iterations <n>",
+      "fixed-point iterations per inversion step, one UNet call each (default 0: FateZero's plain DDIM)",
+    )
     .option("--frames <n>", "number of frames; -1: every frame of the video")
     .option("--frame-chunk <n>", "frames per UNet window of a clip longer than 8 frames (default: by size, 8 at 256², 4 at 512²)")
     .option(
@@ -51,7 +55,10 @@ export async function main(argv: string[]): Promise<void> {
     .option("--cache-dir <dir>", "graph, model and inversion cache (default $FATEZERO_CACHE or ~/.cache/fatezero)")
     .option("--dry-run", "validate and print the resolved plan without running")
     .option("--ignore-memory-limit", "run even when the estimated peak memory exceeds this machine's")
-    .option("--device <cpu|webgpu|cuda>", "where the graphs run (default cpu): webgpu needs a Vulkan GPU, cuda the CUDA provider")
+    .option(
+      "--device <cpu|webgpu|cuda>",
+      "where the graphs run (default $FATEZERO_DEVICE, else cpu): webgpu needs a Vulkan GPU, cuda the CUDA provider",
+    )
     .option("--json", "with --dry-run: print the plan as JSON")
     .action(async (flags: EditFlags) => {
       process.exitCode = await editCommand(flags);
@@ -61,7 +68,7 @@ export async function main(argv: string[]): Promise<void> {
     .description("write the embedded tiny random-weight SD-style model (diffusers layout) to a folder")
     .option("--overwrite", "replace a non-empty folder")
     .action((dir: string, opts: { overwrite?: boolean }) => {
-      writeRandomModel(path.resolve(dir), tinyModelSpec(), { overwrite: opts.overwrite });
+      writeRandomModel(dir, tinyModelSpec(), { overwrite: opts.overwrite });
       console.log(path.resolve(dir));
     });
   const cache = program.command("cache").description("the cache folder: built graphs, weight copies, inversions, generated models");
@@ -105,8 +112,12 @@ export async function main(argv: string[]): Promise<void> {
     .option("--seed <n>", "first clip's seed (default 1000; must stay below the training seeds)")
     .option("--clips <n>", "clips (default 8)")
     .option("--steps <n>", "DDIM steps (default: the world model's 20)")
+    .option(
+      "--inversion-iterations <n>",
+      "fixed-point iterations per inversion step (0: FateZero's plain DDIM; default: the world model's)",
+    )
     .option("--model <dir|world>", "model (default world)")
-    .option("--device <cpu|webgpu|cuda>", "where the graphs run (default cpu)")
+    .option("--device <cpu|webgpu|cuda>", "where the graphs run (default $FATEZERO_DEVICE, else cpu)")
     .option("--json", "one JSON line per row")
     .action(async (flags: WorldBenchFlags) => worldBenchCommand(flags));
   program
@@ -146,9 +157,9 @@ export async function main(argv: string[]): Promise<void> {
     .command("widgets")
     .description("the FateZero Jupyter widgets frontend")
     .command("install")
-    .description("install the classic-notebook nbextension (enabled) and the JupyterLab extension (default: the user's Jupyter dirs)")
+    .description("install the prebuilt extension for JupyterLab 4.6 and Notebook 7 (default: the user's Jupyter data dir)")
     .addOption(new Option("--user", "into the user's Jupyter data and config dirs").conflicts("prefix"))
-    .option("--prefix <dir>", "into <dir>/share/jupyter (extensions) and <dir>/etc/jupyter (nbconfig)")
+    .option("--prefix <dir>", "into <dir>/share/jupyter/labextensions (a venv: its sys.prefix)")
     .action((opts: { user?: boolean; prefix?: string }) => {
       if (opts.prefix !== undefined) checkFolderPath(opts.prefix, "--prefix");
       widgetsInstallCommand(opts);

@@ -1,17 +1,20 @@
 // `fatezero world`: one world clip with its captions and ground-truth masks; `fatezero world-training-data`:
 // the training set and the model skeleton the trainer (train/) fills with weights; `fatezero world-bench`:
 // the ground-truth edit benchmark.
+import { constants } from "node:buffer";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import sharp from "sharp";
-import { writeRandomModel } from "../src/models/randomModel";
-import { checkFolderPath, folderTarget, writeFolder } from "../src/util/folderOutput";
+import { writeRandomModelFiles } from "../src/models/randomModel";
+import { checkFreeSpace, outputFolder, writeFolder, writeFolderSync } from "../src/util/folderOutput";
 import { InputError } from "../src/util/inputError";
-import { writeFrames, writeMp4 } from "../src/video/writeVideo";
+import { writeFrameFiles, writeMp4 } from "../src/video/writeVideo";
 import { MAX_SEED } from "../src/world/layout";
-import { TRAINING_SEEDS, writeTrainingData } from "../src/world/trainingData";
+import { TRAINING_DATA_WRITER, TRAINING_SEEDS, trainingDataBytes, writeTrainingData } from "../src/world/trainingData";
+import { MAX_FRAMES, MAX_INVERSION_ITERATIONS, MAX_SIZE } from "../src/config/limits";
 import { loadModel, modelFacts } from "../src/fatezero/loadModel";
-import { parseDevice } from "../src/onnx/device";
+import { checkDevice, chosenDevice } from "../src/onnx/device";
 import { runWorldBench, type BenchRow } from "../src/pipeline/worldBench";
 import {
   COLOUR_NAMES,
@@ -23,8 +26,14 @@ import {
   oneOf,
   type WorldAttributes,
 } from "../src/world/vocabulary";
-import { renderWorldClip, WORLD_FRAMES, WORLD_SIZE } from "../src/world/worldClip";
-import { GPU_PLAN_VAE_WIDTH, miniatureWorldModelSpec, WORLD_STEPS, worldModelSpec } from "../src/world/worldModel";
+import { renderWorldClip, WORLD_FRAMES, WORLD_SIZE, worldClipMemory } from "../src/world/worldClip";
+import {
+  GPU_PLAN_VAE_WIDTH,
+  miniatureWorldModelSpec,
+  WORLD_INVERSION_ITERATIONS,
+  WORLD_STEPS,
+  worldModelSpec,
+} from "../src/world/worldModel";
 import { progressReporter } from "./progress";
 
 /** Flags of `fatezero world`. */
@@ -65,28 +74,28 @@ export function attributesFromFlags(flags: Pick<WorldFlags, "kind" | "colour" | 
   };
 }
 
-/** What `fatezero world` writes into its folder: a folder holding only these (with its info) it may replace. */
+/** What `fatezero world` writes into its folder; the manifest names the writer, so only its own clips are replaced. */
 const WORLD_FOLDER = { frames: "frames", video: "clip.mp4", masks: "masks", info: "world.json" };
+const WORLD_WRITER = "fatezero world";
 
 /**
  * Write a world clip: frames/*.png, clip.mp4, masks/<thing>/*.png and world.json (seed, attributes, captions).
- * The folder is written whole (an earlier world clip there is replaced, never mixed with the new one).
+ * The folder is written whole; an earlier clip there is replaced only when every file in it is one this
+ * command wrote, unchanged (util/folderOutput.ts).
  */
 export async function worldCommand(flags: WorldFlags): Promise<string[]> {
   const seed = seedFlag(flags.seed);
   const attributes = attributesFromFlags(flags);
-  const frames = integerFlag("frames", flags.frames, WORLD_FRAMES, 1, 1000);
-  const size = integerFlag("size", flags.size, WORLD_SIZE, 16, 2048);
-  const out = path.resolve(flags.out);
-  const replacing = folderTarget(out, `--out ${flags.out}`, (entries) =>
-    entries.includes(WORLD_FOLDER.info) && entries.every((e) => Object.values(WORLD_FOLDER).includes(e))
-      ? true
-      : "not a clip of fatezero world: give a new or empty folder",
-  );
+  const frames = integerFlag("frames", flags.frames, WORLD_FRAMES, 1, MAX_FRAMES);
+  const size = integerFlag("size", flags.size, WORLD_SIZE, 16, MAX_SIZE);
+  checkWorldMemory(frames, size);
+  const out = outputFolder(flags.out, "--out", WORLD_WRITER);
   const world = renderWorldClip(seed, attributes, { frames, size });
   const relative: string[] = [];
-  await writeFolder(out, replacing, async (dir) => {
-    relative.push(...(await writeFrames(path.join(dir, WORLD_FOLDER.frames), world.clip)).map((f) => path.relative(dir, f)));
+  await writeFolder(out, async (dir) => {
+    relative.push(
+      ...(await writeFrameFiles(path.join(dir, WORLD_FOLDER.frames), world.clip)).map((f) => path.join(WORLD_FOLDER.frames, f)),
+    );
     await writeMp4(path.join(dir, WORLD_FOLDER.video), world.clip);
     relative.push(WORLD_FOLDER.video);
     for (const name of MASK_NAMES) {
@@ -105,7 +114,23 @@ export async function worldCommand(flags: WorldFlags): Promise<string[]> {
     fs.writeFileSync(path.join(dir, WORLD_FOLDER.info), JSON.stringify(info, null, 1) + "\n");
     relative.push(WORLD_FOLDER.info);
   });
-  return relative.map((f) => path.join(out, f));
+  return relative.map((f) => path.join(out.target, f));
+}
+
+/** Say what rendering `frames` frames at `size`² takes; refuse (before rendering) what the machine or one array cannot hold. */
+function checkWorldMemory(frames: number, size: number): void {
+  const { peakBytes, largestArray } = worldClipMemory(frames, size);
+  const gb = (b: number) => `${(b / 2 ** 30).toFixed(1)} GB`;
+  const asked = `--frames ${frames} --size ${size}`;
+  if (largestArray > constants.MAX_LENGTH)
+    throw new InputError(
+      `${asked}: the renderer's label votes need one array of ${gb(largestArray)}, past the ${gb(constants.MAX_LENGTH)} one may hold: use fewer frames or a smaller --size`,
+    );
+  if (peakBytes > os.totalmem())
+    throw new InputError(
+      `${asked}: rendering needs about ${gb(peakBytes)} of memory, this machine has ${gb(os.totalmem())}: use fewer frames or a smaller --size`,
+    );
+  console.error(`memory: about ${gb(peakBytes)} at the peak (this machine: ${gb(os.totalmem())})`);
 }
 
 /** Flags of `fatezero world-training-data`. */
@@ -116,17 +141,25 @@ export interface TrainingDataFlags {
   gpu?: boolean;
 }
 
-/** Write the training set into <out>/data and the untrained model skeleton into <out>/skeleton. */
+/**
+ * Write the training set into <out>/data and the untrained model skeleton into <out>/skeleton: <out> is written
+ * whole (one rename publishes data and skeleton together) after a check that its disk has room, and replaces
+ * only an earlier export of this command, unchanged; the trainer's checkpoints go beside them afterwards.
+ */
 export function trainingDataCommand(flags: TrainingDataFlags): void {
   const clips = integerFlag("clips", flags.clips, 2000, 1, 1_000_000);
-  const out = path.resolve(flags.out);
-  checkFolderPath(out, "--out"); // data/ and skeleton/ go beside whatever the folder holds (checkpoints)
+  const out = outputFolder(flags.out, "--out", TRAINING_DATA_WRITER);
+  // The skeleton is at most 49 MB (the gpu plan's, fp32): 64 MB covers it, the configs and the manifest.
+  checkFreeSpace(out.target, trainingDataBytes(clips) + 64 * 2 ** 20, `--clips ${clips} --out ${flags.out}`);
   const report = progressReporter();
-  const meta = writeTrainingData(path.join(out, "data"), clips, (done, total) => report("world", done, total));
   const vaeWidth = flags.gpu ? GPU_PLAN_VAE_WIDTH : 1;
   const spec = flags.miniature ? miniatureWorldModelSpec(vaeWidth) : worldModelSpec(vaeWidth);
-  writeRandomModel(path.join(out, "skeleton"), spec, { overwrite: true });
-  console.log(`${meta.frames} frames of ${meta.size}² in ${path.join(out, "data")}; model skeleton in ${path.join(out, "skeleton")}`);
+  const meta = writeFolderSync(out, (dir) => {
+    writeRandomModelFiles(path.join(dir, "skeleton"), spec);
+    return writeTrainingData(path.join(dir, "data"), clips, (done, total) => report("world", done, total));
+  });
+  const data = path.join(out.target, "data");
+  console.log(`${meta.frames} frames of ${meta.size}² in ${data}; model skeleton in ${path.join(out.target, "skeleton")}`);
 }
 
 /** Flags of `fatezero world-bench`. */
@@ -134,6 +167,7 @@ export interface WorldBenchFlags {
   seed?: string;
   clips?: string;
   steps?: string;
+  inversionIterations?: string;
   model?: string;
   json?: boolean;
   device?: string;
@@ -144,12 +178,20 @@ export async function worldBenchCommand(flags: WorldBenchFlags): Promise<void> {
   const seed = flags.seed === undefined ? 1000 : seedFlag(flags.seed);
   const clips = integerFlag("clips", flags.clips, 8, 1, 1000);
   const steps = integerFlag("steps", flags.steps, WORLD_STEPS, 1, 1000);
+  const inversionIterations = integerFlag(
+    "inversion-iterations",
+    flags.inversionIterations,
+    WORLD_INVERSION_ITERATIONS,
+    0,
+    MAX_INVERSION_ITERATIONS,
+  );
   if (seed + clips > TRAINING_SEEDS)
     throw new InputError(`--seed ${seed} --clips ${clips}: benchmark seeds must stay below ${TRAINING_SEEDS} (the training clips' seeds)`);
-  const device = parseDevice(flags.device ?? "cpu");
+  const { device, named } = chosenDevice(flags.device);
+  checkDevice(device, named);
   modelFacts(flags.model ?? "world"); // a missing or broken model folder is refused before any clip is rendered
   const model = await loadModel(flags.model ?? "world", { device });
-  const rows = await runWorldBench(model, { seed, clips, steps, onProgress: (m) => console.error(m) });
+  const rows = await runWorldBench(model, { seed, clips, steps, inversionIterations, onProgress: (m) => console.error(m) });
   if (flags.json) {
     for (const row of rows) console.log(JSON.stringify(roundRow(row)));
     return;
@@ -159,6 +201,7 @@ export async function worldBenchCommand(flags: WorldBenchFlags): Promise<void> {
     "attention",
     "blendMask",
     "spatialTemporal",
+    "inversionIterations",
     "reconPsnr",
     "maskIou",
     "targetPsnr",

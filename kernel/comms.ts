@@ -80,7 +80,8 @@ export class KernelCommManager implements CommManager {
 
   /** The comm_info_reply `comms` map, optionally only for one target. */
   info(targetName?: string): Record<string, { target_name: string }> {
-    const comms: Record<string, { target_name: string }> = {};
+    // No prototype: a comm id is the frontend's choice, and "__proto__" must stay a key.
+    const comms: Record<string, { target_name: string }> = Object.create(null);
     for (const comm of this.comms.values()) {
       if (targetName === undefined || comm.targetName === targetName) comms[comm.commId] = { target_name: comm.targetName };
     }

@@ -12,6 +12,7 @@ import { provideKernelServices } from "./kernelContext";
 import { kernelLog } from "./log";
 import { Messenger } from "./messenger";
 import { captureOutput } from "./outputCapture";
+import { guardProcessExit } from "./processGuard";
 import { requestHandlers } from "./requestHandlers";
 import { Signer } from "./signing";
 import { KernelSockets } from "./sockets";
@@ -90,25 +91,4 @@ export async function startKernel(
   });
   dispatcher.listen();
   kernelLog(`ready (${info.transport}://${info.ip}, pid ${process.pid}, cwd ${cwd})`);
-}
-
-/** Thrown where a cell calls process.exit: the cell fails with this message and the kernel keeps serving. */
-class ProcessExitInCell extends Error {
-  constructor(code: unknown) {
-    super(`process.exit(${String(code ?? "")}) was called in a cell; the kernel keeps running (restart it to start afresh)`);
-    this.name = "ProcessExit";
-  }
-}
-
-/**
- * Replace process.exit, which cells share with the kernel: exiting from a cell (or a timer it left) would
- * tear the native sockets down under the running loop (an abort, no reply). Returns the real exit for the
- * kernel's own shutdown.
- */
-function guardProcessExit(): (code: number) => never {
-  const real = process.exit.bind(process) as (code: number) => never;
-  process.exit = ((code?: unknown) => {
-    throw new ProcessExitInCell(code);
-  }) as typeof process.exit;
-  return real;
 }

@@ -74,6 +74,8 @@ test("bad input gives a clear message and exit code 2", () => {
     [["edit", "--target", "a jeep", "--steps", "zero", "--dry-run"], /--steps: expected an integer in 1…1000/],
     [["edit", "--target", "a jeep", "--frames", "-1", "--dry-run"], /--frames -1 takes every frame of a video file or frame folder/],
     [["edit", "--target", "a jeep", "--frames", "20", "--frame-chunk", "0", "--dry-run"], /--frame-chunk: expected an integer/],
+    [["edit", "--target", "a jeep", "--inversion-iterations", "-1", "--dry-run"], /--inversion-iterations: expected an integer in 0…50/],
+    [["world-bench", "--inversion-iterations", "51"], /--inversion-iterations must be an integer in 0\.\.50/],
     [
       ["edit", "--video", path.join(work, "nowhere.mp4"), "--source", "a car", "--target", "a jeep", "--frames", "-1", "--dry-run"],
       /no such file/,
@@ -94,6 +96,20 @@ test("a world clip needs no --source: its caption is the source prompt", () => {
   assert.equal(plan.video, "world:42");
   assert.deepEqual(plan.edits.at(-1).sourcePrompt, "a red car driving down a curvy road in the countryside");
   assert.deepEqual(plan.edits.at(-1).prompt, target);
+});
+
+test("--inversion-iterations reaches the plan, its text and JSON; without it the inversion is FateZero's plain DDIM", () => {
+  const target = "a blue car driving down a curvy road in the countryside";
+  const iterations = (...more: string[]) => {
+    const r = fatezero("edit", "--target", target, ...more, "--dry-run", "--json");
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out).inversionIterations;
+  };
+  assert.equal(iterations(), 0);
+  assert.equal(iterations("--inversion-iterations", "2"), 2);
+  const text = fatezero("edit", "--target", target, "--inversion-iterations", "2", "--dry-run");
+  assert.match(text.out, /inversion .*DDIM with 2 fixed-point iterations a step \(3 UNet calls a step\)/);
+  assert.match(fatezero("edit", "--target", target, "--dry-run").out, /inversion .*plain DDIM \(FateZero\)/);
 });
 
 test("a model folder runs at the size it was trained at unless --size says otherwise", () => {

@@ -9,6 +9,7 @@ import type { UnetShape } from "../src/models/unet";
 import type { ModelShape } from "../src/fatezero/loadModel";
 import { crossStepRange, crossStepRanges, selfStepRange } from "../src/config/stepWindows";
 import { unetConfig } from "../src/models/configs";
+import { blendMaskThreshold } from "../src/fatezero/editOptions";
 import { tempDir } from "./sharedData";
 
 const CONFIGS = path.resolve(process.cwd(), "../shared/data/fatezero-configs");
@@ -98,7 +99,6 @@ test("teaser/jeep_posche.yaml: inversion prompt, replace edit, blend words and s
     ],
     targetWords: ["Porsche", "car"],
     threshold: 0.3,
-    latentThreshold: 0.3,
     selfAttention: true,
     latents: false,
   });
@@ -334,7 +334,7 @@ test("validation errors name the file, the line and the key path", () => {
   failsWith(/editing_config\.editing_prompts: is required/, ["  editing_prompts: [", "  prompts: ["]);
   failsWith(/dataset_config\.prompt: is required/, ['  prompt: "a silver jeep', '  caption: "a silver jeep']);
   failsWith(/editing_config\.num_inference_steps: is required/, ["  num_inference_steps: 10\n", ""]);
-  failsWith(/editing_config\.guidance_scale: expected a number, got "high"/, ["guidance_scale: 7.5", "guidance_scale: high"]);
+  failsWith(/editing_config\.guidance_scale: expected a number in 0…100, got "high"/, ["guidance_scale: 7.5", "guidance_scale: high"]);
   failsWith(/editing_config\.p2p_config\.1\.is_replace_controller: expected true or false, got "yes"/, [
     P2P1,
     P2P1 + "      is_replace_controller: yes\n",
@@ -442,4 +442,23 @@ test("overrides: size, frames, steps, flag-form prompts, blend words and thresho
   assert.equal(retarget.inversionPrompt, "a grey jeep on a road");
   assert.equal(retarget.edits[1].controller, "replace", "the config's edit 1 settings (is_replace_controller) carry over");
   assert.deepEqual(JSON.parse(JSON.stringify(retarget)), retarget);
+});
+
+test("blend_th: the printed plan names the threshold the run's masks use (FateZero's element 0, latents too)", () => {
+  const text = fs
+    .readFileSync(path.join(CONFIGS, "teaser/jeep_posche.yaml"), "utf8")
+    .replace(
+      "blend_self_attention: True\n            blend_th: [0.3, 0.3]",
+      "blend_self_attention: True\n            blend_latents: True\n            blend_th: [0.3, 0.5]",
+    );
+  const plan = resolveEditPlan(parseFatezeroConfig(text, "jeep_latents.yaml"), OVERRIDES, shapeOf(TINY));
+  const edit = plan.edits[1];
+  assert.deepEqual(edit.spec.p2p.blendTh, [0.3, 0.5]);
+  assert.equal(edit.spec.p2p.blendLatents, true);
+  // What editVideo hands to the self-attention mask and to LatentBlend is blendMaskThreshold of the same spec.
+  assert.equal(blendMaskThreshold(edit.spec.p2p), 0.3);
+  assert.equal(edit.blend?.threshold, blendMaskThreshold(edit.spec.p2p));
+  const printed = formatEditPlan(plan);
+  assert.match(printed, /blend {6}mask of silver jeep > 0\.3, target words Porsche car; blends self-attention \+ latents\n/);
+  assert.doesNotMatch(printed, /0\.5/);
 });

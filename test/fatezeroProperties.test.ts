@@ -2,11 +2,14 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { test } from "node:test";
-import { invertVideo } from "../src/fatezero/invertVideo";
+import { fusedUnet } from "../src/fatezero/fusedUnet";
+import { invertVideo, type InversionRequest } from "../src/fatezero/invertVideo";
+import type { InversionRecord } from "../src/fatezero/inversionRecord";
+import { combineMaskMaps, maskMapSize } from "../src/fatezero/mapLayers";
 import { DEFAULT_P2P, type EditSpec } from "../src/fatezero/editOptions";
 import { editVideo } from "../src/fatezero/editVideo";
 import { encodePrompts, loadModel } from "../src/fatezero/loadModel";
-import { readVideo } from "../src/video/readVideo";
+import { readVideo, type VideoClip } from "../src/video/readVideo";
 import { SHARED, tempDir } from "./sharedData";
 
 const cacheDir = tempDir("props-cache");
@@ -29,19 +32,26 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
+const request = (clip: VideoClip): InversionRequest => ({
+  frames: clip.frames,
+  frameCount: clip.count,
+  height: 256,
+  width: 256,
+  prompt: SOURCE,
+  steps: STEPS,
+});
+
 const setup = (async () => {
   const model = await loadModel("tiny", { cacheDir });
   const clip = await readVideo(path.join(SHARED, "data/car-turn"), { size: 256, nSampleFrame: 3 });
-  const inversion = await invertVideo(model, {
-    frames: clip.frames,
-    frameCount: clip.count,
-    height: 256,
-    width: 256,
-    prompt: SOURCE,
-    steps: STEPS,
-  });
-  return { model, inversion };
+  const inversion = await invertVideo(model, request(clip));
+  return { model, clip, inversion };
 })();
+
+let fixedPointRun: Promise<InversionRecord> | undefined;
+/** The same clip inverted with two fixed-point iterations a step, made once by the first test that needs it. */
+const fixedPoint = () =>
+  (fixedPointRun ??= setup.then(({ model, clip }) => invertVideo(model, { ...request(clip), inversionIterations: 2 })));
 
 const spec = (prompt: string, p2p: Partial<EditSpec["p2p"]>): EditSpec => ({
   prompt,
@@ -56,6 +66,56 @@ test("inversion then DDIM reconstruction with the source prompt (no guidance) re
   assert.ok(err < 0.08, `relative L2 error ${err}`); // measured on the tiny model: see the README
   const far = relErr(inversion.latents[STEPS], inversion.latents[0]);
   assert.ok(far > 0.5, `z_T is far from z0 (${far})`);
+});
+
+test("fixed-point iterations bring the DDIM reconstruction (no guidance) nearer z0 than plain inversion", async () => {
+  const { model, inversion } = await setup;
+  const refined = await fixedPoint();
+  assert.equal(refined.key.inversionIterations, 2, "the iterations are part of the cache key");
+  const reconstruct = async (inv: InversionRecord) =>
+    relErr((await editVideo(model, inv, spec(SOURCE, {}), { attention: "none", guidanceScale: 1 })).latents.data, inv.latents[0]);
+  const [plainErr, refinedErr] = [await reconstruct(inversion), await reconstruct(refined)];
+  assert.ok(refinedErr < plainErr / 4, `relative L2 error: plain ${plainErr}, fixed-point ${refinedErr}`);
+});
+
+test("inversionIterations 0 is FateZero's plain DDIM inversion, bit for bit and under the same cache key", async () => {
+  const { model, clip, inversion } = await setup;
+  const zero = await invertVideo(model, { ...request(clip), inversionIterations: 0 });
+  assert.deepEqual(zero.key, inversion.key);
+  assert.equal(zero.key.inversionIterations, undefined);
+  zero.latents.forEach((z, k) => assert.equal(maxDiff(z, inversion.latents[k]), 0, `z_${k}`));
+  zero.maskMaps!.steps.forEach((m, k) => assert.equal(maxDiff(m, inversion.maskMaps!.steps[k]), 0, `mask maps of step ${k}`));
+});
+
+test("a fixed-point inversion's maps are those of its stored latents, which the edit's source branch replays", async () => {
+  const { model } = await setup;
+  const refined = await fixedPoint();
+  const [C, F, h, w] = refined.latentShape;
+  const unet = await fusedUnet(model, {
+    latentSize: [h, w],
+    selectors: [-1, "first"],
+    leastScChannel: 0,
+    queryLimit: refined.key.queryLimit,
+  });
+  const scheduler = model.scheduler();
+  scheduler.setTimesteps(STEPS);
+  const context = await encodePrompts(model, [SOURCE]); // [1, T, D]
+  const T = model.dims.tokens;
+  const picks = unet.maskOutputs;
+  for (const k of [1, STEPS - 1]) {
+    // Editing step N−1−k replays the source branch on z_k at the k-th inversion timestep.
+    const out = await unet.predict(
+      refined.latents[k],
+      [1, C, F, h, w],
+      scheduler.inversionTimesteps()[k],
+      context,
+      undefined,
+      unet.mapOutputs,
+    );
+    const maps = unet.mapOutputs.map((l) => out.maps.get(l.name)!);
+    const replayed = combineMaskMaps(picks, unet.mapOutputs, maps, 0, F, maskMapSize(picks), T);
+    assert.ok(maxDiff(replayed, refined.maskMaps!.steps[k]) < 1e-6, `step ${k}: ${maxDiff(replayed, refined.maskMaps!.steps[k])}`);
+  }
 });
 
 test("editing with p_edit = p_src and full replacement reproduces the reconstruction", async () => {

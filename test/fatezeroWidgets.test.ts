@@ -113,6 +113,17 @@ test("CrossAttentionViewer: token chips, and a token or step change recomputes t
   assert.deepEqual(bytes(sent.heatmap), expected.heatmap);
   assert.equal(bytes(sent.heatmap).length, 3 * viewer.get("map_height") * viewer.get("map_width"));
   assert.equal(viewer.get("heat_max"), expected.max);
+  // Each frame is scaled to its own maximum, so every frame where the token gets attention reaches 255.
+  const L = viewer.get("map_height") * viewer.get("map_width");
+  assert.deepEqual(viewer.get("frame_max"), expected.frameMax);
+  assert.equal(Math.max(...expected.frameMax), expected.max);
+  for (let f = 0; f < 3; f++)
+    assert.equal(Math.max(...bytes(sent.heatmap).subarray(f * L, (f + 1) * L)), expected.frameMax[f] > 0 ? 255 : 0);
+  assert.equal(viewer.get("scale"), "frame", "drawn per frame by default");
+  comm.fromFrontend({ method: "update", state: { scale: "absolute" }, buffer_paths: [] });
+  assert.equal(viewer.get("scale"), "absolute", "a view may pick the absolute scale");
+  quietly(() => comm.fromFrontend({ method: "update", state: { scale: "loud" }, buffer_paths: [] }));
+  assert.equal(viewer.get("scale"), "absolute", "and nothing else");
   assert.equal(viewer.get("mass").length, 3);
   assert.ok(expected.max > 0 && expected.max <= 1, `a probability: ${expected.max}`);
   quietly(() => comm.fromFrontend({ method: "update", state: { token: 999 }, buffer_paths: [] }));

@@ -170,6 +170,8 @@ test("keys that differ in any field get different ids", () => {
     { posterior: { mode: "sample", seed: 8 } },
     { posterior: { mode: "eps", hash: "abc" } },
     { queryLimit: 64 },
+    { inversionIterations: 1 },
+    { inversionIterations: 3 },
   ];
   const ids = new Set([makeKey(), ...variants.map((v) => makeKey(v))].map((k) => InversionCache.idOf(k)));
   assert.equal(ids.size, variants.length + 1);

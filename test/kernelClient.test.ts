@@ -1,18 +1,16 @@
 // The kernel driven by real Jupyter clients in a temporary Jupyter (kernelspec installed with --prefix):
-// Debian's jupyter_client running test/python/test_kernel_client.py (cells, interrupts, comms with binary
+// jupyter_client 8 (the pinned .venv) running test/python/test_kernel_client.py (cells, interrupts, comms with binary
 // buffers both ways, heartbeat, bad signatures, restart), `jupyter nbconvert --execute` on a notebook, and
-// JupyterLab's own client (@jupyterlab/services) through a notebook server's websockets.
+// JupyterLab's own client (@jupyterlab/services) through a jupyter_server 2's websockets.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { installKernelSpec } from "../kernel/install";
-import { pythonHas, PYTHON, run, temporaryJupyter } from "./support/temporaryJupyter";
+import { JUPYTER, pythonMissing, PYTHON, run, temporaryJupyter } from "./support/temporaryJupyter";
 import { execute, withJupyterServer } from "./support/jupyterServer";
 
-const MISSING =
-  !pythonHas(["jupyter_client", "nbclient", "nbconvert", "notebook"]) &&
-  "Debian's Jupyter packages are not installed (.ci/run installs them)";
+const MISSING = pythonMissing(["jupyter_client", "nbclient", "nbconvert", "jupyter_server"]);
 
 test("jupyter_client: cells, interrupts, comms with binary buffers, heartbeat, bad signatures, restart", { skip: MISSING }, async () => {
   const { env, notebooks } = temporaryJupyter("kernel-client");
@@ -41,7 +39,7 @@ test("jupyter nbconvert --execute keeps execution counts and results", { skip: M
   };
   fs.writeFileSync(path.join(notebooks, "cells.ipynb"), JSON.stringify(notebook));
   const r = await run(
-    "/usr/bin/jupyter",
+    JUPYTER,
     ["nbconvert", "--to", "notebook", "--execute", "cells.ipynb", "--output", "executed.ipynb"],
     notebooks,
     env,
@@ -88,7 +86,7 @@ function bytesOf(buffer: ArrayBuffer | ArrayBufferView | undefined): Uint8Array 
   return buffer instanceof ArrayBuffer ? new Uint8Array(buffer) : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
-test("@jupyterlab/services through jupyter notebook: cells, comms with binary buffers both ways, restart", { skip: MISSING }, async () => {
+test("@jupyterlab/services through jupyter server: cells, comms with binary buffers both ways, restart", { skip: MISSING }, async () => {
   await withJupyterServer({ prepare: (dirs) => void installKernelSpec({ prefix: dirs.prefix }) }, async (server) => {
     const kernel = await server.startKernel("fatezero");
     assert.equal((await kernel.info).language_info.name, "typescript");

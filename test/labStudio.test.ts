@@ -1,4 +1,4 @@
-// The EditStudio and the quickstart inside the real JupyterLab 4 frontend, driven through Lab's UI (menus,
+// The EditStudio and the quickstart inside the pip-installed JupyterLab 4.6 (.venv), driven through Lab's UI (menus,
 // clicks, keys): run all, the four widgets render, a token chip redraws the heat map, a threshold drag
 // changes the mask and its area, Run streams progress and adds the edit row, Cancel stops a second run,
 // Lab's Interrupt stops a long cell, Restart then Run All re-attaches the widgets, saving stores the widget
@@ -199,7 +199,15 @@ test("JupyterLab: the quickstart's EditStudio in Lab, through Lab's own UI", { s
         await exported.locator('[data-testid="fz-scrubber"]').first().waitFor({ timeout: 60_000 });
         await exported.close();
 
-        // Restart, then Run All: the widgets attach to the new kernel's models.
+        // Restart, then Run All: the re-run cells' widgets render against the new kernel's models. The views
+        // shown before the restart are marked, so what is checked and photographed below is the re-run's.
+        const VIEWS = ["fz-scrubber", "fz-viewer", "fz-tuner", "fz-panel"];
+        const marked = await page.evaluate((ids) => {
+          const views = ids.flatMap((id) => Array.from((globalThis as any).document.querySelectorAll(`[data-testid="${id}"]`)) as any[]);
+          views.forEach((el) => el.setAttribute("data-before-restart", ""));
+          return views.length;
+        }, VIEWS);
+        assert.ok(marked >= VIEWS.length, `the studio's views before the restart: ${marked}`);
         await menu(page, "Kernel", "Restart Kernel");
         await page.locator(".jp-Dialog-button.jp-mod-accept").click();
         await kernelIdle(page);
@@ -208,13 +216,49 @@ test("JupyterLab: the quickstart's EditStudio in Lab, through Lab's own UI", { s
           () => (globalThis as any).document.querySelector(".jp-Notebook-ExecutionIndicator")?.getAttribute("data-status") === "busy",
         );
         await kernelIdle(page, 600_000);
-        await page.locator('[data-testid="fz-scrubber"] img').first().waitFor();
-        const rows = await page.locator('[data-testid^="fz-row-label-"]').allTextContents();
-        assert.ok(
-          rows.some((r) => /edit/.test(r)),
-          `rows after restart: ${rows.join(", ")}`,
+        // The studio cell again, by its fresh views (the windowed notebook may have detached the cell: scroll
+        // the notebook to it through Lab, then wait for its views to be in the page and drawn).
+        const fresh = (id: string) => page.locator(`[data-testid="${id}"]:not([data-before-restart])`).first();
+        await page.evaluate(() => {
+          const notebook = (globalThis as any).jupyterapp.shell.currentWidget.content;
+          const index = notebook.widgets.findIndex((cell: any) => /EditStudio\.open/.test(cell.model.sharedModel.getSource()));
+          notebook.activeCellIndex = index;
+          return notebook.scrollToItem(index, "start");
+        });
+        for (const id of VIEWS) await fresh(id).waitFor({ timeout: 60_000 });
+        await fresh("fz-scrubber").scrollIntoViewIfNeeded();
+        await page.waitForFunction(
+          () => {
+            const doc = (globalThis as any).document;
+            const scrubber = doc.querySelector('[data-testid="fz-scrubber"]:not([data-before-restart])');
+            const imgs: any[] = Array.from(scrubber?.querySelectorAll("img") ?? []);
+            const box = scrubber?.getBoundingClientRect();
+            return (
+              imgs.length >= 3 &&
+              imgs.every((img) => img.complete && img.naturalWidth > 0) &&
+              box &&
+              box.top < (globalThis as any).innerHeight &&
+              box.bottom > 0
+            );
+          },
+          null,
+          { timeout: 60_000 },
         );
-        await page.locator('[data-testid="fz-viewer"]').first().scrollIntoViewIfNeeded();
+        const restarted = await page.evaluate(() => {
+          const doc = (globalThis as any).document;
+          const scrubber = doc.querySelector('[data-testid="fz-scrubber"]:not([data-before-restart])');
+          const viewer = doc.querySelector('[data-testid="fz-viewer"]:not([data-before-restart])');
+          return {
+            rows: Array.from(scrubber.querySelectorAll('[data-testid^="fz-row-label-"]')).map((el: any) => el.textContent),
+            heatmapDrawn: Number(viewer?.querySelector('[data-testid="fz-heatmap-0"]')?.getAttribute("data-version") ?? 0) > 0,
+            errors: Array.from(doc.querySelectorAll(".jp-OutputArea-output"))
+              .map((el: any) => el.textContent ?? "")
+              .filter((t: string) => /Error displaying widget|not in the running kernel/.test(t)),
+          };
+        });
+        assert.deepEqual(restarted.rows, ["source", "reconstruction", "edit"], "the re-run scrubber shows the reconstruction and the edit");
+        assert.ok(restarted.heatmapDrawn, "the re-run viewer drew its heat map");
+        assert.deepEqual(restarted.errors, [], "no output says its widget is missing");
         await screenshot(page, "lab-restart");
 
         // The dark theme: the views take Lab's colours.

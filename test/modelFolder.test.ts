@@ -108,7 +108,7 @@ test("a folder that does not exist or is a file", () => {
   const missing = path.join(tmp, "does-not-exist");
   assert.throws(() => openModelFolder(missing), new RegExp(`${missing} does not exist`));
   const file = path.join(FIXTURE, "model_index.json");
-  assert.throws(() => openModelFolder(file), new RegExp(`${file} is not a directory`));
+  assert.throws(() => openModelFolder(file), new RegExp(`${file} is a regular file, not a folder`));
 });
 
 test("missing model_index.json", () => {

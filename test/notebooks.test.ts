@@ -1,5 +1,5 @@
 // The figure notebooks run end to end with our kernel on their default, the world model, through
-// `fatezero figures`' runner (Debian's nbconvert/nbclient), write every figure they promise, and are stored
+// `fatezero figures`' runner (nbconvert/nbclient of the pinned .venv), write every figure they promise, and are stored
 // without outputs.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -14,9 +14,9 @@ import { InputError } from "../src/util/inputError";
 import { readVideo } from "../src/video/readVideo";
 import { chromiumMissing, withOfflinePage } from "./support/chromium";
 import { tempDir } from "./sharedData";
-import { pythonHas, ROOT } from "./support/temporaryJupyter";
+import { pythonMissing, ROOT } from "./support/temporaryJupyter";
 
-const MISSING = !pythonHas(["nbconvert", "nbclient"]) && "Debian's nbconvert/nbclient are not installed (.ci/run installs them)";
+const MISSING = pythonMissing(["nbconvert", "nbclient"]);
 
 /** Figures each notebook saves (charts as .svg and .png). */
 const EXPECTED = {
@@ -174,7 +174,7 @@ test("fatezero figures: bad notebook inputs are refused before any kernel starts
     [{ FATEZERO_VIDEO: "world:abc" }, /^FATEZERO_VIDEO: video world:abc: a world clip is world:<seed>/],
     [{ FATEZERO_VIDEO: "missing.mp4", FATEZERO_SOURCE: "a red car" }, /^FATEZERO_VIDEO=missing\.mp4: no such file or folder/],
     [{ FATEZERO_VIDEO: "missing.mp4", FATEZERO_SOURCE: "car" }, /^FATEZERO_OBJECT: give the main object word/],
-    [{ FATEZERO_STEPS: "0" }, /^FATEZERO_STEPS: expected a positive integer, got "0"/],
+    [{ FATEZERO_STEPS: "0" }, /^FATEZERO_STEPS: expected an integer in 1…1000, got "0"/],
     [{ FATEZERO_DEVICE: "tpu" }, /^FATEZERO_DEVICE: unknown device "tpu"/],
   ];
   for (const [env, message] of cases) {

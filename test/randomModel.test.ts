@@ -197,7 +197,7 @@ test("0.18215 × the VAE posterior mean of a car-turn frame has a std near 1", a
   assert.ok(finite(await vae.decode(posterior.mean, [1, 4, size / 8, size / 8])));
 });
 
-test("a non-empty target is refused unless overwrite is given; an empty one is used", () => {
+test("a non-empty target is refused unless overwrite is given and it is an earlier random model; an empty one is used", () => {
   const spec = tinyModelSpec();
   const occupied = path.join(tmp, "occupied");
   fs.mkdirSync(occupied);
@@ -209,18 +209,19 @@ test("a non-empty target is refused unless overwrite is given; an empty one is u
     [],
   );
 
-  writeRandomModel(occupied, spec, { overwrite: true });
-  assert.ok(!fs.existsSync(path.join(occupied, "keep.txt")));
-  assert.ok(fs.existsSync(path.join(occupied, "model_index.json")));
-  assert.deepEqual(
-    fs.readdirSync(tmp).filter((f) => f.endsWith(".staging")),
-    [],
-  );
+  assert.throws(() => writeRandomModel(occupied, spec, { overwrite: true }), /occupied: holds keep\.txt; it has no record of/);
+  assert.deepEqual(fs.readdirSync(occupied), ["keep.txt"], "overwrite replaces only a model this writer made");
 
   const empty = path.join(tmp, "empty");
   fs.mkdirSync(empty);
   writeRandomModel(empty, spec);
   assert.ok(fs.existsSync(path.join(empty, "unet/config.json")));
+  writeRandomModel(empty, spec, { overwrite: true, seed: 3 });
+  assert.equal(JSON.parse(fs.readFileSync(path.join(empty, "model_index.json"), "utf8"))._fatezero.seed, 3, "an earlier model is replaced");
+  assert.deepEqual(
+    fs.readdirSync(tmp).filter((f) => f.endsWith(".staging")),
+    [],
+  );
 
   const file = path.join(tmp, "a-file");
   fs.writeFileSync(file, "");

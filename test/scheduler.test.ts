@@ -236,7 +236,7 @@ test("errors are explicit", () => {
     /unknown beta_schedule "cosine"; expected one of linear, scaled_linear, squaredcos_cap_v2/,
   );
   assert.throws(() => new DdimScheduler({ prediction_type: "noise" }), /unknown prediction_type "noise"/);
-  assert.throws(() => new DdimScheduler({ num_train_timesteps: 0 }), /"num_train_timesteps" must be a positive integer/);
+  assert.throws(() => new DdimScheduler({ num_train_timesteps: 0 }), /"num_train_timesteps" must be an integer in 1…100000/);
   assert.throws(() => new DdimScheduler({ clip_sample: "yes" as unknown as boolean }), /"clip_sample" must be true or false/);
   assert.throws(
     () => new DdimScheduler({ num_train_timesteps: 3, trained_betas: [0.1, 0.2] }),

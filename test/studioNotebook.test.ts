@@ -1,4 +1,4 @@
-// The product's loop end to end: Debian's `jupyter notebook` running our kernel, the nbextension in headless
+// The product's loop end to end: Notebook 7 (`jupyter notebook` from the pinned .venv) running our kernel, our prebuilt labextension in headless
 // Chromium, and an EditStudio over a cached tiny-model inversion of car-turn. Moving the threshold slider
 // changes the mask preview, picking a token shows its map, and Run streams progress and adds the edit.
 import assert from "node:assert/strict";
@@ -44,7 +44,7 @@ async function drag(page: Page, id: string, value: number): Promise<void> {
 }
 
 test(
-  "studio in the classic notebook: threshold → mask preview, token → its map, Run → progress and the edit, Cancel",
+  "studio in Notebook 7: threshold → mask preview, token → its map, Run → progress and the edit, Cancel",
   { skip: chromiumMissing() },
   async () => {
     await withNotebookPage(
@@ -62,7 +62,7 @@ test(
         failureShot: "studio-failure",
         viewport: { width: 1100, height: 1400 },
       },
-      async ({ page, execute, ownErrors }) => {
+      async ({ page, execute, outputText, ownErrors }) => {
         await execute(0);
         await page.waitForSelector(tid("fz-mask-0"), { timeout: 120_000 });
         await page.waitForFunction(
@@ -95,7 +95,7 @@ test(
 
         // The kernel holds what the frontend set.
         await execute(1);
-        const out = page.locator(".cell").nth(1).locator(".output_text");
+        const out = outputText(1);
         await out.waitFor({ timeout: 20_000 });
         assert.deepEqual(JSON.parse((await out.textContent())!.trim()), { threshold: 0.9, token: 3 });
 

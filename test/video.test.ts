@@ -202,7 +202,10 @@ test("grid: labelled columns side by side, as PNG frames and as an odd-width mp4
   const dir = path.join(TMP, "grid");
   const grid = await writeGrid(dir, columns, { labelHeight: 24, gap: 3 });
   assert.deepEqual([grid.count, grid.height, grid.width], [8, 24 + 128, 3 * 128 + 2 * 3]);
-  const files = fs.readdirSync(dir).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".png"))
+    .sort();
   assert.equal(files.length, 8);
   const meta = await sharp(path.join(dir, files[4])).metadata();
   assert.deepEqual([meta.width, meta.height], [390, 152]);
@@ -254,11 +257,11 @@ test("a failed write leaves no file", async () => {
   );
 });
 
-test("a folder of frames is written whole: an earlier, longer sequence is replaced; a folder with other files is refused", async () => {
+test("a folder of frames is written whole: an earlier, longer sequence is replaced; a folder with a file it did not write is refused", async () => {
   const dir = path.join(TMP, "sequence");
   await writeFrames(dir, makeSampleClip(4, 32));
   await writeFrames(dir, makeSampleClip(2, 32));
-  assert.deepEqual(fs.readdirSync(dir).sort(), ["00000.png", "00001.png"]);
+  assert.deepEqual(fs.readdirSync(dir).sort(), [".fatezero-output.json", "00000.png", "00001.png"]);
   assert.deepEqual(
     fs.readdirSync(TMP).filter((f) => f.endsWith(".staging")),
     [],
@@ -266,9 +269,9 @@ test("a folder of frames is written whole: an earlier, longer sequence is replac
   fs.writeFileSync(path.join(dir, "notes.txt"), "mine");
   await assert.rejects(
     writeFrames(dir, makeSampleClip(1, 32)),
-    /frames folder .*sequence: holds 00000\.png, 00001\.png, notes\.txt; not only frames/,
+    /frames folder .*sequence: holds 00000\.png, 00001\.png, notes\.txt; notes\.txt is not a file fatezero's frame writer wrote/,
   );
-  assert.deepEqual(fs.readdirSync(dir).sort(), ["00000.png", "00001.png", "notes.txt"]);
+  assert.deepEqual(fs.readdirSync(dir).sort(), [".fatezero-output.json", "00000.png", "00001.png", "notes.txt"]);
 });
 
 test("sample clip is deterministic and moves", () => {

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { carTurnFrames, chromiumMissing, SCRUBBER_CELL, tsNotebook, withOfflinePage } from "./support/chromium";
-import { pythonHas, run, temporaryJupyter } from "./support/temporaryJupyter";
+import { pythonMissing, run, temporaryJupyter } from "./support/temporaryJupyter";
 import { unescapeWidgetJson } from "../cli/exportHtml";
 import { SHARED } from "./sharedData";
 
@@ -37,7 +37,7 @@ test("export-html: a missing notebook is a clear input error", () => {
 
 test(
   "export-html: a notebook nbconvert cannot read is a clear input error, and the folder is left as it was",
-  { skip: !pythonHas(["nbconvert"]) && "Debian's nbconvert is not installed (.ci/run installs it)" },
+  { skip: pythonMissing(["nbconvert"]) },
   () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "export-bad-"));
     const notebook = path.join(dir, "future.ipynb");

@@ -1,4 +1,4 @@
-// The nbextension in Debian's classic Notebook 6 UI: a cell makes a kernel-side WidgetModel with a
+// Our prebuilt labextension in Notebook 7 (from the pinned .venv): a cell makes a kernel-side WidgetModel with a
 // FrameScrubber state, the view renders in the output area, and moving its slider reaches the kernel.
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -8,7 +8,7 @@ import { withNotebookPage } from "./support/notebookPage";
 import { SHARED } from "./sharedData";
 
 test(
-  "classic notebook: the nbextension renders a kernel's FrameScrubber and the slider updates the kernel",
+  "Notebook 7: the labextension renders a kernel's FrameScrubber and the slider updates the kernel",
   { skip: chromiumMissing() },
   async () => {
     const frames = await carTurnFrames(path.join(SHARED, "data"), 4, 96, "jpeg");
@@ -19,7 +19,7 @@ test(
         failureShot: "widget-notebook",
         viewport: { width: 1000, height: 700 },
       },
-      async ({ page, execute, ownErrors }) => {
+      async ({ page, execute, outputText, ownErrors }) => {
         await execute(0);
         const img = page.locator('[data-testid="fz-scrubber"] [data-testid="fz-row-0"]');
         await page.waitForFunction(
@@ -37,18 +37,19 @@ test(
         assert.ok(Number(await img.getAttribute("data-version")) > version);
         // The update went out on the shell channel before this execute_request, so the kernel has it.
         await execute(1);
-        const output = page.locator(".cell").nth(1).locator(".output_text");
+        const output = outputText(1);
         await output.waitFor({ timeout: 20_000 });
         assert.equal((await output.textContent())?.trim(), "frame=2");
         // After a kernel restart the extension attaches to the fresh kernel: the cell's new widget renders.
-        await page.evaluate(
-          () =>
-            new Promise<void>((resolve) => {
-              const nb = (globalThis as any).Jupyter.notebook;
-              nb.events.one("kernel_ready.Kernel", () => resolve());
-              nb.kernel.restart();
-            }),
-        );
+        await page.evaluate(async () => {
+          const kernel = (globalThis as any).jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+          await kernel.restart();
+          await new Promise<void>((resolve) => {
+            const idle = () => kernel.status === "idle" && (kernel.statusChanged.disconnect(idle), resolve());
+            kernel.statusChanged.connect(idle);
+            idle();
+          });
+        });
         await execute(0);
         await page.waitForFunction(
           () => {

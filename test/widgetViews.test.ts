@@ -161,7 +161,9 @@ test("CrossAttentionViewer: chips select the token, average disables the step sl
     heatmap: b64(heatmap),
     map_height: 8,
     map_width: 8,
+    frame_max: [0.25, 0.05, 0.1, 0.2],
     heat_max: 0.25,
+    scale: "frame",
     mass: [0.1, 0.2, 0.3, 0.4],
   };
   await show("CrossAttentionViewerModel", state, "viewer");
@@ -184,6 +186,23 @@ test("CrossAttentionViewer: chips select the token, average disables the step sl
   assert.equal(await at("viewer", "fz-step-slider").isDisabled(), true);
   await at("viewer", "fz-group").selectOption("1");
   assert.equal(await get("viewer", "group"), 1);
+
+  // Each frame on its own scale by default; "absolute" puts every frame on 0 … heat_max (frame 1 reaches a fifth of it).
+  const heat = (f: number) =>
+    at("viewer", `fz-heatmap-${f}`).evaluate((c: any) => c.getContext("2d").getImageData(48, 48, 1, 1).data.join(","));
+  const heatVersion = () => at("viewer", "fz-heatmap-1").getAttribute("data-version");
+  assert.equal(await at("viewer", "fz-heat-max").textContent(), "each frame's max");
+  const [frame0, frame1] = [await heat(0), await heat(1)];
+  const drawn = await heatVersion();
+  await at("viewer", "fz-scale").selectOption("absolute");
+  assert.deepEqual((await sent("viewer")).at(-1)?.state, { scale: "absolute" });
+  await page.waitForFunction(
+    (v) => (globalThis as any).document.querySelector('#viewer [data-testid="fz-heatmap-1"]')?.dataset.version !== v,
+    drawn,
+  );
+  assert.equal(await at("viewer", "fz-heat-max").textContent(), "0.250");
+  assert.equal(await heat(0), frame0, "the frame with the clip's maximum looks the same on both scales");
+  assert.notEqual(await heat(1), frame1, "a frame with less attention is dimmer on the absolute scale");
 
   // A new heat map from the kernel redraws the canvases.
   const version = Number(await at("viewer", "fz-heatmap-0").getAttribute("data-version"));

@@ -1,4 +1,4 @@
-// The widget protocol end to end: a real Jupyter server (Debian's notebook 6), the FateZero kernel over
+// The widget protocol end to end: a real Jupyter server (jupyter_server 2 from .venv), the FateZero kernel over
 // ZeroMQ, and @jupyterlab/services as the frontend, exactly as JupyterLab's widget manager talks to a kernel.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -49,7 +49,7 @@ after(async () => {
   await server?.stop();
 });
 
-test("the harness runs Debian's ipykernel: 1+1", async () => {
+test("the harness runs ipykernel: 1+1", async () => {
   const python = await server!.startKernel("python3");
   try {
     const outcome = await execute(python, "1+1");

@@ -1,6 +1,6 @@
 // The world model: the training program's smoke run (a 2-step miniature) writes a diffusers folder that the
 // runtime loads and reproduces PyTorch's outputs from; the committed models/world/ does the same with its
-// stored probe. Both need Debian's python3-torch for the first test only.
+// stored probe. The training tests need the project's Python environment (python/setup.sh: torch, numpy).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
@@ -9,9 +9,11 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { GPU_PLAN_VAE_WIDTH, miniatureWorldModelSpec, WORLD_MODEL_DIR } from "../src/world/worldModel";
 import { reproduceProbe } from "./support/modelProbe";
+import { PYTHON, pythonMissing } from "./support/pythonEnv";
 import { tempDir } from "./sharedData";
 
-const pythonWithTorch = ["python3", "/usr/bin/python3"].find((p) => spawnSync(p, ["-c", "import torch, numpy"]).status === 0);
+const torchMissing = pythonMissing(["torch", "numpy"]);
+const pythonWithTorch = torchMissing ? undefined : PYTHON;
 
 /** Tolerance of a recomputed output: ONNX Runtime vs PyTorch on the same fp16-stored weights. */
 function assertClose(results: Record<string, { maxAbsErr: number; maxAbs: number }>): void {
@@ -19,76 +21,96 @@ function assertClose(results: Record<string, { maxAbsErr: number; maxAbs: number
     assert.ok(r.maxAbsErr <= 1e-4 + 3e-4 * r.maxAbs, `${name}: max abs error ${r.maxAbsErr} (values up to ${r.maxAbs})`);
 }
 
-test(
-  "the training program's smoke run writes a model the runtime loads and reproduces",
-  { skip: pythonWithTorch ? false : "needs python3 with torch and numpy (Debian: python3-torch python3-numpy)" },
-  async () => {
-    const work = tempDir("train-smoke");
-    const r = spawnSync("bash", ["train/run.sh", "--plan", "smoke"], {
+test("the training program's smoke run writes a model the runtime loads and reproduces", { skip: torchMissing }, async () => {
+  const work = tempDir("train-smoke");
+  const r = spawnSync("bash", ["train/run.sh", "--plan", "smoke"], {
+    encoding: "utf8",
+    env: { ...process.env, FATEZERO_TRAIN_DIR: work, FATEZERO_PYTHON: pythonWithTorch },
+    timeout: 600_000,
+  });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  for (const stage of ["vae", "denoiser", "refine"])
+    assert.match(r.stdout, new RegExp(`^${stage} +2/2 .* [\\d.]+ samples/s, elapsed .* eta `, "m"), `a progress line of ${stage}`);
+  assert.match(r.stdout, /^machine: \d+ threads, fp32 matmul \d+ GFLOP\/s per core/m, "the GEMM rate measured before training");
+  const report = JSON.parse(/^report (.*)$/m.exec(r.stdout)![1]);
+  assert.equal(report.plan, "smoke");
+  assert.ok(report.machine.fp32Gflops >= 30, `fp32 GEMM rate ${report.machine.fp32Gflops} GFLOP/s`);
+  assert.equal(report.machine.ompWaitPolicy, "passive");
+  assert.equal(report.refine.samples, 4, "2 refine steps of batch 2");
+  assert.ok(report.refine.samplesPerSecond > 0 && report.cpuHoursThisRun >= 0);
+  assert.equal(report.denoiserSteps, 2);
+  assert.equal(report.refineSteps, 2);
+  // One of the miniature's two clips is held out, so the report measures how far captions steer the model.
+  assert.equal(report.trainingClips, 1);
+  for (const t of ["700", "900"]) {
+    const share = report.heldOutColourSteering[t];
+    assert.ok(share >= 0 && share <= 1, `heldOutColourSteering at t = ${t}: ${share}`);
+  }
+  const model = path.join(work, "model");
+  for (const part of [
+    "text_encoder/model.safetensors",
+    "unet/diffusion_pytorch_model.safetensors",
+    "vae/diffusion_pytorch_model.safetensors",
+    "tokenizer/vocab.json",
+    "scheduler/scheduler_config.json",
+  ]) {
+    assert.ok(fs.existsSync(path.join(model, part)), part);
+  }
+  assertClose(await reproduceProbe(model, path.join(work, "model-probe.safetensors"), tempDir("train-smoke-cache")));
+  // A second run resumes from the checkpoints and ends with the same weights.
+  const weights = fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors"));
+  const again = spawnSync("bash", ["train/run.sh", "--plan", "smoke"], {
+    encoding: "utf8",
+    env: { ...process.env, FATEZERO_TRAIN_DIR: work, FATEZERO_PYTHON: pythonWithTorch },
+    timeout: 600_000,
+  });
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual(fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors")), weights);
+  // --base: the refine stage alone, from a folder's weights; another base for the same work folder is refused.
+  const refineWork = tempDir("train-refine");
+  const trainRefine = (...args: string[]) =>
+    spawnSync("bash", ["train/run.sh", "--plan", "smoke", ...args], {
       encoding: "utf8",
-      env: { ...process.env, FATEZERO_TRAIN_DIR: work, FATEZERO_PYTHON: pythonWithTorch },
+      env: { ...process.env, FATEZERO_TRAIN_DIR: refineWork, FATEZERO_PYTHON: pythonWithTorch },
       timeout: 600_000,
     });
-    assert.equal(r.status, 0, r.stderr + r.stdout);
-    for (const stage of ["vae", "denoiser", "refine"])
-      assert.match(r.stdout, new RegExp(`^${stage} +2/2 `, "m"), `a progress line of ${stage}`);
-    const report = JSON.parse(/^report (.*)$/m.exec(r.stdout)![1]);
-    assert.equal(report.plan, "smoke");
-    assert.equal(report.denoiserSteps, 2);
-    assert.equal(report.refineSteps, 2);
-    // One of the miniature's two clips is held out, so the report measures how far captions steer the model.
-    assert.equal(report.trainingClips, 1);
-    for (const t of ["700", "900"]) {
-      const share = report.heldOutColourSteering[t];
-      assert.ok(share >= 0 && share <= 1, `heldOutColourSteering at t = ${t}: ${share}`);
-    }
-    const model = path.join(work, "model");
-    for (const part of [
-      "text_encoder/model.safetensors",
-      "unet/diffusion_pytorch_model.safetensors",
-      "vae/diffusion_pytorch_model.safetensors",
-      "tokenizer/vocab.json",
-      "scheduler/scheduler_config.json",
-    ]) {
-      assert.ok(fs.existsSync(path.join(model, part)), part);
-    }
-    assertClose(await reproduceProbe(model, path.join(work, "model-probe.safetensors"), tempDir("train-smoke-cache")));
-    // A second run resumes from the checkpoints and ends with the same weights.
-    const weights = fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors"));
-    const again = spawnSync("bash", ["train/run.sh", "--plan", "smoke"], {
-      encoding: "utf8",
-      env: { ...process.env, FATEZERO_TRAIN_DIR: work, FATEZERO_PYTHON: pythonWithTorch },
-      timeout: 600_000,
-    });
-    assert.equal(again.status, 0, again.stderr);
-    assert.deepEqual(fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors")), weights);
-    // --base: the refine stage alone, from a folder's weights; another base for the same work folder is refused.
-    const refineWork = tempDir("train-refine");
-    const trainRefine = (...args: string[]) =>
-      spawnSync("bash", ["train/run.sh", "--plan", "smoke", ...args], {
-        encoding: "utf8",
-        env: { ...process.env, FATEZERO_TRAIN_DIR: refineWork, FATEZERO_PYTHON: pythonWithTorch },
-        timeout: 600_000,
-      });
-    const refined = trainRefine("--base", model);
-    assert.equal(refined.status, 0, refined.stderr + refined.stdout);
-    assert.doesNotMatch(refined.stdout, /^(vae|denoiser) +\d/m, "the earlier stages are not trained again");
-    const refinedReport = JSON.parse(/^report (.*)$/m.exec(refined.stdout)![1]);
-    const baseUnet = fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors"));
-    assert.deepEqual(refinedReport.base, { source: "--base", unetSha256: crypto.createHash("sha256").update(baseUnet).digest("hex") });
-    assert.equal(refinedReport.denoiserSteps, 2, "the base's history is carried into the report");
-    const otherBase = trainRefine("--base", path.join(refineWork, "model"));
-    assert.equal(otherBase.status, 2, otherBase.stderr);
-    assert.match(otherBase.stderr, /holds other weights/);
-    const unknown = trainRefine("--steps", "3");
-    assert.equal(unknown.status, 2);
-    assert.match(unknown.stderr, /unknown argument --steps/);
-  },
-);
+  const refined = trainRefine("--base", model);
+  assert.equal(refined.status, 0, refined.stderr + refined.stdout);
+  assert.doesNotMatch(refined.stdout, /^(vae|denoiser) +\d/m, "the earlier stages are not trained again");
+  const refinedReport = JSON.parse(/^report (.*)$/m.exec(refined.stdout)![1]);
+  const baseUnet = fs.readFileSync(path.join(model, "unet/diffusion_pytorch_model.safetensors"));
+  assert.deepEqual(refinedReport.base, { source: "--base", unetSha256: crypto.createHash("sha256").update(baseUnet).digest("hex") });
+  assert.equal(refinedReport.denoiserSteps, 2, "the base's history is carried into the report");
+  const otherBase = trainRefine("--base", path.join(refineWork, "model"));
+  assert.equal(otherBase.status, 2, otherBase.stderr);
+  assert.match(otherBase.stderr, /holds other weights/);
+  const unknown = trainRefine("--steps", "3");
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown argument --steps/);
+});
+
+test("training refuses a BLAS slower than its floor before any step, naming the fix", { skip: torchMissing }, () => {
+  const r = spawnSync("bash", ["train/run.sh", "--plan", "smoke"], {
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      FATEZERO_TRAIN_DIR: tempDir("train-slow-blas"),
+      FATEZERO_PYTHON: pythonWithTorch,
+      FATEZERO_TRAIN_MIN_GFLOPS: "1e9",
+    },
+    timeout: 600_000,
+  });
+  assert.equal(r.status, 2, r.stderr + r.stdout);
+  assert.match(
+    r.stderr,
+    /^train:world: PyTorch multiplies fp32 matrices at [\d.]+ GFLOP\/s per core here, below 1e\+09 .*python\/setup\.sh/m,
+  );
+  assert.doesNotMatch(r.stdout, /^(vae|denoiser|refine) +\d/m, "no training step ran");
+});
 
 test(
   "the GPU plan's package: packed here, trained by train/gpu.py run (here on the CPU, seconds of budget), adopted as a folder the runtime reproduces",
-  { skip: pythonWithTorch ? false : "needs python3 with torch and numpy (Debian: python3-torch python3-numpy)" },
+  { skip: torchMissing },
   async () => {
     const root = tempDir("train-gpu");
     const pack = path.join(root, "pack");

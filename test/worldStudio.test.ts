@@ -1,11 +1,11 @@
-// What a person sees on the world model, in the live classic notebook: the EditStudio over world clip 13. The
+// What a person sees on the world model, in a live Notebook 7: the EditStudio over world clip 13. The
 // vehicle's token lights up the vehicle (more attention inside its true mask than outside), the blend mask
 // covers the vehicle (IoU with the true mask), and an attribute edit (red → blue car, blend word "car") changes
 // the vehicle more than the rest (against the reconstruction). Whether the vehicle really turns blue is edit
 // quality, scored by `fatezero world-bench` (colorAccuracy), not here. Screenshots are kept in test-artifacts/.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ARTIFACTS, chromiumMissing } from "./support/chromium";
@@ -22,7 +22,7 @@ const studio = await EditStudio.open({ model, clip, inversion, prompt: SAMPLE_CL
 studio.display();
 await studio.reconstruct();`;
 
-/** The heat map's mean inside and outside the vehicle, and the blend mask's IoU with the vehicle, as JSON. */
+/** The heat map's mean inside and outside the vehicle, how many frames' brightest cell is on it, and the blend mask's IoU with the vehicle, as JSON. */
 const SCORE_CELL = `const bytes = (b: unknown) => (b instanceof DataView ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : (b as Uint8Array));
 const F = clip.count;
 const v = studio.viewer.state();
@@ -30,9 +30,12 @@ const vehicleAtMap = downsampleMask(world.masks.vehicle, F, clip.height, clip.wi
 const heat = bytes(v.heatmap);
 let [inside, nInside, outside, nOutside] = [0, 0, 0, 0];
 for (let i = 0; i < heat.length; i++) if (vehicleAtMap[i]) { inside += heat[i]; nInside++; } else { outside += heat[i]; nOutside++; }
+const L = v.map_height * v.map_width;
+let peaksOnVehicle = 0;
+for (let f = 0; f < F; f++) { let p = f * L; for (let i = f * L; i < (f + 1) * L; i++) if (heat[i] > heat[p]) p = i; if (vehicleAtMap[p]) peaksOnVehicle++; }
 const t = studio.tuner.state();
 const vehicleAtMask = downsampleMask(world.masks.vehicle, F, clip.height, clip.width, clip.height / t.mask_height);
-console.log(JSON.stringify({ token: v.tokens[v.token], heatInside: inside / nInside, heatOutside: outside / nOutside, maskIou: maskIou(bytes(t.mask), vehicleAtMask) }));`;
+console.log(JSON.stringify({ token: v.tokens[v.token], frames: F, peaksOnVehicle, heatInside: inside / nInside, heatOutside: outside / nOutside, maskIou: maskIou(bytes(t.mask), vehicleAtMask) }));`;
 
 /** After the Run: the colour on the vehicle, the background kept, and the edit vs the reconstruction in and out of the vehicle, as JSON. */
 const EDIT_CELL = `const edited = studio.results.get("edit")!.frames;
@@ -51,8 +54,7 @@ async function widgetShot(page: Page, testid: string, name: string): Promise<voi
     .screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
 }
 
-async function cellJson(page: Page, index: number): Promise<Record<string, unknown>> {
-  const out = page.locator(".cell").nth(index).locator(".output_text");
+async function cellJson(out: Locator): Promise<Record<string, unknown>> {
   await out.waitFor({ timeout: 60_000 });
   return JSON.parse((await out.textContent())!.trim());
 }
@@ -68,7 +70,7 @@ test(
         failureShot: "world-studio-failure",
         viewport: { width: 1100, height: 1500 },
       },
-      async ({ page, execute, ownErrors }) => {
+      async ({ page, execute, outputText, ownErrors }) => {
         await execute(0);
         await page.waitForSelector(tid("fz-row-label-1"), { timeout: 180_000 });
         assert.equal(await page.locator(tid("fz-row-label-1")).textContent(), "reconstruction");
@@ -86,10 +88,22 @@ test(
         );
         await widgetShot(page, "fz-viewer", "world-viewer-vehicle");
         await widgetShot(page, "fz-tuner", "world-tuner-mask");
+        // The absolute scale puts every frame on one colour bar (0 … heat_max), for comparing frames.
+        const perFrame = Number(await page.locator(tid("fz-heatmap-0")).getAttribute("data-version"));
+        await page.locator(tid("fz-scale")).selectOption("absolute");
+        await page.waitForFunction(
+          ([sel, v]) => Number((globalThis as any).document.querySelector(sel)?.dataset.version) > v,
+          [tid("fz-heatmap-0"), perFrame] as const,
+          { timeout: 20_000 },
+        );
+        assert.match((await page.locator(tid("fz-heat-max")).textContent()) ?? "", /^\d\.\d+/);
+        await widgetShot(page, "fz-viewer", "world-viewer-vehicle-absolute");
+        await page.locator(tid("fz-scale")).selectOption("frame");
 
         await execute(1);
-        const scores = await cellJson(page, 1);
+        const scores = await cellJson(outputText(1));
         assert.equal(scores.token, "car");
+        assert.equal(scores.peaksOnVehicle, scores.frames, `the car is lit in every frame: ${JSON.stringify(scores)}`);
         assert.ok(
           (scores.heatInside as number) > 2 * (scores.heatOutside as number),
           `attention on the vehicle: ${JSON.stringify(scores)}`,
@@ -110,7 +124,7 @@ test(
         assert.deepEqual(await page.locator('[data-testid^="fz-row-label-"]').allTextContents(), ["source", "reconstruction", "edit"]);
         await widgetShot(page, "fz-scrubber", "world-attribute-rows");
         await execute(2);
-        const edit = await cellJson(page, 2);
+        const edit = await cellJson(outputText(2));
         assert.ok(
           (edit.vsReconOutside as number) >= (edit.vsReconInside as number) + 3,
           `the edit changes the vehicle more than the rest: ${JSON.stringify(edit)}`,

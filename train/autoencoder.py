@@ -25,7 +25,7 @@ def train_vae(vae, data, train_idx, plan, work):
         opt.load_state_dict(state["opt"])
         set_rng_state(gen, state["rng"])
         step, seconds = state["step"], state.get("seconds", 0.0)
-    clock = StageClock(plan["vae_steps"], plan["vae_warmup"], plan.get("vae_minutes"), step, seconds)
+    clock = StageClock(plan["vae_steps"], plan["vae_warmup"], plan.get("vae_minutes"), step, seconds, plan["vae_batch"])
     smooth = None
     crop, size = plan["vae_crop"], data.meta["size"]
     while not clock.done(step):

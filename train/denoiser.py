@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from autoencoder import SD_LATENT_SCALE
+from machine import autocast
 from progress import SEED, Checkpoint, StageClock, rng_state, set_rng_state
 
 
@@ -52,13 +53,22 @@ def noise_weights(ac, t_min, max_weight):
     return w / w[t_min:].mean()
 
 
-def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="denoiser"):
+def min_snr_weights(ac, gamma):
+    """Min-SNR-γ weights of the ε error (Hang et al. 2023): min(SNR, γ)/SNR, averaging 1 over all timesteps. Low-noise
+    steps, whose ε error is large but easy, no longer crowd out the steps where layout and colour are decided."""
+    snr = ac / (1 - ac)  # [1000]
+    w = snr.clamp(max=gamma) / snr
+    return w / w.mean()
+
+
+def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="denoiser", precision="fp32"):
     """ε-prediction on the latents with captions (dropped for classifier-free guidance) and the attention term.
     Stage "denoiser" trains from scratch, stage "refine" continues from there with its own checkpoint, random
     stream and schedule. A stage's plan keys (prefix "unet" or "refine") may restrict it to t ≥ `_t_min`,
     weight the ε error per timestep by noise_weights up to `_max_weight`, and weight the vehicle's latent pixels
     `_vehicle_weight` times (the vehicle covers a few of them, so its colour is otherwise a tiny share of the
-    error). Returns the smoothed final losses and the steps trained."""
+    error), or weight it by Min-SNR-γ (`_min_snr_gamma`). `precision` "bf16" runs the forward passes under
+    bf16 autocast. Returns the smoothed final losses and the stage's summary (steps, samples, minutes, samples/s)."""
     refine = stage == "refine"
     key = "refine" if refine else "unet"
     dev = data.device
@@ -81,9 +91,11 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="deno
     ac = alphas_cumprod(dev)
     layers = attention_layers(unet, mean.shape[-1])
     t_min, max_weight, vehicle_weight = plan.get(f"{key}_t_min", 0), plan.get(f"{key}_max_weight"), plan.get(f"{key}_vehicle_weight")
-    weights = noise_weights(ac, t_min, max_weight) if max_weight else None  # [1000]
-    clock = StageClock(plan[f"{key}_steps"], plan[f"{key}_warmup"], plan.get(f"{key}_minutes"), step, seconds)
-    smooth, ema_max, B = {}, plan[f"{key}_ema"], plan["unet_batch"]
+    gamma = plan.get(f"{key}_min_snr_gamma")
+    weights = min_snr_weights(ac, gamma) if gamma else noise_weights(ac, t_min, max_weight) if max_weight else None  # [1000]
+    B = plan.get(f"{key}_batch", plan["unet_batch"])
+    clock = StageClock(plan[f"{key}_steps"], plan[f"{key}_warmup"], plan.get(f"{key}_minutes"), step, seconds, B)
+    smooth, ema_max = {}, plan[f"{key}_ema"]
     while not clock.done(step):
         for g in opt.param_groups:
             g["lr"] = clock.lr(step, plan[f"{key}_lr"])
@@ -101,8 +113,9 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="deno
         t = torch.randint(t_min, 1000, (B,), generator=gen).to(dev)
         noise = torch.randn(z0.shape, generator=gen).to(dev)
         a = ac[t][:, None, None, None]
-        zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
-        pred = unet(zt, t, text(ids))
+        zt = (a.sqrt() * z0 + (1 - a).sqrt() * noise).contiguous(memory_format=torch.channels_last)
+        with autocast(precision, dev.type):
+            pred = unet(zt, t, text(ids)).float()
         if weights is None and vehicle_weight is None:
             mse = F.mse_loss(pred, noise)
         else:
@@ -133,7 +146,7 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="deno
     with torch.no_grad():
         for e, p in zip(ema, params):
             p.copy_(e)
-    return smooth, step
+    return smooth, clock.summary(step)
 
 
 @torch.no_grad()

@@ -63,8 +63,8 @@ class StageClock:
     speed is not known in advance), `minutes` of training if those run out first. The learning-rate schedule
     follows this progress, so a stage cut short by its budget still decays fully."""
 
-    def __init__(self, total, warmup, minutes, step, seconds_before):
-        self.total, self.warmup, self.minutes = total, warmup, minutes
+    def __init__(self, total, warmup, minutes, step, seconds_before, batch):
+        self.total, self.warmup, self.minutes, self.batch = total, warmup, minutes, batch
         self.resumed, self.started, self.before = step, time.time(), seconds_before
 
     def seconds(self):
@@ -88,6 +88,10 @@ class StageClock:
             return peak * (step + 1) / self.warmup
         return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, self.progress(step)))))
 
+    def samples_per_second(self, step):
+        """Training samples per second since this run (re)started."""
+        return self.batch * (step - self.resumed) / max(time.time() - self.started, 1e-9)
+
     def log(self, stage, step, **values):
         """A progress line; the time left is extrapolated from the steps done since this run (re)started."""
         elapsed = time.time() - self.started
@@ -95,7 +99,13 @@ class StageClock:
         if self.minutes is not None:
             eta = min(eta, max(0.0, 60 * self.minutes - self.seconds()))
         parts = " ".join(f"{k} {v:.4f}" for k, v in values.items())
-        print(f"{stage:8s} {step}/{self.total} {parts} elapsed {elapsed / 60:.1f} min, eta {eta / 60:.1f} min", flush=True)
+        print(f"{stage:8s} {step}/{self.total} {parts} {self.samples_per_second(step):.1f} samples/s, elapsed {elapsed / 60:.1f} min, "
+              f"eta {eta / 60:.1f} min", flush=True)
+
+    def summary(self, step):
+        """What the report records of a stage: steps, samples seen, training minutes and samples/s (this run)."""
+        return {"steps": step, "samples": step * self.batch, "minutes": round(self.seconds() / 60, 1),
+                "samplesPerSecond": round(self.samples_per_second(step), 1)}
 
 
 class Checkpoint:

@@ -157,9 +157,14 @@ class CrossAttention(nn.Module):
         q = self.to_q(x).view(B, L, h, D // h).transpose(1, 2)  # [B, h, L, d]
         k = self.to_k(context).view(B, -1, h, D // h).transpose(1, 2)  # [B, h, Lk, d]
         v = self.to_v(context).view(B, -1, h, D // h).transpose(1, 2)
-        p = ((q @ k.transpose(-1, -2)) * (D // h) ** -0.5).softmax(-1)  # [B, h, L, Lk]
-        self.probs = p if self.keep_probs else None
-        return self.to_out[0]((p @ v).transpose(1, 2).reshape(B, L, D))
+        if self.keep_probs or not hasattr(F, "scaled_dot_product_attention"):
+            p = ((q @ k.transpose(-1, -2)) * (D // h) ** -0.5).softmax(-1)  # [B, h, L, Lk]
+            self.probs = p if self.keep_probs else None
+            y = p @ v  # [B, h, L, d]
+        else:
+            # PyTorch 2's fused attention: the same softmax(q·kᵀ/√d)·v without materialising the probabilities.
+            self.probs, y = None, F.scaled_dot_product_attention(q, k, v)
+        return self.to_out[0](y.transpose(1, 2).reshape(B, L, D))
 
 
 class GEGLU(nn.Module):

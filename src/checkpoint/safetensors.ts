@@ -2,7 +2,9 @@
 // mapping tensor names to {dtype, shape, data_offsets}, then the raw little-endian tensor bytes.
 // Every number taken from the file is checked before it is used, so a malformed file fails with a
 // message that names the file and the problem instead of reading out of bounds.
+import { isUtf8 } from "node:buffer";
 import * as fs from "node:fs";
+import { fileKind } from "../util/fileKind";
 
 export type SafetensorsDtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
@@ -39,6 +41,28 @@ export class SafetensorsError extends Error {
   }
 }
 
+/**
+ * How to turn a PyTorch pickle checkpoint (`from`: .ckpt, .bin, .pt, .pth) into safetensors at `to`, once, by
+ * hand: pickles are never loaded here, since unpickling can execute arbitrary code.
+ */
+export function pickleConversionAdvice(from: string, to: string): string {
+  return (
+    "PyTorch pickle checkpoints are not loaded because unpickling can execute arbitrary code. If you trust the file, " +
+    `convert it to safetensors once with python -c "import torch; from safetensors.torch import save_file; ` +
+    `sd = torch.load('${from}', map_location='cpu'); sd = sd.get('state_dict', sd); ` +
+    `save_file({k: v.contiguous() for k, v in sd.items() if isinstance(v, torch.Tensor)}, '${to}')"`
+  );
+}
+
+/** What a file that is not safetensors starts like, when it is a known other format (a renamed checkpoint). */
+function otherFormat(head: Buffer): string | undefined {
+  if (head.subarray(0, 4).equals(Buffer.from("PK\x03\x04", "latin1")))
+    return "it is a ZIP archive, the format torch.save writes (a PyTorch .ckpt/.bin/.pt renamed to .safetensors?)";
+  // Pickle protocols 2–5 start with PROTO (0x80) and the protocol number: torch.save's legacy format.
+  if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) return "it is a Python pickle (an old-format PyTorch checkpoint renamed to .safetensors?)";
+  return undefined;
+}
+
 /** An opened, validated safetensors file; tensor data is read on demand. */
 export class SafetensorsFile {
   private constructor(
@@ -50,6 +74,9 @@ export class SafetensorsFile {
 
   /** Open and validate a safetensors file (header only; no tensor data is read). */
   static open(path: string): SafetensorsFile {
+    // Opening a FIFO would wait for a writer forever, and a device never ends: only regular files are read.
+    const stats = fs.statSync(path);
+    if (!stats.isFile()) throw new SafetensorsError(path, `it is ${fileKind(stats)}, not a regular file`);
     const fd = fs.openSync(path, "r");
     try {
       const fileSize = fs.fstatSync(fd).size;
@@ -59,15 +86,25 @@ export class SafetensorsFile {
       if (fileSize < 8) fail(`file is ${fileSize} bytes, shorter than the 8-byte header length`);
       const lenBuf = Buffer.alloc(8);
       fs.readSync(fd, lenBuf, 0, 8, 0);
+      const other = otherFormat(lenBuf);
+      if (other) fail(`${other}; ${pickleConversionAdvice(path, path.replace(/(\.safetensors)?$/i, ".converted.safetensors"))}`);
       const headerLen = lenBuf.readBigUInt64LE(0);
       if (headerLen > BigInt(fileSize - 8)) fail(`header length ${headerLen} is beyond the end of the file (${fileSize} bytes)`);
       if (headerLen > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLen} exceeds ${MAX_HEADER_BYTES} bytes`);
       const n = Number(headerLen);
       const headerBuf = Buffer.alloc(n);
       if (fs.readSync(fd, headerBuf, 0, n, 8) !== n) fail("could not read the whole header");
+      const text = headerBuf.toString("utf8");
+      // Invalid bytes would silently decode to U+FFFD, and the tensors named with them would then be "missing".
+      if (!isUtf8(headerBuf)) {
+        const valid = Buffer.from(text, "utf8");
+        let at = 0;
+        while (valid[at] === headerBuf[at]) at++;
+        fail(`header is not UTF-8 text: byte ${8 + at} (0x${headerBuf[at].toString(16)}), after ${JSON.stringify(headerBuf.subarray(0, at).toString("utf8").slice(-40))}`);
+      }
       let header: unknown;
       try {
-        header = JSON.parse(headerBuf.toString("utf8"));
+        header = JSON.parse(text);
       } catch (e) {
         fail(`header is not JSON (${(e as Error).message})`);
       }

@@ -23,6 +23,16 @@ export const NUMBER: Kind<number> = { what: "a number", test: (v): v is number =
 /** A fraction of the denoising steps. */
 export const FRACTION: Kind<number> = { what: "a number in [0, 1]", test: (v): v is number => typeof v === "number" && v >= 0 && v <= 1 };
 
+/** A number in [min, max]. */
+export function numberBetween(min: number, max: number): Kind<number> {
+  return { what: `a number in ${min}…${max}`, test: (v): v is number => typeof v === "number" && v >= min && v <= max };
+}
+
+/** A string of at most `max` characters. */
+export function textUpTo(max: number): Kind<string> {
+  return { what: `a string of at most ${max} characters`, test: (v): v is string => typeof v === "string" && v.length <= max };
+}
+
 /** An integer no smaller than `min`. */
 export function intAtLeast(min: number): Kind<number> {
   return {

@@ -2,11 +2,13 @@
 // shape, before anything heavy runs: `fatezero edit --dry-run` prints it (as text or as JSON). Pure: it
 // reads no files, so a plan can be made for a video or model that is not on this machine.
 import type { FrameSelector } from "../models/frameLayout";
-import { DEFAULT_P2P, type AttentionSourceMode, type EditSpec } from "../fatezero/editOptions";
+import { blendMaskThreshold, DEFAULT_P2P, type AttentionSourceMode, type EditSpec } from "../fatezero/editOptions";
 import { defaultFrameChunk } from "../fatezero/frameWindows";
+import { FATEZERO_INVERSION_ITERATIONS } from "../fatezero/invertVideo";
 import { attentionSites, type AttentionLayer } from "../fatezero/attentionSites";
 import type { ModelShape } from "../fatezero/loadModel";
 import type { FatezeroConfig } from "./fatezeroConfig";
+import { MAX_INVERSION_ITERATIONS } from "./limits";
 import { crossStepRanges, selfStepRange, type StepRange } from "./stepWindows";
 
 /** Command-line values that replace the config's. */
@@ -23,6 +25,8 @@ export interface PlanOverrides {
   /** Frames per UNet window of a long clip (default `defaultFrameChunk`). */
   frameChunk?: number;
   steps?: number;
+  /** Fixed-point iterations per inversion step (default FATEZERO_INVERSION_ITERATIONS: plain DDIM). */
+  inversionIterations?: number;
   /** Source prompt: the inversion prompt and every edit's controller source. */
   source?: string;
   /** Target prompt: makes a two-edit plan, [reconstruction of the source, edit to the target]. */
@@ -57,8 +61,8 @@ export interface PlannedEdit {
   blend: {
     sourceWords: PlannedWord[];
     targetWords: string[];
+    /** The mask's threshold, for self-attention and latent blending alike (what the run uses). */
     threshold: number;
-    latentThreshold: number;
     selfAttention: boolean;
     latents: boolean;
   } | null;
@@ -89,6 +93,8 @@ export interface EditPlan {
   seed: number;
   sampleSeeds: number[];
   inversionPrompt: string;
+  /** Fixed-point iterations per inversion step; 0 is FateZero's plain DDIM inversion. */
+  inversionIterations: number;
   unet: { selectors: FrameSelector[]; leastScChannel: number; lora: number | null };
   edits: PlannedEdit[];
   layers: AttentionLayer[];
@@ -130,6 +136,7 @@ export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, s
     seed: cfg.seed,
     sampleSeeds: [...cfg.sampleSeeds],
     inversionPrompt,
+    inversionIterations: iterationCount(overrides.inversionIterations) ?? FATEZERO_INVERSION_ITERATIONS,
     unet: { selectors: [...cfg.model.selectors], leastScChannel: cfg.model.leastScChannel, lora: cfg.model.lora ?? null },
     edits: specs.map((spec, index) => planEdit(spec, index, steps)),
     layers: attentionSites(unet, latentSize, cfg.model, cfg.loop.controlQueryLimit),
@@ -139,6 +146,12 @@ export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, s
 
 function positiveInt(name: string, v: number | undefined): number | undefined {
   if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new Error(`--${name}: expected a positive integer, got ${v}`);
+  return v;
+}
+
+function iterationCount(v: number | undefined): number | undefined {
+  if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0 && v <= MAX_INVERSION_ITERATIONS))
+    throw new Error(`--inversion-iterations: expected an integer in 0…${MAX_INVERSION_ITERATIONS}, got ${v}`);
   return v;
 }
 
@@ -216,8 +229,7 @@ function planEdit(spec: EditSpec, index: number, steps: number): PlannedEdit {
       ? {
           sourceWords: p2p.blendWords[0].map((word) => ({ word, inPrompt: inSource(word) })),
           targetWords: [...p2p.blendWords[1]],
-          threshold: p2p.blendTh[0],
-          latentThreshold: p2p.blendTh[1],
+          threshold: blendMaskThreshold(p2p),
           selfAttention: p2p.blendSelfAttention,
           latents: p2p.blendLatents,
         }

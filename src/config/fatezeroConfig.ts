@@ -4,8 +4,8 @@
 // configs are recognised and refused: this tool edits; a tuned checkpoint is passed as the model.
 import * as fs from "node:fs";
 import { DEFAULT_EDIT_LOOP, DEFAULT_P2P, type EditLoopOptions, type EditSpec } from "../fatezero/editOptions";
-import { BOOLEAN, NUMBER, STRING, intAtLeast, intBetween, show, ConfigTree, type KeyPath } from "./configTree";
-import { MAX_FRAMES, MAX_SIZE, MAX_STEPS } from "./limits";
+import { BOOLEAN, STRING, intAtLeast, intBetween, numberBetween, show, textUpTo, ConfigTree, type KeyPath } from "./configTree";
+import { MAX_FRAMES, MAX_GUIDANCE_SCALE, MAX_PROMPT_CHARS, MAX_SIZE, MAX_STEPS } from "./limits";
 import { readModelConfig, type ModelOptions } from "./modelConfig";
 import { readP2pEntry } from "./p2pConfig";
 import { ConfigError } from "./yamlDocument";
@@ -113,6 +113,8 @@ function refuseTraining(tree: ConfigTree): void {
   );
 }
 
+const PROMPT = textUpTo(MAX_PROMPT_CHARS);
+
 function readDataset(tree: ConfigTree, path: KeyPath): DatasetOptions {
   if (tree.isAbsent(path)) tree.fail(path, "is required (the video and its prompt)");
   tree.keys(path); // fails unless a mapping
@@ -126,7 +128,7 @@ function readDataset(tree: ConfigTree, path: KeyPath): DatasetOptions {
     offset[key as keyof typeof offset] = tree.read([...at("offset"), key], intAtLeast(0));
   }
   const dataset: DatasetOptions = {
-    prompt: tree.read(at("prompt"), STRING),
+    prompt: tree.read(at("prompt"), PROMPT),
     nSampleFrame: tree.optional(at("n_sample_frame"), intBetween(1, MAX_FRAMES)) ?? 8,
     samplingRate: tree.optional(at("sampling_rate"), intAtLeast(1)) ?? 1,
     startSampleFrame: tree.optional(at("start_sample_frame"), intAtLeast(0)) ?? 0,
@@ -156,7 +158,7 @@ function readEditing(
       "false (editing from random noise) is not supported: fatezero always edits from the DDIM-inverted latents",
     );
   }
-  const prompts = tree.items(at("editing_prompts")).map((p) => tree.read(p, STRING));
+  const prompts = tree.items(at("editing_prompts")).map((p) => tree.read(p, PROMPT));
   if (prompts.length === 0) tree.fail(at("editing_prompts"), "needs at least one prompt");
   const clip = tree.optional(at("clip_length"), intBetween(1, MAX_FRAMES));
   if (clip !== undefined && clip !== dataset.nSampleFrame) {
@@ -168,7 +170,7 @@ function readEditing(
   // P2pSampleLogger's defaults: inversion attention on, prompt-to-prompt off, guidance 7.
   const inversionAttention = tree.optional(at("use_inversion_attention"), BOOLEAN) ?? true;
   const p2pEdit = tree.optional(at("prompt2prompt_edit"), BOOLEAN) ?? false;
-  const guidance = tree.optional(at("guidance_scale"), NUMBER);
+  const guidance = tree.optional(at("guidance_scale"), numberBetween(0, MAX_GUIDANCE_SCALE));
   if (guidance === undefined) warn(`${tree.sourceName}: editing_config.guidance_scale is absent: FateZero's default 7 applies (not 7.5)`);
   const loop = {
     guidanceScale: guidance ?? 7,
@@ -176,7 +178,7 @@ function readEditing(
     controlQueryLimit: DEFAULT_EDIT_LOOP.controlQueryLimit,
     steps: tree.read(at("num_inference_steps"), intBetween(1, MAX_STEPS)),
   };
-  const explicitSource = tree.optional(at("source_prompt"), STRING);
+  const explicitSource = tree.optional(at("source_prompt"), PROMPT);
   if (explicitSource === undefined && prompts.length === 1) {
     warn(
       `${tree.sourceName}: the only editing prompt is also the controller's source prompt, so it edits nothing ` +

@@ -2,7 +2,8 @@
 // `p2preplace_edit` / `make_controller` apply when a key is absent (not DEFAULT_P2P's: there the
 // replace controller is on unless the config says otherwise).
 import type { CrossReplaceSteps, P2pOptions } from "../fatezero/editOptions";
-import { BOOLEAN, FRACTION, NUMBER, STRING, show, type ConfigTree, type KeyPath } from "./configTree";
+import { BOOLEAN, FRACTION, NUMBER, STRING, numberBetween, show, type ConfigTree, type KeyPath } from "./configTree";
+import { MAX_EQUALIZER_VALUE, MAX_EQUALIZER_WORDS } from "./limits";
 
 /** The keys FateZero reads from a p2p_config entry; anything else is refused as a likely typo. */
 export const P2P_KEYS = [
@@ -106,7 +107,9 @@ function readEqParams(tree: ConfigTree, path: KeyPath, warn: (message: string) =
     if (key !== "words" && key !== "values") tree.fail([...path, key], "unknown eq_params key; known keys: words, values");
   }
   const words = readWords(tree, [...path, "words"]);
-  const values = tree.items([...path, "values"]).map((p) => tree.read(p, NUMBER));
+  if (words.length > MAX_EQUALIZER_WORDS)
+    tree.fail([...path, "words"], `${words.length} words; a prompt has at most ${MAX_EQUALIZER_WORDS}`);
+  const values = tree.items([...path, "values"]).map((p) => tree.read(p, numberBetween(-MAX_EQUALIZER_VALUE, MAX_EQUALIZER_VALUE)));
   if (words.length > values.length) {
     tree.fail(
       [...path, "values"],

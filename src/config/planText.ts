@@ -21,13 +21,18 @@ export function formatEditPlan(plan: EditPlan): string {
     `  attention  ${ATTENTION_TEXT[plan.attention]}; controlled layers: query ≤ ${plan.controlQueryLimit} per frame`,
     `  unet       self-attention keys from frames [${plan.unet.selectors.join(", ")}] ` +
       `in blocks of ≥ ${plan.unet.leastScChannel} channels${plan.unet.lora === null ? "" : `, LoRA rank ${plan.unet.lora}`}`,
-    `  inversion  ${JSON.stringify(plan.inversionPrompt)}`,
+    `  inversion  ${JSON.stringify(plan.inversionPrompt)}, ${inversionText(plan.inversionIterations)}`,
   ];
   if (plan.out !== null) lines.push(`  output     ${plan.out}`);
   for (const edit of plan.edits) lines.push(...formatEdit(edit, plan.steps, plan.attention !== "none"));
   lines.push("attention layers (per frame):", ...formatLayers(plan.layers));
   if (plan.warnings.length) lines.push("warnings:", ...plan.warnings.map((w) => `  - ${w}`));
   return lines.join("\n");
+}
+
+function inversionText(iterations: number): string {
+  if (iterations === 0) return "plain DDIM (FateZero)";
+  return `DDIM with ${iterations} fixed-point iteration${iterations === 1 ? "" : "s"} a step (${iterations + 1} UNet calls a step)`;
 }
 
 function formatEdit(e: PlannedEdit, steps: number, controlled: boolean): string[] {
@@ -51,7 +56,7 @@ function formatEdit(e: PlannedEdit, steps: number, controlled: boolean): string[
   lines.push(`  self       ${window(e.self.steps, steps)}, ${selfUse}`);
   if (b) {
     const uses =
-      [b.selfAttention ? "self-attention" : "", b.latents ? `latents (th ${b.latentThreshold})` : ""].filter(Boolean).join(" + ") ||
+      [b.selfAttention ? "self-attention" : "", b.latents ? "latents" : ""].filter(Boolean).join(" + ") ||
       "nothing (neither blend_self_attention nor blend_latents)";
     const target = b.targetWords.length ? `, target words ${b.targetWords.join(" ")}` : "";
     lines.push(`  blend      mask of ${b.sourceWords.map(word).join(" ")} > ${b.threshold}${target}; blends ${uses}`);

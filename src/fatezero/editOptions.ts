@@ -13,7 +13,11 @@ export interface P2pOptions {
   selfReplaceSteps: number | [number, number];
   /** Blend words: [words of the source prompt, words of the target prompt]. */
   blendWords?: [string[], string[]];
-  /** [attention-blend threshold, latent-blend threshold] (FateZero `blend_th`). */
+  /**
+   * FateZero's `blend_th`. Its SpatialBlender thresholds every pooled blend mask (self-attention and latent
+   * blending alike) with element 0 (`th[1 - int(use_pool)]`, use_pool true); element 1 is only for the
+   * unpooled subtract-words mask, which FateZero's configs never set. Read it through `blendMaskThreshold`.
+   */
   blendTh: [number, number];
   /** Blend self-attention with the mask (1 = edit) instead of replacing it entirely. */
   blendSelfAttention: boolean;
@@ -68,3 +72,8 @@ export const CONTROL_QUERY_LIMIT = 32 * 32;
 
 /** Default loop options: CFG 7.5, inversion attention fusion, FateZero's query limit. */
 export const DEFAULT_EDIT_LOOP: EditLoopOptions = { guidanceScale: 7.5, attention: "inversion", controlQueryLimit: CONTROL_QUERY_LIMIT };
+
+/** The threshold of the blend mask — for self-attention and latent blending — as FateZero applies `blend_th`. */
+export function blendMaskThreshold(p2p: Pick<P2pOptions, "blendTh">): number {
+  return p2p.blendTh[0];
+}

@@ -5,7 +5,7 @@
 // cross-attention maps.
 import { blendMask } from "./blendMask";
 import { controllerTensors, fusionInputs, type ControllerOptions, type ControllerTensors } from "./controllerTensors";
-import { DEFAULT_EDIT_LOOP, type EditLoopOptions, type EditSpec } from "./editOptions";
+import { blendMaskThreshold, DEFAULT_EDIT_LOOP, type EditLoopOptions, type EditSpec } from "./editOptions";
 import { fusedUnet } from "./fusedUnet";
 import { selfMaskInput, type UnetControls } from "./fusionGraph";
 import type { InversionRecord, LatentVideo } from "./inversionRecord";
@@ -62,7 +62,7 @@ export async function editVideo(
   const { crossMatrix, crossBlend } = fusionInputs(controller);
   const latentBlend =
     controller.latentBlend && loop.attention !== "none"
-      ? new LatentBlend(controller, inversion, spec.p2p.blendTh[0], spec.p2p.latentBlendSteps)
+      ? new LatentBlend(controller, inversion, blendMaskThreshold(spec.p2p), spec.p2p.latentBlendSteps)
       : undefined;
   const maskPicks = unet.maskOutputs;
 
@@ -146,7 +146,7 @@ function stepMasks(
     else if (c.attentionBlend) {
       const mm = inv.maskMaps!;
       const maps = { maps: mm.steps[N - 1 - i], frames: F, height: mm.height, width: mm.width, tokens: mm.tokens };
-      m = blendMask(maps, c.blendAlphaLayers!.subarray(0, mm.tokens), lh, lw, spec.p2p.blendTh[0]);
+      m = blendMask(maps, c.blendAlphaLayers!.subarray(0, mm.tokens), lh, lw, blendMaskThreshold(spec.p2p));
     } else m = new Float32Array(F * lh * lw);
     masks.set(selfMaskInput(lh, lw), m);
   }

@@ -16,6 +16,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { defaultCacheDir } from "../onnx/session";
+import { isMarkedCache, markedCacheFolder, removeIfEmpty } from "../util/cacheDir";
 import { removeOrphans } from "../util/orphans";
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from "../checkpoint/safetensors";
 import type { InversionKey, InversionRecord, LatentShape } from "./inversionRecord";
@@ -55,10 +56,11 @@ export class InversionCache {
   private readonly root: string;
 
   /** The cache under `dir` (default: $FATEZERO_CACHE or ~/.cache/fatezero, shared with the graph cache). */
-  constructor(dir: string = defaultCacheDir()) {
+  constructor(private readonly dir: string = defaultCacheDir()) {
     this.root = path.join(dir, "inversions");
-    // Saves of processes that were killed leave their temporary folders (hundreds of MB for SD): remove them.
-    removeOrphans(this.root, ORPHAN);
+    // Saves of processes that were killed leave their temporary folders (hundreds of MB for SD): remove them,
+    // but only in a folder marked as the cache and never through a link (a mistyped --cache-dir is nobody's to clean).
+    if (isMarkedCache(dir) && fs.lstatSync(this.root, { throwIfNoEntry: false })?.isDirectory()) removeOrphans(this.root, ORPHAN);
   }
 
   /** The content address of a key: sha256 hex of its canonical JSON (sorted keys) and the format version. */
@@ -86,6 +88,7 @@ export class InversionCache {
     const layout = layoutOf(record, key);
     const id = InversionCache.idOf(key);
     const final = this.entryDir(id);
+    markedCacheFolder(this.dir, true);
     fs.mkdirSync(this.root, { recursive: true });
     const tmp = this.tmpDir(id);
     fs.mkdirSync(tmp);
@@ -130,8 +133,8 @@ export class InversionCache {
 
   /** The entries with their sizes, oldest first; also deletes temporary folders of saves whose process is gone. */
   list(): CacheEntryInfo[] {
-    if (!fs.existsSync(this.root)) return [];
-    removeOrphans(this.root, ORPHAN);
+    if (!fs.lstatSync(this.root, { throwIfNoEntry: false })?.isDirectory()) return [];
+    if (isMarkedCache(this.dir)) removeOrphans(this.root, ORPHAN);
     const out: CacheEntryInfo[] = [];
     for (const dirent of fs.readdirSync(this.root, { withFileTypes: true })) {
       const dir = path.join(this.root, dirent.name);
@@ -165,6 +168,13 @@ export class InversionCache {
     }
     fs.rmSync(aside, { recursive: true, force: true });
     return true;
+  }
+
+  /** Delete an entry `list()` reported: only its own two files, and its folder when nothing else is left in it. */
+  removeEntry(id: string): void {
+    const dir = this.entryDir(id);
+    for (const name of [META, PAYLOAD]) if (isRegularFile(path.join(dir, name))) fs.rmSync(path.join(dir, name));
+    removeIfEmpty(dir);
   }
 
   /** Rename a finished temporary folder to its final name, resolving a race with another writer. */

@@ -180,6 +180,9 @@ export function normalizeKey(raw: unknown, where: string): InversionKey {
     queryLimit: positiveInt(o.queryLimit, `${where}.queryLimit`),
     ...(o.injected === undefined ? {} : { injected: str(o.injected, "injected") }),
     ...(o.frameChunk === undefined ? {} : { frameChunk: positiveInt(o.frameChunk, `${where}.frameChunk`) }),
+    ...(o.inversionIterations === undefined
+      ? {}
+      : { inversionIterations: positiveInt(o.inversionIterations, `${where}.inversionIterations`) }),
   };
 }
 

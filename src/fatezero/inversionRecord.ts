@@ -33,6 +33,8 @@ export interface InversionKey {
   injected?: string;
   /** Frames per UNet window, when the clip is longer (the windows' GroupNorm statistics make it a different result). */
   frameChunk?: number;
+  /** Fixed-point iterations per inversion step, when any (absent: FateZero's plain DDIM inversion). */
+  inversionIterations?: number;
 }
 
 /** A group of cross-attention layers averaged together: one place and resolution level. */

@@ -1,7 +1,8 @@
 // DDIM inversion of a clip (clean → noise) with the source prompt, conditional branch only, keeping
 // every latent and the head-averaged source cross-attention maps (FateZero's
 // `prepare_latents_ddim_inverted` / `ddim_clean2noisy_loop`): no classifier-free guidance, and step k
-// evaluates the UNet at the k-th of the reversed timesteps on z_k.
+// evaluates the UNet at the k-th of the reversed timesteps on z_k. Optionally each step is refined by
+// fixed-point iterations (docs/method.md, "Fixed-point inversion").
 import * as crypto from "node:crypto";
 import { parseSelectors, type FrameSelector } from "../models/frameLayout";
 import type { AttentionSite } from "../models/unetTransformer";
@@ -34,7 +35,12 @@ export interface InversionRequest {
   injected?: ReadonlyMap<string, Float32Array>;
   /** Frames per UNet window of a long clip; default `defaultFrameChunk` (the whole clip up to WHOLE_CLIP_FRAMES). */
   frameChunk?: number;
+  /** Fixed-point iterations per inversion step, one UNet call each; default FATEZERO_INVERSION_ITERATIONS (plain DDIM). */
+  inversionIterations?: number;
 }
+
+/** FateZero's inversion: plain DDIM, each step taken with the noise predicted on the latent it starts from. */
+export const FATEZERO_INVERSION_ITERATIONS = 0;
 
 /** Progress, cancellation, caching and raw per-layer maps. */
 export interface InversionOptions {
@@ -50,6 +56,9 @@ export function inversionKey(model: FateZeroModel, r: InversionRequest): Inversi
   const posterior = r.posterior ?? { mode: "mean" };
   const factor = model.dims.vaeFactor;
   const frameChunk = checkFrameChunk(r.frameChunk ?? defaultFrameChunk(r.frameCount, [r.height / factor, r.width / factor]));
+  const iterations = r.inversionIterations ?? FATEZERO_INVERSION_ITERATIONS;
+  if (!Number.isSafeInteger(iterations) || iterations < 0)
+    throw new Error(`inversion: inversionIterations must be a non-negative integer, got ${iterations}`);
   return {
     model: model.identity,
     frames: crypto.createHash("sha256").update(r.frames).digest("hex"),
@@ -72,6 +81,8 @@ export function inversionKey(model: FateZeroModel, r: InversionRequest): Inversi
     queryLimit: r.queryLimit ?? CONTROL_QUERY_LIMIT,
     ...(r.injected && r.injected.size > 0 ? { injected: injectedHash(r.injected) } : {}),
     ...(frameChunk < r.frameCount ? { frameChunk } : {}),
+    // Absent for plain DDIM, so FateZero's inversions keep the cache ids they always had.
+    ...(iterations > FATEZERO_INVERSION_ITERATIONS ? { inversionIterations: iterations } : {}),
   };
 }
 
@@ -105,7 +116,9 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
   });
   const stored = unet.mapOutputs;
 
-  // 3. DDIM inversion over the reversed timesteps.
+  // 3. DDIM inversion over the reversed timesteps. Step k maps z_k to z_{k+1} with the noise predicted at t_k;
+  //    exact inversion needs that noise on z_{k+1} itself (the edit's denoising step at t_k reads it there),
+  //    so each fixed-point iteration re-predicts it on the current estimate of z_{k+1} (AIDI, ReNoise).
   const scheduler = model.scheduler();
   scheduler.setTimesteps(r.steps);
   const timesteps = scheduler.inversionTimesteps();
@@ -129,6 +142,8 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
   for (let k = 0; k < r.steps; k++) {
     if (options.signal?.aborted) throw new Error("inversion cancelled");
     const t = timesteps[k];
+    // The maps come from z_k, the stored latent the edit's source branch replays at t_k, so the cached maps
+    // (and the blend masks made from them) are exactly that branch's.
     const out = await unet.predict(z, [1, C, F, h, w], t, context, undefined, stored, key.frameChunk);
     const maps = stored.map((l) => out.maps.get(l.name)!); // each [F, h·w, T]
     options.onLayerMaps?.(
@@ -146,7 +161,13 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
         ),
       ),
     );
-    z = scheduler.invertStep(out.noise, t, z);
+    let next = scheduler.invertStep(out.noise, t, z); // [C, F, h, w]
+    for (let j = 0; j < (key.inversionIterations ?? FATEZERO_INVERSION_ITERATIONS); j++) {
+      if (options.signal?.aborted) throw new Error("inversion cancelled");
+      const refined = await unet.predict(next, [1, C, F, h, w], t, context, undefined, [], key.frameChunk);
+      next = scheduler.invertStep(refined.noise, t, z);
+    }
+    z = next;
     record.latents.push(z);
     options.onProgress?.(k + 1, r.steps);
   }

@@ -3,7 +3,7 @@
 // the edit's latents are replaced by the inverted latents. The mask is the union of the source words'
 // mask on the inversion maps of the aligned step and the target words' mask on the edit's own cross-
 // attention summed over the steps so far. As in FateZero, the inverted latent taken is one step noisier
-// than the edit's (FateZero indexes its stored latents one ahead there), and only blend_th[0] is used.
+// than the edit's (FateZero indexes its stored latents one ahead there), and the mask threshold is blendMaskThreshold's.
 import type { InversionRecord } from "./inversionRecord";
 import { blendMask } from "./blendMask";
 import type { ControllerTensors } from "./controllerTensors";

@@ -7,9 +7,10 @@ import * as path from "node:path";
 import { textEncoderConfig, unetConfig, vaeConfig, vaeFactor, type UnetConfig } from "../models/configs";
 import type { UnetShape } from "../models/unet";
 import { tinyModelSpec } from "../models/modelSpecs";
-import { openModelFolder, type ModelFolder } from "../models/modelFolder";
+import { openModelFolder, PICKLE_EXTENSIONS, type ModelFolder } from "../models/modelFolder";
 import { isSingleFile, openSingleFile, withSingleFileWeights, type SingleFileOptions } from "../models/singleFile";
 import { RANDOM_MODEL_VERSION, recordParameters, SD_SCHEDULER_CONFIG, writeRandomModel } from "../models/randomModel";
+import { pickleConversionAdvice } from "../checkpoint/safetensors";
 import type { WeightSet } from "../checkpoint/weightSet";
 import { TextEncoder } from "../models/textEncoder";
 import { Vae } from "../models/vae";
@@ -18,6 +19,8 @@ import { defaultCacheDir, type SessionOptions } from "../onnx/session";
 import { storeWeights } from "../onnx/weightStore";
 import { DdimScheduler } from "../scheduler/ddim";
 import { ClipTokenizer } from "../tokenizer/clipTokenizer";
+import { markedCacheFolder } from "../util/cacheDir";
+import { fileKind } from "../util/fileKind";
 import { asInputSync, InputError } from "../util/inputError";
 import { WORLD_MODEL_DIR } from "../world/worldModel";
 
@@ -64,7 +67,7 @@ export function ensureTinyModel(cacheDir = defaultCacheDir()): string {
     .update(JSON.stringify([RANDOM_MODEL_VERSION, spec.textEncoder, spec.unet, spec.vae, Object.keys(spec.vocab.vocab).length]))
     .digest("hex")
     .slice(0, 12);
-  const dir = path.join(cacheDir, "models", `tiny-${tag}`);
+  const dir = path.join(markedCacheFolder(cacheDir, true), "models", `tiny-${tag}`);
   if (!fs.existsSync(path.join(dir, "model_index.json"))) {
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     writeRandomModel(dir, spec, { overwrite: true });
@@ -161,20 +164,31 @@ export function openModel(
 ): ModelFolder {
   if (options.weightsFile !== undefined) {
     if (!isSingleFile(options.weightsFile)) throw new InputError(`--weights ${options.weightsFile}: not a .safetensors file`);
+    if (!fs.existsSync(options.weightsFile)) throw new InputError(`--weights ${options.weightsFile}: no such file`);
     const subfolder = options.unetSubfolder ?? "unet";
     return withSingleFileWeights(openModelFolder(dir, { unetSubfolder: subfolder }), options.weightsFile, {
       ema: options.ema,
       keepUnet: subfolder !== "unet",
     });
   }
-  if (isSingleFile(dir)) {
-    if (options.unetSubfolder && options.unetSubfolder !== "unet")
-      throw new InputError(`${dir}: a single file has one UNet; a UNet subfolder (${options.unetSubfolder}) needs a model folder`);
-    return openSingleFile(dir, options);
+  const stats = fs.statSync(dir, { throwIfNoEntry: false });
+  if (!stats && isSingleFile(dir)) throw new InputError(`model file ${dir} does not exist`);
+  if (!stats || stats.isDirectory()) {
+    if (options.modelConfig !== undefined || options.ema)
+      throw new InputError(`${dir}: --model-config and --ema apply to single-file checkpoints (.safetensors), not to model folders`);
+    return openModelFolder(dir, { unetSubfolder: options.unetSubfolder });
   }
-  if (options.modelConfig !== undefined || options.ema)
-    throw new InputError(`${dir}: --model-config and --ema apply to single-file checkpoints (.safetensors), not to model folders`);
-  return openModelFolder(dir, { unetSubfolder: options.unetSubfolder });
+  const give = "give a diffusers model folder or a single-file .safetensors checkpoint";
+  const ext = path.extname(dir);
+  if (PICKLE_EXTENSIONS.includes(ext.toLowerCase())) {
+    const converted = `${dir.slice(0, -ext.length)}.safetensors`;
+    throw new InputError(`model ${dir} is a PyTorch pickle checkpoint. ${pickleConversionAdvice(dir, converted)}, then give ${converted}`);
+  }
+  if (!stats.isFile()) throw new InputError(`model ${dir} is ${fileKind(stats)}: ${give}`);
+  if (!isSingleFile(dir)) throw new InputError(`model ${dir} is a file but not a .safetensors checkpoint: ${give}`);
+  if (options.unetSubfolder && options.unetSubfolder !== "unet")
+    throw new InputError(`${dir}: a single file has one UNet; a UNet subfolder (${options.unetSubfolder}) needs a model folder`);
+  return openSingleFile(dir, options);
 }
 
 /** Open `model` ("world", "tiny", a diffusers folder or a single .safetensors file) and its text encoder and VAE sessions. */

@@ -4,7 +4,9 @@
 // for the controlled layers, whose fusion reads every query; in query chunks of SCORES_BLOCK for the others)
 // and the feature maps. The factors are fitted to measured runs of SD 1.5's architecture (npm run bench
 // edit-sd15-512-step: 7.9 GB) and err high. On top comes what the run keeps for the whole clip, which grows
-// with its length however small the windows: every inversion step's latents and maps, and the frames.
+// with its length however small the windows: every inversion step's latents and maps, the maps an edit step
+// returns for the whole clip, the frames as decoded and as written (the grid), fitted to long clips on the
+// world model (npm run bench edit-long-clip-64, edit-long-clip-64-20).
 import type { UnetShape } from "../models/unet";
 import { SCORES_BLOCK } from "../onnx/attention";
 import { CONTROL_QUERY_LIMIT } from "./editOptions";
@@ -27,6 +29,12 @@ export interface MemoryRequest {
     /** Pixels of a frame, and frames of video held per frame (the source and each decoded edit). */
     pixels: number;
     videos: number;
+    /** Pixels of a source frame as decoded, before it is fitted to the frame size (0 for a generated clip). */
+    sourcePixels: number;
+    /** Pixels of a frame of the labelled grid written beside the edit (0 when nothing is written). */
+    gridPixels: number;
+    /** Floats per frame of the maps one edit step returns for the whole clip (the latent blend's; 0 without it). */
+    stepMapFloats: number;
   };
   /** Batch branches of an edit step (FateZero: uncond, edit, source). */
   branches: number;
@@ -34,6 +42,8 @@ export interface MemoryRequest {
   keyFrames: number;
 }
 
+/** What any run holds: Node, ONNX Runtime's and sharp's libraries and arenas (measured: 0.25 GB for the world model at 64²). */
+const BASE_BYTES = 0.25 * 2 ** 30;
 const WEIGHT_FACTOR = 1.2;
 const SCORES_FACTOR = 3.5;
 const FEATURE_FACTOR = 20;
@@ -49,6 +59,10 @@ export function estimatePeakBytes(r: MemoryRequest): number {
   const scores = samples * scoresPerSample * 4; // one head, f32
   const features = samples * queries * r.unet.blockOutChannels[0] * 4; // [B·F, C0, h, w] f32
   const latentFloats = r.unet.inChannels * queries;
-  const kept = r.clip.frames * ((r.clip.steps + 1) * 4 * (latentFloats + r.clip.mapFloats) + r.clip.videos * r.clip.pixels * 3);
-  return WEIGHT_FACTOR * r.weightBytes + SCORES_FACTOR * scores + FEATURE_FACTOR * features + kept;
+  const c = r.clip;
+  // Each stage's share is counted, though the decoded source frames, one step's maps and the written grid never
+  // coexist: a long clip's per-frame objects and the heap's slack take about what that overlap adds.
+  const stored = (c.steps + 1) * 4 * (latentFloats + c.mapFloats);
+  const kept = c.frames * (stored + 4 * c.stepMapFloats + (c.videos * c.pixels + c.sourcePixels + c.gridPixels) * 3);
+  return BASE_BYTES + WEIGHT_FACTOR * r.weightBytes + SCORES_FACTOR * scores + FEATURE_FACTOR * features + kept;
 }

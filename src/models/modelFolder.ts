@@ -4,9 +4,11 @@
 // arbitrary code when loaded, so .bin/.ckpt components are refused with instructions to convert them.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { pickleConversionAdvice } from "../checkpoint/safetensors";
 import { WeightSet } from "../checkpoint/weightSet";
 import { readTokenizerFolder } from "../tokenizer/clipTokenizer";
 import type { ClipVocabFiles } from "../tokenizer/clipVocab";
+import { fileKind } from "../util/fileKind";
 
 /** One model part (text encoder, UNet, VAE): its folder, parsed config.json and weights. */
 export interface Component {
@@ -42,13 +44,15 @@ export interface ModelFolderOptions {
 /** Weight file stem per component, as diffusers and transformers name them. */
 const WEIGHTS_STEM = { text_encoder: "model", unet: "diffusion_pytorch_model", vae: "diffusion_pytorch_model" };
 
-const PICKLE_EXTENSIONS = [".bin", ".ckpt", ".pt", ".pth"];
+/** File extensions of PyTorch pickle checkpoints. */
+export const PICKLE_EXTENSIONS = [".bin", ".ckpt", ".pt", ".pth"];
 
 /** Open and check a diffusers-layout SD 1.x model folder; errors name the exact missing or invalid file. */
 export function openModelFolder(root: string, options: ModelFolderOptions = {}): ModelFolder {
   const abs = path.resolve(root);
   if (!fs.existsSync(abs)) throw new Error(`model folder ${abs} does not exist`);
-  if (!fs.statSync(abs).isDirectory()) throw new Error(`model folder ${abs} is not a directory`);
+  const stats = fs.statSync(abs);
+  if (!stats.isDirectory()) throw new Error(`model folder ${abs} is ${fileKind(stats)}, not a folder`);
   const modelIndex = readJsonObject(requireFile(path.join(abs, "model_index.json"), "the pipeline index"));
   const tokenizerDir = path.join(abs, "tokenizer");
   requireFile(path.join(tokenizerDir, "vocab.json"), "the tokenizer vocabulary");
@@ -84,16 +88,14 @@ function openWeights(dir: string, stem: string): WeightSet {
   if (isFile(fp16)) return WeightSet.open([fp16]);
   const fp16Index = path.join(dir, `${stem}.safetensors.index.fp16.json`);
   if (isFile(fp16Index)) return openShards(fp16Index);
+  // A weights file that is there but not a regular file (a FIFO, a device) is not "missing".
+  for (const candidate of [single, index, fp16, fp16Index])
+    if (fs.existsSync(candidate)) throw new Error(`${candidate} (the ${path.basename(dir)} weights) is ${fileKind(fs.statSync(candidate))}, not a regular file`);
   const present = fs.readdirSync(dir).sort();
-  const pickles = present.filter((f) => PICKLE_EXTENSIONS.includes(path.extname(f)));
+  const pickles = present.filter((f) => PICKLE_EXTENSIONS.includes(path.extname(f).toLowerCase()));
   if (pickles.length > 0) {
-    const from = path.join(dir, pickles[0]);
     throw new Error(
-      `${dir} holds only PyTorch pickle weights (${pickles.join(", ")}), which are not loaded because ` +
-        "unpickling can execute arbitrary code. If you trust the file, convert it to safetensors once with " +
-        `python -c "import torch; from safetensors.torch import save_file; ` +
-        `sd = torch.load('${from}', map_location='cpu'); ` +
-        `save_file({k: v.contiguous() for k, v in sd.items()}, '${single}')"` +
+      `${dir} holds only PyTorch pickle weights (${pickles.join(", ")}). ${pickleConversionAdvice(path.join(dir, pickles[0]), single)}` +
         " (or re-save the whole pipeline with diffusers' save_pretrained(..., safe_serialization=True))",
     );
   }
@@ -137,7 +139,8 @@ function isFile(p: string): boolean {
 /** The path itself if it is a regular file, else an error naming it and what it should hold. */
 function requireFile(p: string, what: string): string {
   if (!fs.existsSync(p)) throw new Error(`missing ${p} (${what})`);
-  if (!fs.statSync(p).isFile()) throw new Error(`${p} (${what}) is not a file`);
+  const stats = fs.statSync(p);
+  if (!stats.isFile()) throw new Error(`${p} (${what}) is ${fileKind(stats)}, not a regular file`);
   return p;
 }
 

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RecordingWeights } from "../onnx/weightSource";
-import { folderTarget, writeFolderSync } from "../util/folderOutput";
+import { outputFolder, writeFolderSync } from "../util/folderOutput";
 import { CLIP_TOKENS } from "../tokenizer/clipTokenizer";
 import { END_OF_TEXT, START_OF_TEXT, type ClipVocabFiles } from "../tokenizer/clipVocab";
 import { textEncoderConfig, unetConfig, vaeConfig } from "./configs";
@@ -96,16 +96,31 @@ export function parameterCount(params: ReadonlyMap<string, number[]>): number {
   return n;
 }
 
-/** Write a complete random-weight diffusers SD 1.x folder at `dir`, atomically (built beside it, then renamed). */
+/** What a random model folder's manifest names as its writer. */
+export const RANDOM_MODEL_WRITER = "fatezero's random model writer";
+
+/**
+ * Write a complete random-weight diffusers SD 1.x folder at `dir`, atomically (built beside it, then renamed);
+ * with `overwrite`, an earlier random model there (verified by its manifest) is replaced.
+ */
 export function writeRandomModel(dir: string, spec: RandomModelSpec, options: RandomModelOptions = {}): void {
+  const out = outputFolder(
+    dir,
+    "random model",
+    RANDOM_MODEL_WRITER,
+    options.overwrite ? {} : { refuseFull: "overwrite (--overwrite) replaces it" },
+  );
+  writeFolderSync(out, (staging) => writeRandomModelFiles(staging, spec, options));
+}
+
+/** Write a random model's files into the new folder `dir`, which the caller publishes (see writeRandomModel). */
+export function writeRandomModelFiles(dir: string, spec: RandomModelSpec, options: Omit<RandomModelOptions, "overwrite"> = {}): void {
   const seed = options.seed ?? DEFAULT_RANDOM_MODEL_SEED;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`random model: seed must be a non-negative safe integer, got ${seed}`);
   // Float32Array bytes go to the file as they are; safetensors is little-endian.
   if (os.endianness() !== "LE") throw new Error("random model: writing safetensors needs a little-endian machine");
   const params = recordParameters(spec);
   checkVocabulary(spec);
-  const target = path.resolve(dir);
-  const replacing = folderTarget(target, `random model ${target}`, () => options.overwrite || "overwrite (--overwrite) replaces it");
 
   const text = spec.textEncoder;
   const maxPositions = textEncoderConfig(text).maxPositions;
@@ -126,19 +141,17 @@ export function writeRandomModel(dir: string, spec: RandomModelSpec, options: Ra
     },
   });
 
-  writeFolderSync(target, replacing, (tmp) => {
-    const name = typeof text._name_or_path === "string" ? text._name_or_path : "fatezero-random";
-    writeJson(path.join(tmp, "model_index.json"), modelIndex(seed, spec.provenance ?? {}));
-    writeJson(path.join(tmp, "scheduler", "scheduler_config.json"), SD_SCHEDULER_CONFIG);
-    writeJson(path.join(tmp, "tokenizer", "vocab.json"), spec.vocab.vocab, false);
-    fs.writeFileSync(path.join(tmp, "tokenizer", "merges.txt"), spec.vocab.merges);
-    writeJson(path.join(tmp, "tokenizer", "special_tokens_map.json"), specialTokensMap());
-    writeJson(path.join(tmp, "tokenizer", "tokenizer_config.json"), tokenizerConfig(name));
-    writeJson(path.join(tmp, "text_encoder", "config.json"), spec.textEncoder);
-    writeJson(path.join(tmp, "unet", "config.json"), spec.unet);
-    writeJson(path.join(tmp, "vae", "config.json"), spec.vae);
-    for (const [file, tensors] of files) writeSafetensors(path.join(tmp, file), tensors.map(report), { format: "pt" });
-  });
+  const name = typeof text._name_or_path === "string" ? text._name_or_path : "fatezero-random";
+  writeJson(path.join(dir, "model_index.json"), modelIndex(seed, spec.provenance ?? {}));
+  writeJson(path.join(dir, "scheduler", "scheduler_config.json"), SD_SCHEDULER_CONFIG);
+  writeJson(path.join(dir, "tokenizer", "vocab.json"), spec.vocab.vocab, false);
+  fs.writeFileSync(path.join(dir, "tokenizer", "merges.txt"), spec.vocab.merges);
+  writeJson(path.join(dir, "tokenizer", "special_tokens_map.json"), specialTokensMap());
+  writeJson(path.join(dir, "tokenizer", "tokenizer_config.json"), tokenizerConfig(name));
+  writeJson(path.join(dir, "text_encoder", "config.json"), spec.textEncoder);
+  writeJson(path.join(dir, "unet", "config.json"), spec.unet);
+  writeJson(path.join(dir, "vae", "config.json"), spec.vae);
+  for (const [file, tensors] of files) writeSafetensors(path.join(dir, file), tensors.map(report), { format: "pt" });
 }
 
 /** The random tensors of one component, sorted by name as torch-saved safetensors files are. */

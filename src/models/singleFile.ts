@@ -28,9 +28,9 @@ const VAE = "first_stage_model.";
 const TEXT = "cond_stage_model.transformer.";
 const EMA = "model_ema.";
 
-/** Whether `p` names a single-file checkpoint (a .safetensors file) rather than a model folder. */
+/** Whether `p` is named like a single-file checkpoint (.safetensors, in any case) rather than a model folder. */
 export function isSingleFile(p: string): boolean {
-  return p.endsWith(".safetensors") && fs.existsSync(p) && fs.statSync(p).isFile();
+  return path.extname(p).toLowerCase() === ".safetensors";
 }
 
 /**

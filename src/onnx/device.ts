@@ -25,6 +25,19 @@ export function deviceFromEnvironment(env: NodeJS.ProcessEnv = process.env): Dev
   return parseDevice(env.FATEZERO_DEVICE || "cpu", "FATEZERO_DEVICE");
 }
 
+/** A device and how the user named it ("--device cuda", "FATEZERO_DEVICE=webgpu"), for messages. */
+export interface ChosenDevice {
+  device: Device;
+  named: string;
+}
+
+/** The CLI's device: the --device flag, else FATEZERO_DEVICE (as the notebooks read it), else the CPU. */
+export function chosenDevice(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): ChosenDevice {
+  if (flag !== undefined) return { device: parseDevice(flag), named: `--device ${flag}` };
+  const device = deviceFromEnvironment(env);
+  return { device, named: env.FATEZERO_DEVICE ? `FATEZERO_DEVICE=${device}` : "--device cpu" };
+}
+
 /** onnxruntime-node's native libraries (the CUDA provider is installed beside them). */
 function ortLibraryDir(): string {
   const pkg = path.dirname(require.resolve("onnxruntime-node/package.json"));
@@ -56,9 +69,9 @@ const checked = new Map<Device, string>();
 
 /**
  * Check once per process that `device` can run graphs; returns a one-line description of it. A GPU provider
- * that is missing is bad input naming what to install.
+ * that is missing is bad input naming what to install, and where the device was chosen (`named`).
  */
-export function checkDevice(device: Device): string {
+export function checkDevice(device: Device, named = `--device ${device}`): string {
   const known = checked.get(device);
   if (known) return known;
   let description = "CPU (ONNX Runtime's CPU provider)";
@@ -66,7 +79,7 @@ export function checkDevice(device: Device): string {
     const lib = path.join(ortLibraryDir(), "libonnxruntime_providers_cuda.so");
     if (!fs.existsSync(lib)) {
       throw new InputError(
-        "--device cuda: onnxruntime-node's CUDA provider is not installed (it is a separate download): reinstall on a machine " +
+        `${named}: onnxruntime-node's CUDA provider is not installed (it is a separate download): reinstall on a machine ` +
           "with internet, CUDA 12 and cuDNN 9 with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci` (or `npm rebuild onnxruntime-node` with that variable)",
       );
     }
@@ -84,7 +97,7 @@ export function checkDevice(device: Device): string {
         device === "webgpu"
           ? "WebGPU needs a GPU with a Vulkan driver and the Vulkan loader (libvulkan.so.1; Debian: libvulkan1); CPU-only Vulkan (Mesa's llvmpipe) is not accepted"
           : "the CUDA provider needs an NVIDIA GPU with CUDA 12 and cuDNN 9 libraries on the library path";
-      throw new InputError(`--device ${device}: ONNX Runtime cannot run on it (${detail.slice(0, 200)}); ${need}`);
+      throw new InputError(`${named}: ONNX Runtime cannot run on it (${detail.slice(0, 200)}); ${need}`);
     }
     description =
       device === "webgpu" ? "GPU through ONNX Runtime's WebGPU provider (Dawn on Vulkan)" : "GPU through ONNX Runtime's CUDA provider";

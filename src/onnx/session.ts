@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { onnx } from "onnx-proto";
+import { markedCacheFolder } from "../util/cacheDir";
 import { removeOrphans } from "../util/orphans";
 import type { Device } from "./device";
 import type { Graph } from "./graph";
@@ -51,7 +52,7 @@ export function writeGraph(graph: Graph, files: LinkedFile[], cacheDir = default
   const stored = files.map((f) => ({ ...f, stored: storeWeights(f.path, cacheDir) }));
   const hash = crypto.createHash("sha256").update(modelSha256);
   for (const f of stored) hash.update(`\0${f.location}\0${f.stored.sha256}`);
-  const graphs = path.join(cacheDir, "graphs");
+  const graphs = path.join(markedCacheFolder(cacheDir, true), "graphs");
   const dir = path.join(graphs, `${graph.name}-${hash.digest("hex").slice(0, 20)}`);
   const modelPath = path.join(dir, "model.onnx");
   const links = stored.map((f) => ({ location: f.location, inode: fs.statSync(f.stored.path).ino }));
@@ -92,6 +93,30 @@ function intact(dir: string, modelSha256: string, links: { location: string; ino
   } catch {
     return false;
   }
+}
+
+/** A graph folder of the cache with a readable record, and the names the record accounts for. */
+export interface GraphFolder {
+  dir: string;
+  files: string[];
+}
+
+/** The cache's graph folders that carry their record (a stray file or link in graphs/ is not one); nothing is followed through a link. */
+export function graphFolders(cacheDir: string): GraphFolder[] {
+  const graphs = path.join(cacheDir, "graphs");
+  if (!fs.lstatSync(graphs, { throwIfNoEntry: false })?.isDirectory()) return [];
+  return fs.readdirSync(graphs, { withFileTypes: true }).flatMap((e) => {
+    const dir = path.join(graphs, e.name);
+    if (!e.isDirectory() || TMP.test(e.name) || !fs.lstatSync(path.join(dir, RECORD), { throwIfNoEntry: false })?.isFile()) return [];
+    try {
+      const record = JSON.parse(fs.readFileSync(path.join(dir, RECORD), "utf8")) as GraphRecord;
+      const links = record.links.map((l) => l.location);
+      if (!links.every((l) => typeof l === "string" && l === path.basename(l) && l !== RECORD)) return [];
+      return [{ dir, files: [RECORD, "model.onnx", ...links] }];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Build (or reuse) `graph` and open an ONNX Runtime session on it; a cached graph that fails to load is rebuilt once. */

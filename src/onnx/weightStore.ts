@@ -10,6 +10,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { markedCacheFolder } from "../util/cacheDir";
 import { removeOrphans } from "../util/orphans";
 
 /** What is known about one stored copy. */
@@ -46,8 +47,8 @@ export function storeWeights(source: string, cacheDir: string): StoredWeights {
     const now = fs.statSync(copy);
     if (now.size === known.sourceSize && now.mtimeMs === known.copyMtimeMs) return known;
   }
-  fs.mkdirSync(dir, { recursive: true });
-  removeOrphans(dir, TMP);
+  fs.mkdirSync(weightStoreDir(markedCacheFolder(cacheDir, true)), { recursive: true });
+  if (!fs.lstatSync(dir).isSymbolicLink()) removeOrphans(dir, TMP); // never clean through a link out of the cache
   const tmp = `${copy}.tmp-${process.pid}`;
   try {
     fs.copyFileSync(real, tmp, fs.constants.COPYFILE_FICLONE);
@@ -69,10 +70,10 @@ export function storeWeights(source: string, cacheDir: string): StoredWeights {
   }
 }
 
-/** Every copy in the store with its record (records that cannot be read are skipped). */
+/** Every copy in the store with its record (records that cannot be read are skipped; a store reached through a link has none). */
 export function storedWeights(cacheDir: string): StoredWeights[] {
   const dir = weightStoreDir(cacheDir);
-  if (!fs.existsSync(dir)) return [];
+  if (!fs.lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return [];
   return fs
     .readdirSync(dir)
     .filter((n) => n.endsWith(".json"))

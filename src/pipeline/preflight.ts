@@ -1,14 +1,20 @@
 // Everything about a run that can be checked before any work, shared by `--dry-run` and the real run: the
 // prompts (printable, within CLIP's context), the step count, outputs that would replace an input, places
-// that cannot be written, and a memory estimate against the machine. Each failure is bad input (exit 2).
+// that cannot be written, the video (opened, not decoded: a video stream, enough frames, images of one size)
+// and a memory estimate against the machine. Each failure is bad input (exit 2).
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { EditPlan } from "../config/editPlan";
+import { MAX_PROMPT_CHARS } from "../config/limits";
 import type { ModelFacts } from "../fatezero/loadModel";
 import { windowFrames } from "../fatezero/frameWindows";
 import { estimatePeakBytes } from "../fatezero/memoryEstimate";
-import { InputError } from "../util/inputError";
+import { asInputError, InputError } from "../util/inputError";
+import { probeVideo } from "../video/readVideo";
+import { gridFrameSize } from "../video/writeVideo";
+import { SAMPLE_CLIP_SOURCE } from "../world/sampleClip";
+import { worldVideoSeed } from "../world/worldClip";
 import { outputFiles } from "./runEditPlan";
 
 /** What else a check needs. */
@@ -28,12 +34,15 @@ export interface PreflightReport {
 
 const BRANCHES = { inversion: 3, reconstruction: 4, none: 2 } as const;
 
-/** Check a plan before any work; throws InputError naming what is wrong. */
-export function preflight(plan: EditPlan, model: ModelFacts, o: PreflightOptions): PreflightReport {
+/** Check a plan before any work (the video is opened, not decoded); throws InputError naming what is wrong. */
+export async function preflight(plan: EditPlan, model: ModelFacts, o: PreflightOptions): Promise<PreflightReport> {
   checkPrompts(plan, model);
   if (plan.steps > model.trainTimesteps)
     throw new InputError(`steps: ${plan.steps} DDIM steps, but the model's schedule has only ${model.trainTimesteps} timesteps`);
   checkOutputs(plan, model, o);
+  // A generated clip is made at the plan's size; a file or folder is decoded at its own size, then fitted.
+  const generated = plan.video === SAMPLE_CLIP_SOURCE || worldVideoSeed(plan.video) !== undefined;
+  const source = generated ? undefined : await asInputError(() => probeVideo(plan.video, plan.frames));
   const peakBytesEstimate = estimatePeakBytes({
     weightBytes: model.weightBytes,
     unet: model.unet,
@@ -44,6 +53,12 @@ export function preflight(plan: EditPlan, model: ModelFacts, o: PreflightOptions
       steps: plan.steps,
       mapFloats: storedMapFloats(plan, model),
       pixels: plan.size[0] * plan.size[1],
+      sourcePixels: source ? source.width * source.height : 0,
+      stepMapFloats: plan.edits.some((e) => e.blend?.latents) ? stepMapFloats(plan, model) : 0,
+      gridPixels:
+        plan.out === null
+          ? 0
+          : gridFrameSize(Array(1 + plan.edits.length).fill({ height: plan.size[0], width: plan.size[1] })).reduce((a, b) => a * b),
       videos: 1 + plan.edits.length,
     },
     branches: BRANCHES[plan.attention],
@@ -70,6 +85,12 @@ function storedMapFloats(plan: EditPlan, model: ModelFacts): number {
   return positions * promptTokens + maskPositions * model.tokenizer.maxLength;
 }
 
+/** Floats per frame of the mask layers' maps that an edit step with a latent blend gets back for every branch. */
+function stepMapFloats(plan: EditPlan, model: ModelFacts): number {
+  const positions = plan.layers.filter((l) => l.maskSource).reduce((a, l) => a + l.height * l.width, 0);
+  return BRANCHES[plan.attention] * positions * model.tokenizer.maxLength;
+}
+
 function gb(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GB`;
 }
@@ -80,6 +101,8 @@ function checkPrompts(plan: EditPlan, model: ModelFacts): void {
   for (const e of plan.edits) prompts.push([`edit ${e.index}'s prompt`, e.prompt], [`edit ${e.index}'s source prompt`, e.sourcePrompt]);
   const room = model.tokenizer.maxLength - 2;
   for (const [what, prompt] of prompts) {
+    // Tokenizing megabytes would take long; the character bound comes first.
+    if (prompt.length > MAX_PROMPT_CHARS) throw new InputError(`${what} has ${prompt.length} characters; at most ${MAX_PROMPT_CHARS}`);
     const control = /[\u0000-\u001f\u007f-\u009f]/.exec(prompt);
     if (control) {
       const code = control[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase();

@@ -93,6 +93,7 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
         width: W,
         prompt: plan.inversionPrompt,
         steps: plan.steps,
+        inversionIterations: plan.inversionIterations,
         selectors: plan.unet.selectors,
         leastScChannel: plan.unet.leastScChannel,
         queryLimit: plan.controlQueryLimit,

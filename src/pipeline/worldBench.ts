@@ -9,7 +9,7 @@ import { editVideo } from "../fatezero/editVideo";
 import { fusedUnet } from "../fatezero/fusedUnet";
 import { selfMaskInput } from "../fatezero/fusionGraph";
 import type { InversionRecord } from "../fatezero/inversionRecord";
-import { invertVideo } from "../fatezero/invertVideo";
+import { FATEZERO_INVERSION_ITERATIONS, invertVideo } from "../fatezero/invertVideo";
 import type { FateZeroModel } from "../fatezero/loadModel";
 import { InputError } from "../util/inputError";
 import { worldCaption } from "../world/captions";
@@ -28,6 +28,8 @@ export interface BenchRow {
   attention: AttentionSourceMode;
   blendMask: boolean;
   spatialTemporal: boolean;
+  /** Fixed-point iterations per inversion step (0: FateZero's plain DDIM inversion). */
+  inversionIterations: number;
   clips: number;
   /** Reconstruction (the edit towards the source prompt) vs the source, dB. */
   reconPsnr: number;
@@ -50,6 +52,8 @@ export interface WorldBenchOptions {
   seed: number;
   clips: number;
   steps: number;
+  /** Fixed-point iterations per inversion step (see InversionRequest); default plain DDIM. */
+  inversionIterations?: number;
   onProgress?: (message: string) => void;
   signal?: AbortSignal;
 }
@@ -112,7 +116,7 @@ const ABLATIONS: { attention: AttentionSourceMode; blendMask: boolean; spatialTe
   { attention: "inversion", blendMask: true, spatialTemporal: false },
 ];
 
-type Scores = Omit<BenchRow, "edit" | "attention" | "blendMask" | "spatialTemporal" | "clips" | "reconPsnr">;
+type Scores = Omit<BenchRow, "edit" | "attention" | "blendMask" | "spatialTemporal" | "inversionIterations" | "clips" | "reconPsnr">;
 
 /** Run the benchmark; one row per edit, then the attribute edit's ablations. */
 export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions): Promise<BenchRow[]> {
@@ -122,10 +126,11 @@ export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions):
         `seeds from ${TRAINING_SEEDS} on are the world model's training clips`,
     );
   }
+  const inversionIterations = o.inversionIterations ?? FATEZERO_INVERSION_ITERATIONS;
   const rows = new Map<string, { row: Omit<BenchRow, keyof Scores | "reconPsnr" | "clips">; scores: Scores[]; recon: number[] }>();
   const add = (edit: BenchEdit, variant: (typeof ABLATIONS)[number], recon: number, s: Scores) => {
     const key = JSON.stringify([edit, variant]);
-    if (!rows.has(key)) rows.set(key, { row: { edit, ...variant }, scores: [], recon: [] });
+    if (!rows.has(key)) rows.set(key, { row: { edit, ...variant, inversionIterations }, scores: [], recon: [] });
     rows.get(key)!.scores.push(s);
     rows.get(key)!.recon.push(recon);
   };
@@ -144,6 +149,7 @@ export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions):
           width: WORLD_SIZE,
           prompt: caption,
           steps: o.steps,
+          inversionIterations,
           ...(spatialTemporal ? {} : { leastScChannel: Number.MAX_SAFE_INTEGER }),
         },
         { signal: o.signal },

@@ -12,6 +12,9 @@ export type BetaSchedule = "linear" | "scaled_linear" | "squaredcos_cap_v2";
 /** What the model predicts: the noise, the velocity (v) or the clean sample. */
 export type PredictionType = "epsilon" | "v_prediction" | "sample";
 
+/** Most training timesteps a config may declare: a hundred times SD's 1000; the schedule holds a few arrays of that length. */
+export const MAX_TRAIN_TIMESTEPS = 100_000;
+
 const BETA_SCHEDULES: readonly BetaSchedule[] = ["linear", "scaled_linear", "squaredcos_cap_v2"];
 const PREDICTION_TYPES: readonly PredictionType[] = ["epsilon", "v_prediction", "sample"];
 
@@ -232,7 +235,12 @@ function resolveConfig(json: DiffusersSchedulerJson): DdimSchedulerConfig {
     return v as K;
   };
 
-  const numTrainTimesteps = num("num_train_timesteps", 1000, (v) => Number.isInteger(v) && v >= 1, "a positive integer");
+  const numTrainTimesteps = num(
+    "num_train_timesteps",
+    1000,
+    (v) => Number.isInteger(v) && v >= 1 && v <= MAX_TRAIN_TIMESTEPS,
+    `an integer in 1…${MAX_TRAIN_TIMESTEPS}`,
+  );
   let trainedBetas: number[] | null = null;
   const rawBetas = json.trained_betas;
   if (rawBetas !== undefined && rawBetas !== null) {

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import sharp from "sharp";
+import { fileKind } from "../util/fileKind";
 import { ffmpegCommand, ffmpegPath } from "./ffmpeg";
 
 /** Frames of a clip in memory. */
@@ -185,16 +186,81 @@ async function fitFrame(f: RawFrame, o: Required<FrameOffset>, height: number, w
     .toBuffer();
 }
 
+/** What a source holds, found without decoding it: its frame count and the size of its frames. */
+export interface VideoProbe {
+  frames: number;
+  width: number;
+  height: number;
+}
+
 /**
- * How many frames a source has: a folder's images, or the video packets ffmpeg copies from a file's first
- * video stream (no decoding, so a long video is counted in moments).
+ * Open a video file or frame folder without decoding it (the checks a dry run can afford): it is a video with a
+ * video stream, or a folder of images of one size; it has the frames `indices` asks for (folder: each of those
+ * is an image). Errors name the file and what is wrong.
  */
+export async function probeVideo(source: string, indices: readonly number[]): Promise<VideoProbe> {
+  const stats = fs.statSync(source, { throwIfNoEntry: false });
+  if (!stats) throw new Error(`video source ${source} does not exist`);
+  if (!stats.isDirectory() && !stats.isFile())
+    throw new Error(`video source ${source} is ${fileKind(stats)}, neither a video file nor a folder of frames`);
+  const probe = stats.isDirectory() ? await probeFolder(source, indices) : probeVideoFile(source);
+  const last = indices[indices.length - 1];
+  if (last >= probe.frames) {
+    const rate = indices.length > 1 ? indices[1] - indices[0] : 1;
+    throw new Error(
+      `${source} has ${probe.frames} frames, but ${indices.length} frames were requested (from frame ${indices[0]}, every ${rate}), ` +
+        `which needs ${last + 1} frames`,
+    );
+  }
+  return probe;
+}
+
+/** A folder's frame count, and the size of the frames at `indices`, which must all be readable images of one size. */
+async function probeFolder(dir: string, indices: readonly number[]): Promise<VideoProbe> {
+  const files = listFrameFiles(dir);
+  if (files.length === 0) throw new Error(`folder ${dir} contains no images (${IMAGE_EXTENSIONS.join(", ")})`);
+  let first: { width: number; height: number; file: string } | undefined;
+  for (const i of indices.filter((i) => i < files.length)) {
+    const file = path.join(dir, files[i]);
+    const meta = await sharp(file)
+      .metadata() // the header only
+      .catch((e: Error) => {
+        throw new Error(`cannot read frame ${file}: ${e.message}`);
+      });
+    const [width, height] = [meta.width ?? 0, meta.height ?? 0];
+    if (!first) first = { width, height, file };
+    else if (width !== first.width || height !== first.height)
+      throw new Error(`${dir}: frame ${file} is ${width}×${height} but ${first.file} is ${first.width}×${first.height}`);
+  }
+  return { frames: files.length, width: first?.width ?? 0, height: first?.height ?? 0 };
+}
+
+/**
+ * A video file's frames and size: ffmpeg copies the packets of its first video stream (no decoding, so a long
+ * video is probed in moments) and reports the stream's size.
+ */
+function probeVideoFile(file: string): VideoProbe {
+  checkVideoExtension(file);
+  const r = spawnSync(ffmpegPath(), ["-nostdin", "-hide_banner", "-i", file, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], {
+    encoding: "utf8",
+  });
+  const log = r.stderr ?? "";
+  if (/Stream map '0:v:0' matches no streams/.test(log)) {
+    const streams = [...log.matchAll(/Stream #\d+:\d+[^:]*: (\w+):/g)].map((m) => m[1].toLowerCase());
+    throw new Error(`${file} has no video stream${streams.length ? ` (only ${[...new Set(streams)].join(", ")})` : ""}`);
+  }
+  if (r.status !== 0) throw new Error(`cannot read video ${file}: ${lastLogLines(log, file) ?? `ffmpeg exit ${r.status}`}`);
+  const counts = [...log.matchAll(/frame=\s*(\d+)/g)];
+  const size = /Stream #\d+:\d+[^:]*: Video: .*?(\d+)x(\d+)/.exec(log);
+  const frames = counts.length ? Number(counts[counts.length - 1][1]) : 0;
+  if (frames === 0 || !size) throw new Error(`${file}: its video stream has no frames ffmpeg can read`);
+  return { frames, width: Number(size[1]), height: Number(size[2]) };
+}
+
+/** How many frames a source has: a folder's images, or the video packets of a file's first video stream. */
 export function countSourceFrames(source: string): number {
   if (fs.statSync(source).isDirectory()) return listFrameFiles(source).length;
-  const r = spawnSync(ffmpegPath(), ["-nostdin", "-i", source, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], { encoding: "utf8" });
-  const counts = [...(r.stderr ?? "").matchAll(/frame=\s*(\d+)/g)];
-  if (r.status !== 0 || counts.length === 0) throw new Error(`${source}: ffmpeg could not count its video frames`);
-  return Number(counts[counts.length - 1][1]);
+  return probeVideoFile(source).frames;
 }
 
 /** The image files of a folder, in natural order (frame2 before frame10). */
@@ -234,13 +300,18 @@ async function readImage(file: string): Promise<RawFrame> {
   }
 }
 
-async function readVideoFile(file: string, s: Sampling): Promise<Decoded> {
+/** A file to read as video has one of VIDEO_EXTENSIONS. */
+function checkVideoExtension(file: string): void {
   const ext = path.extname(file).toLowerCase();
   if (!VIDEO_EXTENSIONS.includes(ext)) {
     throw new Error(
       `${file} is neither a folder of frames nor a video file (${VIDEO_EXTENSIONS.join(", ")}); got "${ext || "no extension"}"`,
     );
   }
+}
+
+async function readVideoFile(file: string, s: Sampling): Promise<Decoded> {
+  checkVideoExtension(file);
   // The window start is known unless a later clip's stride defaults to the frame count (then it is past the
   // end, and sampleIndices reports it). With a fixed count, decoding stops after the last needed frame.
   const first = s.clip === 0 ? s.start : s.stride > 0 ? s.start + s.stride * s.clip : Number.POSITIVE_INFINITY;

@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import sharp from "sharp";
-import { folderTarget, writeFolder } from "../util/folderOutput";
+import { outputFolder, writeFolder } from "../util/folderOutput";
 import { removeOrphans } from "../util/orphans";
 import { ffmpegCommand, hasEncoder } from "./ffmpeg";
 import type { VideoClip } from "./readVideo";
@@ -31,33 +31,37 @@ export interface GridColumn {
   clip: VideoClip;
 }
 
-/** A frame file of a folder of frames: `00000.png`, `00001.png`, … (FateZero's frame naming). */
-const FRAME_FILE = /^\d{5}\.png$/;
+/** What a folder of frames' manifest names as its writer. */
+export const FRAMES_WRITER = "fatezero's frame writer";
 
 /**
- * Write each frame as `<dir>/00000.png`, `00001.png`, …; returns the paths. The folder is written whole: one
- * holding an earlier sequence (frame files only) is replaced, never mixed with this one; one with other files is refused.
+ * Write each frame as `<dir>/00000.png`, `00001.png`, …; returns the paths. The folder is written whole: an
+ * earlier sequence written here (verified by its manifest) is replaced, never mixed with this one; any other
+ * non-empty folder is refused.
  */
 export async function writeFrames(dir: string, clip: VideoClip): Promise<string[]> {
   checkClip(clip);
-  const target = path.resolve(dir);
-  const replacing = folderTarget(target, `frames folder ${dir}`, (entries) =>
-    entries.every((e) => FRAME_FILE.test(e)) ? true : "not only frames (00000.png, …): give a new or empty folder",
-  );
+  const out = outputFolder(dir, "frames folder", FRAMES_WRITER);
+  const names = await writeFolder(out, (staging) => writeFrameFiles(staging, clip));
+  return names.map((name) => path.join(out.target, name));
+}
+
+/** Write the frames as `00000.png`, `00001.png`, … into `dir`, a new folder of the caller's; returns the names. */
+export async function writeFrameFiles(dir: string, clip: VideoClip): Promise<string[]> {
+  checkClip(clip);
+  fs.mkdirSync(dir, { recursive: true });
   const frameBytes = clip.height * clip.width * 3;
   const names = Array.from({ length: clip.count }, (_, i) => `${String(i).padStart(5, "0")}.png`);
-  await writeFolder(target, replacing, async (staging) => {
-    await Promise.all(
-      names.map(async (name, i) => {
-        const rgb = clip.frames.subarray(i * frameBytes, (i + 1) * frameBytes); // [H, W, 3]
-        const png = await sharp(rgb, { raw: { width: clip.width, height: clip.height, channels: 3 } })
-          .png()
-          .toBuffer();
-        await fs.promises.writeFile(path.join(staging, name), png);
-      }),
-    );
-  });
-  return names.map((name) => path.join(target, name));
+  await Promise.all(
+    names.map(async (name, i) => {
+      const rgb = clip.frames.subarray(i * frameBytes, (i + 1) * frameBytes); // [H, W, 3]
+      const png = await sharp(rgb, { raw: { width: clip.width, height: clip.height, channels: 3 } })
+        .png()
+        .toBuffer();
+      await fs.promises.writeFile(path.join(dir, name), png);
+    }),
+  );
+  return names;
 }
 
 /** Write an mp4: H.264 yuv420p (BT.709, tagged) via libx264 when available, else MPEG-4 part 2. */
@@ -113,6 +117,14 @@ export async function writeGif(file: string, clip: VideoClip, fps = clip.fps): P
   await atomicWrite(file, (tmp) => encodeRaw(clip, fps, tmp, "gif", options));
 }
 
+/** [height, width] of a grid frame of columns of these sizes: the label band above, gaps between. */
+export function gridFrameSize(columns: readonly { height: number; width: number }[], options: GridOptions = {}): [number, number] {
+  const gap = options.gap ?? 4;
+  const bodyHeight = Math.max(...columns.map((c) => c.height));
+  const labelHeight = options.labelHeight ?? Math.max(24, Math.round(bodyHeight * 0.07));
+  return [labelHeight + bodyHeight, columns.reduce((w, c) => w + c.width, 0) + gap * (columns.length - 1)];
+}
+
 /** Compose labelled columns side by side (source | reconstruction | edit …) into one grid clip. */
 export async function makeGrid(columns: GridColumn[], options: GridOptions = {}): Promise<VideoClip> {
   if (columns.length === 0) throw new Error("makeGrid: no columns");
@@ -121,16 +133,13 @@ export async function makeGrid(columns: GridColumn[], options: GridOptions = {})
   const bad = columns.find((c) => c.clip.count !== count);
   if (bad) throw new Error(`makeGrid: column "${bad.label}" has ${bad.clip.count} frames but "${columns[0].label}" has ${count}`);
   const gap = options.gap ?? 4;
-  const bodyHeight = Math.max(...columns.map((c) => c.clip.height));
-  const labelHeight = options.labelHeight ?? Math.max(24, Math.round(bodyHeight * 0.07));
+  const [height, width] = gridFrameSize(
+    columns.map((c) => c.clip),
+    options,
+  );
+  const labelHeight = height - Math.max(...columns.map((c) => c.clip.height));
   const lefts: number[] = [];
-  let width = 0;
-  for (const c of columns) {
-    lefts.push(width);
-    width += c.clip.width + gap;
-  }
-  width -= gap;
-  const height = labelHeight + bodyHeight;
+  for (let k = 0; k < columns.length; k++) lefts.push(k === 0 ? 0 : lefts[k - 1] + columns[k - 1].clip.width + gap);
   const band = await renderLabels(columns, lefts, width, labelHeight); // [labelHeight, width, 3]
 
   const frameBytes = height * width * 3;

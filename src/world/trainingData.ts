@@ -4,9 +4,9 @@
 // benchmark seeds below it are never seen in training.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ClipTokenizer } from "../tokenizer/clipTokenizer";
+import { ClipTokenizer, CLIP_TOKENS } from "../tokenizer/clipTokenizer";
 import { getWordIndices } from "../tokenizer/wordIndices";
-import { vehicleWords } from "./captions";
+import { CAPTION_VARIANTS, vehicleWords } from "./captions";
 import { seededRandom } from "./layout";
 import { COLOUR_NAMES, SETTINGS, STYLES, VEHICLE_COLOURS, VEHICLE_KINDS, type WorldAttributes } from "./vocabulary";
 import { renderWorldClip, WORLD_FRAMES, WORLD_SIZE } from "./worldClip";
@@ -16,6 +16,8 @@ import { worldVocabFiles } from "./worldVocab";
 export const TRAINING_SEEDS = 1_000_000;
 /** Latent pixels per image pixel side: the VAE's factor (three 2× downsamplings). */
 const VAE_FACTOR = 8;
+/** What an export's manifest names as its writer (`fatezero world-training-data`). */
+export const TRAINING_DATA_WRITER = "fatezero world-training-data";
 /** Bumped whenever what the exporter writes changes. */
 export const TRAINING_DATA_VERSION = 2;
 
@@ -42,7 +44,21 @@ export interface TrainingDataMeta {
   colours: { name: string; tokenId: number; rgb: readonly number[] }[];
 }
 
-/** Write `clips` training clips into `dir` (frames.u8, ids.i32, objectTokens.u8, vehicle.u8, meta.json). */
+/** The names of the data files, in the order the trainer reads them. */
+const DATA_FILES = { frames: "frames.u8", ids: "ids.i32", objectTokens: "objectTokens.u8", vehicle: "vehicle.u8" };
+
+/** Bytes `writeTrainingData` writes for `clips` clips (the files grow by the same amount per clip). */
+export function trainingDataBytes(clips: number): number {
+  const S = WORLD_SIZE;
+  const s = S / VAE_FACTOR;
+  const perFrame = S * S * 3 + CAPTION_VARIANTS * CLIP_TOKENS * (4 + 1) + s * s; // frames, ids (i32), objectTokens, vehicle
+  return clips * WORLD_FRAMES * perFrame;
+}
+
+/**
+ * Write `clips` training clips into the new folder `dir` (frames.u8, ids.i32, objectTokens.u8, vehicle.u8,
+ * meta.json) under their final names: the caller publishes the folder whole (util/folderOutput.ts).
+ */
 export function writeTrainingData(dir: string, clips: number, onProgress?: (done: number, total: number) => void): TrainingDataMeta {
   const files = worldVocabFiles();
   const tokenizer = new ClipTokenizer(files.vocab, files.merges);
@@ -50,8 +66,13 @@ export function writeTrainingData(dir: string, clips: number, onProgress?: (done
   const S = WORLD_SIZE;
   const s = S / VAE_FACTOR;
   fs.mkdirSync(dir, { recursive: true });
-  const open = (name: string) => fs.openSync(path.join(dir, `${name}.tmp`), "w");
-  const out = { frames: open("frames.u8"), ids: open("ids.i32"), objectTokens: open("objectTokens.u8"), vehicle: open("vehicle.u8") };
+  const open = (name: string) => fs.openSync(path.join(dir, name), "wx");
+  const out = {
+    frames: open(DATA_FILES.frames),
+    ids: open(DATA_FILES.ids),
+    objectTokens: open(DATA_FILES.objectTokens),
+    vehicle: open(DATA_FILES.vehicle),
+  };
   let variants = 0;
   for (let c = 0; c < clips; c++) {
     const seed = TRAINING_SEEDS + c;
@@ -77,11 +98,7 @@ export function writeTrainingData(dir: string, clips: number, onProgress?: (done
     fs.writeSync(out.vehicle, coverage);
     onProgress?.(c + 1, clips);
   }
-  for (const [name, fd] of Object.entries(out)) {
-    fs.closeSync(fd);
-    const ext = name === "ids" ? "i32" : "u8";
-    fs.renameSync(path.join(dir, `${name}.${ext}.tmp`), path.join(dir, `${name}.${ext}`));
-  }
+  for (const fd of Object.values(out)) fs.closeSync(fd);
   const meta: TrainingDataMeta = {
     version: TRAINING_DATA_VERSION,
     clips,

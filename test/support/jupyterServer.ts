@@ -1,5 +1,7 @@
-// A real Jupyter server for tests: Debian's classic `jupyter notebook` with all Jupyter state in a temporary
-// folder, and a @jupyterlab/services client connected to it (the same client code JupyterLab runs).
+// A real Jupyter server for tests, from the project's pinned environment (.venv, python/setup.sh): `jupyter
+// server` (jupyter_server 2), or the same server with Notebook 7's or JupyterLab 4.6's frontend (`jupyter
+// notebook`, `jupyter lab`), all Jupyter state in a temporary folder, and a @jupyterlab/services client
+// connected to it (the same client code JupyterLab runs).
 import { spawn, type ChildProcess } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -9,6 +11,7 @@ import * as path from "node:path";
 import { KernelAPI, KernelConnection, ServerConnection, type Kernel } from "@jupyterlab/services";
 import WebSocket from "ws";
 import { isolatedJupyterEnv } from "../../kernel/install";
+import { JUPYTER, withPythonPath } from "./pythonEnv";
 import { withTimeout } from "./withTimeout";
 
 /** The temporary folders the server's Jupyter state lives in. */
@@ -23,8 +26,24 @@ export interface JupyterDirs {
   notebooks: string;
 }
 
+/** Which Jupyter application serves: the bare server (REST and websockets), Notebook 7, or JupyterLab. */
+export type JupyterApp = "server" | "notebook" | "lab";
+
 /** What a test sets up before the server starts. */
 export interface JupyterServerOptions {
+  /** `jupyter server` (default), `jupyter notebook` (Notebook 7) or `jupyter lab`. */
+  app?: JupyterApp;
+  /** More command-line options for the application. */
+  args?: string[];
+  /** The `jupyter` command (default: the pinned .venv's). */
+  jupyter?: string;
+  /** The environment to start from (default: process.env with the .venv's bin/ first on PATH). */
+  baseEnv?: NodeJS.ProcessEnv;
+  /**
+   * Whether Jupyter's data, config and runtime folders and JUPYTER_PATH point into the temporary folder (default
+   * true); false leaves them as `baseEnv` has them (a user's own Jupyter, as the install test checks it).
+   */
+  isolated?: boolean;
   /** Runs before the server starts, with the folders and the environment it will run with (install kernelspecs here). */
   prepare?: (dirs: JupyterDirs, env: NodeJS.ProcessEnv) => void | Promise<void>;
   /** How long the server may take to answer GET /api. */
@@ -34,6 +53,8 @@ export interface JupyterServerOptions {
 /** A running server and a client connected to it. */
 export interface JupyterServer {
   readonly baseUrl: string;
+  /** The server's token (also in `settings`). */
+  readonly token: string;
   readonly dirs: JupyterDirs;
   readonly env: NodeJS.ProcessEnv;
   readonly settings: ServerConnection.ISettings;
@@ -89,7 +110,7 @@ async function waitReady(baseUrl: string, token: string, child: ChildProcess, ti
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`jupyter notebook exited (${child.exitCode ?? child.signalCode}):\n${log()}`);
+      throw new Error(`the Jupyter server exited (${child.exitCode ?? child.signalCode}):\n${log()}`);
     try {
       const res = await fetch(`${baseUrl}api`, { headers: { Authorization: `token ${token}` }, signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
@@ -98,17 +119,16 @@ async function waitReady(baseUrl: string, token: string, child: ChildProcess, ti
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`jupyter notebook not ready after ${timeoutMs} ms:\n${log()}`);
+  throw new Error(`the Jupyter server was not ready after ${timeoutMs} ms:\n${log()}`);
 }
 
-/** Start `jupyter notebook` on a free port with a random token and Jupyter state in a temporary folder. */
+/** Start `jupyter server|notebook|lab` on a free port with a random token and Jupyter state in a temporary folder. */
 export async function startJupyterServer(options: JupyterServerOptions = {}): Promise<JupyterServer> {
   const dirs = makeDirs();
   const token = crypto.randomBytes(24).toString("hex");
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...isolatedJupyterEnv(dirs.root, dirs.prefix),
-    IPYTHONDIR: path.join(dirs.root, "ipython"),
+    ...(options.baseEnv ?? withPythonPath(process.env)),
+    ...(options.isolated === false ? {} : { ...isolatedJupyterEnv(dirs.root, dirs.prefix), IPYTHONDIR: path.join(dirs.root, "ipython") }),
   };
   let child: ChildProcess | undefined;
   let output = "";
@@ -118,7 +138,7 @@ export async function startJupyterServer(options: JupyterServerOptions = {}): Pr
     if (child) {
       const done = exited(child);
       child.kill("SIGTERM");
-      await withTimeout(done, 10_000, "jupyter notebook to stop").catch(() => {
+      await withTimeout(done, 10_000, "the Jupyter server to stop").catch(() => {
         child?.kill("SIGKILL");
         return exited(child!);
       });
@@ -129,16 +149,17 @@ export async function startJupyterServer(options: JupyterServerOptions = {}): Pr
     await options.prepare?.(dirs, env);
     const port = await freePort();
     const args = [
-      "notebook",
-      "--no-browser",
-      "--ip=127.0.0.1",
-      `--port=${port}`,
-      "--port-retries=0",
-      `--NotebookApp.token=${token}`,
-      "--allow-root",
-      `--notebook-dir=${dirs.notebooks}`,
+      options.app ?? "server",
+      "--ServerApp.ip=127.0.0.1",
+      `--ServerApp.port=${port}`,
+      "--ServerApp.port_retries=0",
+      `--ServerApp.token=${token}`,
+      "--ServerApp.open_browser=False",
+      "--ServerApp.allow_root=True",
+      `--ServerApp.root_dir=${dirs.notebooks}`,
+      ...(options.args ?? []),
     ];
-    child = spawn("/usr/bin/jupyter", args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    child = spawn(options.jupyter ?? JUPYTER, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     process.on("exit", killOnExit);
     child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
@@ -156,6 +177,7 @@ export async function startJupyterServer(options: JupyterServerOptions = {}): Pr
     let stopped: Promise<void> | undefined;
     return {
       baseUrl,
+      token,
       dirs,
       env,
       settings,

@@ -1,21 +1,16 @@
 // A throwaway Jupyter for kernel tests: the fatezero kernelspec installed with `--prefix`, every Jupyter
-// folder in a temp dir, and a runner for client processes (Debian's Python tools) with bounded time.
+// folder in a temp dir, and a runner for client processes (the pinned environment's Python tools, .venv) with
+// bounded time.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isolatedJupyterEnv } from "../../kernel/install";
 import { tempDir } from "../sharedData";
+import { ROOT, withPythonPath } from "./pythonEnv";
 
-/** The project root (tests run from dist/test). */
-export const ROOT = path.resolve(__dirname, "..", "..", "..");
-/** Debian's Python, which has the Jupyter packages (the `python3` on PATH may not). */
-export const PYTHON = "/usr/bin/python3";
-
-/** Whether Debian's Python can import these modules. */
-export function pythonHas(modules: string[]): boolean {
-  return spawnSync(PYTHON, ["-c", `import ${modules.join(", ")}`]).status === 0;
-}
+// The environment's Python and its checks live in pythonEnv.ts; these names stay for the tests importing them here.
+export { JUPYTER, PYTHON, pythonHas, pythonMissing, ROOT } from "./pythonEnv";
 
 /** A temporary Jupyter with the kernelspec installed into its prefix; cells run in its `notebooks` folder. */
 export function temporaryJupyter(tag: string): { env: NodeJS.ProcessEnv; notebooks: string; prefix: string } {
@@ -28,7 +23,7 @@ export function temporaryJupyter(tag: string): { env: NodeJS.ProcessEnv; noteboo
   const notebooks = path.join(root, "notebooks");
   fs.mkdirSync(notebooks);
   const env = {
-    ...process.env,
+    ...withPythonPath(process.env),
     ...isolatedJupyterEnv(root, prefix),
     PYTHONPATH: path.join(ROOT, "test/python"),
     // No __pycache__ in the source tree.

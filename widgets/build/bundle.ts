@@ -1,14 +1,15 @@
 // Builds the browser bundles of the `fatezero-widgets` frontend (widgets/frontend/) with esbuild:
-//   dist/widgets/nbextension/       classic Notebook 6 nbextension (AMD, own widget manager)
 //   dist/widgets/embed/             AMD module + html-manager's embed-amd.js + require.js for exported HTML
-//   dist/widgets/labextension/      JupyterLab 4 prebuilt extension (via @jupyterlab/builder, about 15 s)
+//   dist/widgets/labextension/      JupyterLab 4.6 prebuilt extension (via @jupyter/builder, JupyterLab 4.6's own
+//                                   extension builder, against @jupyterlab/core-meta 4.6.6: the core package
+//                                   the pip-installed jupyterlab==4.6.6 is built from)
 // Usage: node dist/widgets/build/bundle.js
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as esbuild from "esbuild";
 import { MODULE_NAME, MODULE_VERSION } from "../shared/widgetStates";
-import { EMBED_DIR, LABEXTENSION_DIR, NBEXTENSION_DIR, OUT, ROOT } from "./paths";
+import { EMBED_DIR, LABEXTENSION_DIR, OUT, ROOT } from "./paths";
 
 const FRONTEND = path.join(ROOT, "widgets", "frontend");
 const LAB_SOURCE_DIR = path.join(OUT, "labextension-src");
@@ -32,26 +33,6 @@ const COMMON: esbuild.BuildOptions = {
 // Inside a page that has requirejs, bundled UMD code would see `define.amd` and register anonymous modules
 // (requirejs then fails with "mismatched anonymous define"): hide `define` from the bundled code.
 const NO_AMD = { ...COMMON.define, define: "undefined" };
-
-/** The classic notebook extension: everything bundled, wrapped as an AMD module of the notebook's requirejs. */
-async function nbextension(): Promise<void> {
-  const result = await esbuild.build({
-    ...COMMON,
-    define: NO_AMD,
-    entryPoints: [path.join(FRONTEND, "nbextension.ts")],
-    format: "iife",
-    globalName: "fatezeroNbextension",
-    write: false,
-  });
-  const code = [
-    'define(["base/js/namespace", "notebook/js/outputarea"], function (Jupyter, outputarea) {',
-    result.outputFiles[0].text,
-    "return { load_ipython_extension: function () { fatezeroNbextension.load(Jupyter, outputarea.OutputArea); } };",
-    "});",
-  ].join("\n");
-  fs.mkdirSync(NBEXTENSION_DIR, { recursive: true });
-  fs.writeFileSync(path.join(NBEXTENSION_DIR, "index.js"), code);
-}
 
 /**
  * The module for html-manager's embed-amd.js: an anonymous AMD module (requirejs names it by its file,
@@ -88,10 +69,14 @@ async function embed(): Promise<void> {
   fs.copyFileSync(path.join(ROOT, "node_modules", "requirejs", "require.js"), path.join(EMBED_DIR, "require.js"));
 }
 
+/** JupyterLab's core package description (its shared singletons and their versions), as `jupyter labextension build` uses it. */
+export const CORE_PACKAGE_FILE = path.join(ROOT, "node_modules", "@jupyterlab", "core-meta", "core.package.json");
+
 /**
  * The JupyterLab extension: esbuild bundles the plugin (and vega) into one ES module with
- * @jupyter-widgets/base left external, then @jupyterlab/builder turns that package into a federated
- * prebuilt extension against the synthesised core package in widgets/labextension/core.
+ * @jupyter-widgets/base left external, then @jupyter/builder (what `jupyter labextension build` runs in
+ * JupyterLab 4.6) turns that package into a federated prebuilt extension against JupyterLab 4.6.6's core
+ * package file, pinned through @jupyterlab/core-meta in package.json.
  */
 async function labextension(): Promise<void> {
   fs.rmSync(LAB_SOURCE_DIR, { recursive: true, force: true });
@@ -106,6 +91,9 @@ async function labextension(): Promise<void> {
   const base = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "@jupyter-widgets", "base", "package.json"), "utf8")) as {
     version: string;
   };
+  const builderVersion = (
+    JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "@jupyter", "builder", "package.json"), "utf8")) as { version: string }
+  ).version;
   const pkg = {
     name: MODULE_NAME,
     version: MODULE_VERSION,
@@ -115,6 +103,8 @@ async function labextension(): Promise<void> {
     files: ["lib/"],
     keywords: ["jupyter", "jupyterlab", "jupyterlab-extension", "jupyter-widgets"],
     dependencies: { "@jupyter-widgets/base": `^${base.version.split(".")[0]}.0.0` },
+    // The marker `jupyter labextension build` looks for; the build below runs the same script.
+    devDependencies: { "@jupyter/builder": builderVersion },
     jupyterlab: {
       extension: true,
       outputDir: path.relative(LAB_SOURCE_DIR, LABEXTENSION_DIR),
@@ -123,8 +113,8 @@ async function labextension(): Promise<void> {
     },
   };
   fs.writeFileSync(path.join(LAB_SOURCE_DIR, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
-  const builder = path.join(ROOT, "node_modules", "@jupyterlab", "builder", "lib", "build-labextension.js");
-  const built = spawnSync(process.execPath, [builder, "--core-path", path.join(ROOT, "widgets", "labextension", "core"), LAB_SOURCE_DIR], {
+  const builder = path.join(ROOT, "node_modules", "@jupyter", "builder", "lib", "build-labextension.js");
+  const built = spawnSync(process.execPath, [builder, "--core-package-file", CORE_PACKAGE_FILE, LAB_SOURCE_DIR], {
     cwd: ROOT,
     encoding: "utf8",
   });
@@ -133,7 +123,7 @@ async function labextension(): Promise<void> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  await Promise.all([nbextension(), embed()]);
+  await embed();
   await labextension();
   console.log(`widget bundles in ${path.relative(ROOT, OUT)}/ (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }

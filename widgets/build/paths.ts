@@ -6,8 +6,6 @@ import * as path from "node:path";
 export const ROOT = path.resolve(__dirname, "..", "..", "..");
 /** Where the bundles go. */
 export const OUT = path.join(ROOT, "dist", "widgets");
-/** The folder installed as `<data dir>/nbextensions/fatezero-widgets/`. */
-export const NBEXTENSION_DIR = path.join(OUT, "nbextension");
 /** The files an exported HTML page needs beside it. */
 export const EMBED_DIR = path.join(OUT, "embed");
 /** The built JupyterLab extension (what goes to `<data dir>/labextensions/fatezero-widgets/`). */

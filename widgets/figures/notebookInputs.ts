@@ -3,6 +3,7 @@
 // FateZero's sizes.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { MAX_FRAMES, MAX_SIZE, MAX_STEPS } from "../../src/config/limits";
 import { deviceFromEnvironment, type Device } from "../../src/onnx/device";
 import { asInputSync, InputError } from "../../src/util/inputError";
 import { readVideo, type VideoClip } from "../../src/video/readVideo";
@@ -38,11 +39,13 @@ const CAR_TURN = { dir: "data/car-turn", source: "a silver jeep driving down a c
 const SIZES: Record<string, [number, number, number]> = { world: [WORLD_FRAMES, WORLD_SIZE, WORLD_STEPS], tiny: [6, 128, 8] };
 const FATEZERO_SIZES: [number, number, number] = [8, 512, 50];
 
-function numberEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** An integer variable within the CLI's bound for it (src/config/limits.ts), or `fallback` when unset. */
+function numberEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new InputError(`${name}: expected a positive integer, got "${raw}"`);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > max)
+    throw new InputError(`${name}: expected an integer in 1…${max}, got "${raw}"`);
   return n;
 }
 
@@ -75,9 +78,9 @@ export function notebookInputs(notebookDir = process.cwd(), env: NodeJS.ProcessE
     video,
     source,
     object,
-    frames: numberEnv(env, "FATEZERO_FRAMES", frames),
-    size: numberEnv(env, "FATEZERO_SIZE", size),
-    steps: numberEnv(env, "FATEZERO_STEPS", steps),
+    frames: numberEnv(env, "FATEZERO_FRAMES", frames, MAX_FRAMES),
+    size: numberEnv(env, "FATEZERO_SIZE", size, MAX_SIZE),
+    steps: numberEnv(env, "FATEZERO_STEPS", steps, MAX_STEPS),
     ...(model === "tiny" && fs.existsSync(merges) ? { clipMerges: merges } : {}),
   };
 }

@@ -20,13 +20,16 @@ export function colour(value: number): [number, number, number] {
 
 const LUT = Array.from({ length: 256 }, (_, v) => colour(v));
 
-/** Frame `f` of a uint8 [F, height, width] heat map as an RGBA image with the scale and value-driven alpha. */
-export function heatImage(map: Uint8Array, f: number, width: number, height: number, maxAlpha = 0.7): ImageData | undefined {
+/**
+ * Frame `f` of a uint8 [F, height, width] heat map as an RGBA image with the scale and value-driven alpha;
+ * values are multiplied by `gain` (0 … 1) first, to put a frame on a scale wider than its own.
+ */
+export function heatImage(map: Uint8Array, f: number, width: number, height: number, gain = 1, maxAlpha = 0.7): ImageData | undefined {
   const n = width * height;
   if (n === 0 || map.length < (f + 1) * n) return undefined;
   const image = new ImageData(width, height);
   for (let p = 0; p < n; p++) {
-    const v = map[f * n + p];
+    const v = Math.round(map[f * n + p] * gain);
     const [r, g, b] = LUT[v];
     image.data.set([r, g, b, Math.round(255 * maxAlpha * (0.25 + (0.75 * v) / 255))], p * 4);
   }

@@ -1,6 +1,7 @@
 // CrossAttentionViewer: token chips, step / layer-group / average controls, and per frame the frame image
 // with the selected token's cross-attention heat map drawn over it. The kernel computes `heatmap` for the
-// selection; this view only sends the selection and draws what comes back.
+// selection; this view only sends the selection and draws what comes back, each frame on its own scale
+// (the default, as FateZero's and prompt-to-prompt's viewers draw maps) or all on the absolute 0 … heat_max.
 import { DOMWidgetModel, DOMWidgetView } from "@jupyter-widgets/base";
 import { WIDGETS, type ClipFrames, widgetIdentity } from "../shared/widgetStates";
 import { drawLegend, heatImage } from "./colormap";
@@ -22,6 +23,7 @@ export class CrossAttentionViewerView extends DOMWidgetView {
   private group = h("select", { testid: "fz-group" });
   private average = h("input", { testid: "fz-average" });
   private frames = new FrameOverlays("fz-heatmap", "fz-mass");
+  private scale = h("select", { testid: "fz-scale" });
   private legendMax = h("span", { cls: "fz-muted", testid: "fz-heat-max" });
   private saveStep = perFrame(() => this.model.save_changes());
 
@@ -32,6 +34,10 @@ export class CrossAttentionViewerView extends DOMWidgetView {
     this.average.type = "checkbox";
     const legend = h("canvas");
     drawLegend(legend);
+    this.scale.append(
+      Object.assign(h("option", { text: "each frame to its max" }), { value: "frame" }),
+      Object.assign(h("option", { text: "absolute" }), { value: "absolute" }),
+    );
     this.el.append(
       this.chips,
       h(
@@ -43,6 +49,8 @@ export class CrossAttentionViewerView extends DOMWidgetView {
         h("label", {}, this.average, document.createTextNode(" average over steps")),
         h("span", { text: "layers" }),
         this.group,
+        h("span", { text: "scale" }),
+        this.scale,
       ),
       this.frames.element,
       h("div", { cls: "fz-legend" }, h("span", { cls: "fz-muted", text: "0" }), legend, this.legendMax),
@@ -55,11 +63,16 @@ export class CrossAttentionViewerView extends DOMWidgetView {
     });
     this.group.addEventListener("change", () => this.save({ group: Number(this.group.value) }));
     this.average.addEventListener("change", () => this.save({ average_steps: this.average.checked }));
+    this.scale.addEventListener("change", () => this.save({ scale: this.scale.value }));
 
     this.listenTo(this.model, "change:tokens change:token", () => this.renderChips());
     this.listenTo(this.model, "change:steps change:step change:average_steps change:groups change:group", () => this.renderControls());
     this.listenTo(this.model, "change:clip", () => this.loadClip());
-    this.listenTo(this.model, "change:heatmap change:map_height change:map_width change:mass change:heat_max", () => this.draw());
+    this.listenTo(
+      this.model,
+      "change:heatmap change:map_height change:map_width change:mass change:frame_max change:heat_max change:scale",
+      () => this.draw(),
+    );
     this.renderChips();
     this.renderControls();
     this.loadClip();
@@ -107,12 +120,18 @@ export class CrossAttentionViewerView extends DOMWidgetView {
     const map = bytes(this.model.get("heatmap"));
     const [mh, mw] = [Number(this.model.get("map_height")), Number(this.model.get("map_width"))];
     const mass = (this.model.get("mass") ?? []) as number[];
-    this.legendMax.textContent = Number(this.model.get("heat_max")).toPrecision(3);
+    const frameMax = (this.model.get("frame_max") ?? []) as number[];
+    const heatMax = Number(this.model.get("heat_max"));
+    const absolute = this.model.get("scale") === "absolute";
+    this.scale.value = absolute ? "absolute" : "frame";
+    this.legendMax.textContent = absolute ? heatMax.toPrecision(3) : "each frame's max";
+    // The kernel scales each frame to its own maximum; the absolute scale shrinks frame f by its share of the clip's.
+    const gain = (f: number) => (absolute && heatMax > 0 ? (frameMax[f] ?? heatMax) / heatMax : 1);
     this.frames.draw({
       count: mh * mw > 0 ? Math.floor(map.length / (mh * mw)) : 0,
       width: mw,
       height: mh,
-      image: (f) => heatImage(map, f, mw, mh),
+      image: (f) => heatImage(map, f, mw, mh, gain(f)),
       caption: (f) => (mass[f] === undefined ? "" : `mass ${mass[f].toFixed(4)}`),
     });
   }

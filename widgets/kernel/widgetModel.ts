@@ -94,7 +94,8 @@ export class WidgetModel<S extends WidgetState = WidgetState> {
   constructor(state: S & Partial<ModelIdentity>, options: TypedWidgetModelOptions<S> = {}) {
     const comms = options.comms ?? defaultCommManager();
     this.registry = widgetRegistry(comms, adoptFrontendModel);
-    this.values = { ...BASE_IDENTITY, ...state };
+    // No prototype: keys from the wire ("__proto__", "constructor") are plain own keys, never inherited members.
+    this.values = Object.assign(Object.create(null) as WidgetState, BASE_IDENTITY, state);
     this.echo = options.echo ?? echoFromEnv();
     this.noEcho = new Set(options.noEcho ?? []);
     this.frontendKeys = options.frontendKeys;
@@ -292,8 +293,9 @@ export class WidgetModel<S extends WidgetState = WidgetState> {
       const echoed = Object.fromEntries(Object.entries(accepted).filter(([key]) => !this.noEcho.has(key)));
       if (Object.keys(echoed).length > 0) this.sendState("echo_update", echoed);
     }
-    // A refused value is not stored: the views get the kernel's value back.
-    if (refused.length > 0) this.sendState("update", Object.fromEntries(refused.map((key) => [key, this.values[key]])));
+    // A refused value is not stored: the views get the kernel's value back (a key the model lacks has none).
+    const restore = refused.filter((key) => Object.hasOwn(this.values, key));
+    if (restore.length > 0) this.sendState("update", Object.fromEntries(restore.map((key) => [key, this.values[key]])));
     this.notify(this.store(accepted), "frontend");
   }
 
@@ -304,7 +306,8 @@ export class WidgetModel<S extends WidgetState = WidgetState> {
     const accepted: WidgetState = {};
     const refused: string[] = [];
     for (const [key, value] of Object.entries(state)) {
-      const result = schemas[key]?.safeParse(value);
+      // Own keys only: "constructor" or "toString" must not find Object.prototype's members.
+      const result = Object.hasOwn(schemas, key) ? schemas[key]?.safeParse(value) : undefined;
       if (result?.success) {
         accepted[key] = result.data;
         continue;

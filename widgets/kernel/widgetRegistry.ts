@@ -43,7 +43,8 @@ export class WidgetRegistry {
       console.error(`jupyter.widget.control: unknown method ${JSON.stringify(data.method)}`);
       return;
     }
-    const states: Record<string, ControlModelState> = {};
+    // No prototype: a model id is the frontend's comm id, and "__proto__" must stay a key.
+    const states: Record<string, ControlModelState> = Object.create(null);
     for (const [id, model] of this.models) states[id] = model.controlState();
     // Paths start with the model id, then "state": the frontend splits them per model that way.
     const split = removeBuffers(states);

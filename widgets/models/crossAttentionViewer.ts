@@ -6,7 +6,7 @@ import type { ClipTokenizer } from "../../src/tokenizer/clipTokenizer";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";
 import { indexBelow, WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
-import { WIDGETS, type CrossAttentionViewerState, widgetIdentity } from "../shared/widgetStates";
+import { HEAT_SCALES, type HeatScale, WIDGETS, type CrossAttentionViewerState, widgetIdentity } from "../shared/widgetStates";
 import { tokenLabels } from "../../src/tokenizer/tokenLabels";
 import { clipImages, type ClipImageOptions } from "./clipImages";
 import { tokenHeatmap, type GroupMaps } from "./tokenHeatmap";
@@ -16,6 +16,8 @@ export interface CrossAttentionViewerOptions extends WidgetModelOptions {
   image?: ClipImageOptions;
   /** Initially selected token position (default 1, the prompt's first token). */
   token?: number;
+  /** How the maps are coloured (default "frame": each frame to its own maximum). */
+  scale?: HeatScale;
 }
 
 /** A group's label, e.g. "up 16×16 · 3 layers". */
@@ -29,6 +31,7 @@ const FRONTEND_KEYS: FrontendKeys<CrossAttentionViewerState> = (s) => ({
   step: indexBelow(s.steps),
   group: indexBelow(s.groups.length),
   average_steps: z.boolean(),
+  scale: z.enum(HEAT_SCALES),
 });
 
 /** Per-token cross-attention maps of a cached inversion over its frames. */
@@ -55,6 +58,7 @@ export class CrossAttentionViewer extends WidgetModel<CrossAttentionViewerState 
         steps: inversion.key.steps,
         step: 0,
         average_steps: true,
+        scale: options.scale ?? "frame",
         groups: inversion.groups.map((g) => groupLabel(g.group)),
         group,
         clip: await clipImages(clip, options.image),
@@ -81,7 +85,7 @@ function select(inv: InversionRecord, group: number, token: number, step: number
   const { group: g, steps } = inv.groups[group];
   const maps: GroupMaps = { steps, frames: inv.key.frameCount, height: g.height, width: g.width, tokens: inv.tokens };
   const h = tokenHeatmap(maps, token, average ? "average" : step);
-  return { heatmap: h.heatmap, map_height: g.height, map_width: g.width, heat_max: h.max, mass: h.mass };
+  return { heatmap: h.heatmap, map_height: g.height, map_width: g.width, frame_max: h.frameMax, heat_max: h.max, mass: h.mass };
 }
 
 function largestGroup(inv: InversionRecord): number {

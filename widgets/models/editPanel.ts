@@ -2,6 +2,7 @@
 // The task itself (the editing loop) is given by whoever owns the panel (EditStudio); the panel keeps the
 // frontend informed: running, done/total, a status line and the last error.
 import { z } from "zod";
+import { MAX_EQUALIZER_VALUE, MAX_EQUALIZER_WORDS, MAX_GUIDANCE_SCALE, MAX_PROMPT_CHARS } from "../../src/config/limits";
 import { insideKernel, interruptSignal } from "../../kernel/kernelContext";
 import type { WidgetState } from "../kernel/protocol";
 import { WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
@@ -21,13 +22,20 @@ export type RunProgress = (done: number, total: number) => void;
 /** A task the Run button starts; resolves to the status line shown when it ends. */
 export type RunTask = (signal: AbortSignal, progress: RunProgress) => Promise<string>;
 
-/** What a view may set: the prompts and controls (a prompt's tokens are checked by the edit, which shows the error). */
+const PROMPT = z.string().max(MAX_PROMPT_CHARS);
+
+/**
+ * What a view may set: the prompts and controls within the CLI's limits (a prompt's tokens are checked by the
+ * edit, which shows the error).
+ */
 const FRONTEND_KEYS: FrontendKeys<EditPanelState> = () => ({
-  source_prompt: z.string(),
-  prompt: z.string(),
+  source_prompt: PROMPT,
+  prompt: PROMPT,
   controller: z.enum(["replace", "refine"]),
-  equalizer: z.array(z.object({ word: z.string(), value: z.number() })),
-  guidance_scale: z.number(),
+  equalizer: z
+    .array(z.object({ word: PROMPT, value: z.number().min(-MAX_EQUALIZER_VALUE).max(MAX_EQUALIZER_VALUE) }))
+    .max(MAX_EQUALIZER_WORDS),
+  guidance_scale: z.number().min(0).max(MAX_GUIDANCE_SCALE),
 });
 
 /** Prompt, controls and Run / Cancel of an edit. */

@@ -12,8 +12,10 @@ export interface GroupMaps {
 
 /** A token's heat map over the frames. */
 export interface TokenHeatmap {
-  /** uint8 [F, h, w], 255 = `max`. */
+  /** uint8 [F, h, w], each frame scaled to its own maximum: 255 = `frameMax[f]`. */
   heatmap: Uint8Array;
+  /** The largest attention probability of each frame (0 where the token gets none). */
+  frameMax: number[];
   /** The largest attention probability over all frames (0 when the token gets none). */
   max: number;
   /** Mean attention probability per frame. */
@@ -42,18 +44,23 @@ export function tokenAttention(g: GroupMaps, token: number, step: number | "aver
   return out;
 }
 
-/** Quantise a token's attention [F, h·w] to a heat map scaled by its maximum over all frames. */
+/**
+ * Quantise a token's attention [F, h·w] to a heat map, each frame scaled by its own maximum: a frame where the
+ * token gets little attention keeps its full 8-bit detail, and `frameMax` lets a view redraw it on a clip-wide scale.
+ */
 export function tokenHeatmap(g: GroupMaps, token: number, step: number | "average"): TokenHeatmap {
   const a = tokenAttention(g, token, step);
   const L = g.height * g.width;
-  let max = 0;
-  for (const v of a) max = Math.max(max, v);
   const heatmap = new Uint8Array(a.length); // [F, h, w]
-  if (max > 0) for (let i = 0; i < a.length; i++) heatmap[i] = Math.round((255 * a[i]) / max);
-  const mass = Array.from({ length: g.frames }, (_, f) => {
-    let s = 0;
-    for (let i = 0; i < L; i++) s += a[f * L + i];
-    return s / L;
-  });
-  return { heatmap, max, mass };
+  const frameMax: number[] = [];
+  const mass: number[] = [];
+  for (let f = 0; f < g.frames; f++) {
+    const frame = a.subarray(f * L, (f + 1) * L);
+    let [top, sum] = [0, 0];
+    for (const v of frame) [top, sum] = [Math.max(top, v), sum + v];
+    if (top > 0) for (let i = 0; i < L; i++) heatmap[f * L + i] = Math.round((255 * frame[i]) / top);
+    frameMax.push(top);
+    mass.push(sum / L);
+  }
+  return { heatmap, frameMax, max: Math.max(0, ...frameMax), mass };
 }

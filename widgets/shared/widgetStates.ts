@@ -55,6 +55,11 @@ export interface FrameScrubberState {
   fps: number;
 }
 
+/** The CrossAttentionViewer's colour scales (see `CrossAttentionViewerState.scale`). */
+export const HEAT_SCALES = ["frame", "absolute"] as const;
+/** One of HEAT_SCALES. */
+export type HeatScale = (typeof HEAT_SCALES)[number];
+
 /** CrossAttentionViewer: per-token cross-attention of the cached inversion over the frames. */
 export interface CrossAttentionViewerState {
   /** The tokens of the inversion prompt as chips: position 0 is <|startoftext|>, the last is <|endoftext|>. */
@@ -71,12 +76,16 @@ export interface CrossAttentionViewerState {
   group: number;
   /** The video frames the maps are drawn over. */
   clip: ClipFrames;
-  /** Heat map of the selection: uint8 [F, map_height, map_width], 255 = `heat_max`. */
+  /** Heat map of the selection: uint8 [F, map_height, map_width], each frame scaled to its own maximum (255 = `frame_max[f]`). */
   heatmap: Binary;
   map_height: number;
   map_width: number;
-  /** The attention probability that 255 stands for (the selection's maximum over all frames). */
+  /** The selection's largest attention probability in each frame. */
+  frame_max: number[];
+  /** The selection's largest attention probability over all frames: the top of the absolute scale. */
   heat_max: number;
+  /** How the view colours the maps: "frame", each frame to its own maximum; "absolute", every frame on 0 … `heat_max`. */
+  scale: HeatScale;
   /** Attention mass of the selected token per frame (mean over positions). */
   mass: number[];
 }
