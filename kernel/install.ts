@@ -1,8 +1,11 @@
 // Writes the `fatezero` kernelspec: kernel.json with absolute paths to this Node and this build's kernel entry,
-// where Jupyter looks for kernels (the user's data dir, or <prefix>/share/jupyter/kernels).
+// where Jupyter looks for kernels (the user's data dir, or <prefix>/share/jupyter/kernels). The folder is
+// written whole (src/util/folderOutput.ts): an earlier install of ours is replaced, anything else is refused.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { walk } from "../src/util/folderManifest";
+import { outputFolder, writeFolderSync } from "../src/util/folderOutput";
 
 /** The kernelspec's name (what `jupyter kernelspec list` and notebooks' metadata call it). */
 export const KERNEL_NAME = "fatezero";
@@ -25,7 +28,10 @@ export function kernelSpec(): Record<string, unknown> {
   };
 }
 
-/** Install the kernelspec; returns the folder written. */
+/** Who the kernelspec folder's manifest says wrote it. */
+export const KERNEL_WRITER = "fatezero kernel install";
+
+/** Install the kernelspec; returns the folder written. Refused (InputError) when a folder not ours is there. */
 export function installKernelSpec(options: InstallOptions = {}): string {
   if (options.user && options.prefix !== undefined) throw new Error("kernel install: choose --user or --prefix, not both");
   const kernels =
@@ -33,9 +39,41 @@ export function installKernelSpec(options: InstallOptions = {}): string {
       ? path.join(path.resolve(options.prefix), "share", "jupyter", "kernels")
       : path.join(userDataDir(), "kernels");
   const dir = path.join(kernels, KERNEL_NAME);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "kernel.json"), `${JSON.stringify(kernelSpec(), null, 2)}\n`);
+  const out = outputFolder(dir, installedWhere(options, "the kernelspec folder"), KERNEL_WRITER, {
+    earlier: isEarlierKernelSpec,
+    advice: "not replaced: move it away, or install with --prefix elsewhere",
+  });
+  writeFolderSync(out, (staging) => fs.writeFileSync(path.join(staging, "kernel.json"), specText(kernelSpec())));
   return dir;
+}
+
+/** How refusals name an install folder: after the --prefix the user gave, when there is one. */
+export function installedWhere(options: InstallOptions, folder: string): string {
+  return options.prefix !== undefined ? `--prefix ${options.prefix}: ${folder}` : folder;
+}
+
+function specText(spec: Record<string, unknown>): string {
+  return `${JSON.stringify(spec, null, 2)}\n`;
+}
+
+/**
+ * Installs before the manifest wrote only kernel.json, byte for byte what kernelSpec() gives but for the two
+ * paths it recorded (the Node then, and its kernel entry: kernel/main.js or cli/kernelMain.js); a folder
+ * holding anything else, or a kernel.json the user edited, is theirs.
+ */
+function isEarlierKernelSpec(dir: string): boolean {
+  const { files, others } = walk(dir);
+  if (others.length > 0 || files.length !== 1 || files[0] !== "kernel.json") return false;
+  const text = fs.readFileSync(path.join(dir, "kernel.json"), "utf8");
+  let argv: unknown;
+  try {
+    argv = (JSON.parse(text) as { argv?: unknown }).argv;
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(argv) || argv.length !== 3 || typeof argv[0] !== "string" || typeof argv[1] !== "string") return false;
+  if (!/[/\\](kernel[/\\]main|cli[/\\]kernelMain)\.js$/.test(argv[1])) return false;
+  return text === specText({ ...kernelSpec(), argv: [argv[0], argv[1], "{connection_file}"] });
 }
 
 /** Jupyter's user data dir on this platform, honouring JUPYTER_DATA_DIR as Jupyter does. */

@@ -9,9 +9,12 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { ensureTinyModel } from "../src/fatezero/loadModel";
 import { storeWeights } from "../src/onnx/weightStore";
+import { EDIT_WRITER } from "../src/pipeline/runEditPlan";
 import { CACHEDIR_SIGNATURE, CACHEDIR_TAG } from "../src/util/cacheDir";
+import { writeManifest } from "../src/util/folderManifest";
 import { trainingDataBytes } from "../src/world/trainingData";
 import { tempDir } from "./sharedData";
+import { pythonMissing } from "./support/pythonEnv";
 
 const BIN = path.resolve("bin/fatezero.js");
 
@@ -338,3 +341,193 @@ test("N19: an empty --out or --cache-dir is refused (it would be the current fol
   assert.deepEqual(fs.readdirSync(cwd), [], "the current folder is untouched");
   assert.ok(fs.existsSync(cwd));
 });
+
+/** A folder tree from `files` (relative path → content) under `dir`. */
+function plant(dir: string, files: Record<string, string>): void {
+  for (const [rel, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), text);
+  }
+}
+
+test("widgets install never deletes a user's folder at the target, and replaces only an install of ours (also one from before the manifest)", () => {
+  const prefix = tempDir("dl-widgets");
+  const target = path.join(prefix, "share", "jupyter", "labextensions", "fatezero-widgets");
+  plant(target, { "package.json": '{"name": "fatezero-widgets"}', "src/index.ts": "my extension's source" });
+  const before = snapshot(target);
+  refused(
+    fatezero(["widgets", "install", "--prefix", prefix]),
+    /--prefix .*: the labextension folder .*fatezero-widgets: holds package\.json, src; .*no record of fatezero widgets install.*move it away/,
+    "a user's folder",
+  );
+  assert.deepEqual(snapshot(target), before, "the user's folder is as it was");
+  fs.rmSync(target, { recursive: true });
+  const mine = tempDir("dl-widgets-dev");
+  fs.symlinkSync(mine, target);
+  refused(
+    fatezero(["widgets", "install", "--prefix", prefix]),
+    /--prefix .*fatezero-widgets: is a symbolic link/,
+    "a link (labextension develop)",
+  );
+  assert.ok(fs.lstatSync(target).isSymbolicLink());
+  fs.rmSync(target);
+
+  // The retired nbextension: an earlier install's folder (only its AMD index.js) goes, a user's folder stays.
+  const nbextensions = path.join(prefix, "share", "jupyter", "nbextensions");
+  plant(nbextensions, {
+    "fatezero-widgets/index.js": 'define(["base/js/namespace", "notebook/js/outputarea"], function (Jupyter, outputarea) {\n}',
+  });
+  let r = fatezero(["widgets", "install", "--prefix", prefix]);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(fs.readdirSync(nbextensions), [], "the earlier nbextension is removed");
+  assert.equal(fatezero(["widgets", "install", "--prefix", prefix]).code, 0, "its own install is replaced");
+  plant(nbextensions, { "fatezero-widgets/my-notebook-tweaks.js": "mine" });
+  fs.writeFileSync(path.join(target, "static", "mine.js"), "mine");
+  refused(
+    fatezero(["widgets", "install", "--prefix", prefix]),
+    /static\/mine\.js is not a file fatezero widgets install wrote/,
+    "a file added",
+  );
+  assert.equal(fs.readFileSync(path.join(target, "static", "mine.js"), "utf8"), "mine");
+  fs.rmSync(path.join(target, "static", "mine.js"));
+  r = fatezero(["widgets", "install", "--prefix", prefix]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /nbextensions\/fatezero-widgets is not the retired nbextension an earlier install wrote; left as it is/);
+  assert.equal(fs.readFileSync(path.join(nbextensions, "fatezero-widgets", "my-notebook-tweaks.js"), "utf8"), "mine");
+
+  // An install by the version before the manifest: the built extension and the install.json it wrote.
+  fs.rmSync(target, { recursive: true });
+  fs.cpSync(path.resolve("dist/widgets/labextension"), target, { recursive: true });
+  const install = { packageManager: "npm", packageName: "fatezero-widgets", uninstallInstructions: `remove ${target}` };
+  fs.writeFileSync(path.join(target, "install.json"), `${JSON.stringify(install, null, 2)}\n`);
+  r = fatezero(["widgets", "install", "--prefix", prefix]);
+  assert.equal(r.code, 0, r.err);
+  assert.ok(fs.existsSync(path.join(target, ".fatezero-output.json")), "the earlier install was replaced by one with a manifest");
+});
+
+test("kernel install never replaces a user's kernelspec folder, and replaces an install of ours (also one from before the manifest)", () => {
+  const prefix = tempDir("dl-kernel");
+  const target = path.join(prefix, "share", "jupyter", "kernels", "fatezero");
+  // kernel.json as the installer before the manifest wrote it (another Node, another checkout), plus `more`.
+  const spec = (more: object = {}) => {
+    const argv = ["/opt/node-18/bin/node", "/home/me/fatezero/dist/kernel/main.js", "{connection_file}"];
+    const json = {
+      argv,
+      display_name: "FateZero (TypeScript)",
+      language: "typescript",
+      interrupt_mode: "signal",
+      metadata: { debugger: false },
+    };
+    return `${JSON.stringify({ ...json, ...more }, null, 2)}\n`;
+  };
+  const theirs: Record<string, string>[] = [
+    { "kernel.json": spec({ env: { FATEZERO_CACHE: "/data/cache" } }) },
+    { "kernel.json": spec(), "logo-64x64.png": "my logo" },
+    { "kernel.json": '{"argv": ["python", "-m", "my_kernel", "-f", "{connection_file}"]}' },
+  ];
+  for (const files of theirs) {
+    fs.rmSync(target, { recursive: true, force: true });
+    plant(target, files);
+    refused(
+      fatezero(["kernel", "install", "--prefix", prefix]),
+      /--prefix .*: the kernelspec folder .*kernels\/fatezero: holds .*no record of fatezero kernel install.*move it away/,
+      Object.keys(files).join(", "),
+    );
+    assert.deepEqual(snapshot(target), files, "the user's kernelspec is as it was");
+  }
+  fs.rmSync(target, { recursive: true });
+  plant(target, { "kernel.json": spec() });
+  for (let i = 0; i < 2; i++) {
+    const r = fatezero(["kernel", "install", "--prefix", prefix]);
+    assert.equal(r.code, 0, r.err);
+  }
+  assert.deepEqual(fs.readdirSync(target).sort(), [".fatezero-output.json", "kernel.json"]);
+  assert.match(JSON.parse(fs.readFileSync(path.join(target, "kernel.json"), "utf8")).argv[1], /cli[/\\]kernelMain\.js$/);
+});
+
+/** `fatezero edit` on the world model's default clip, two frames and two steps (seconds), writing `out`. */
+function edit(out: string, ...more: string[]) {
+  return fatezero(["edit", "--target", "a red car", "--frames", "2", "--steps", "2", "--out", out, ...more]);
+}
+
+test("edit --out DIR never overwrites a user's file: a user's folder and an earlier output with a file added are refused", () => {
+  const dir = tempDir("dl-edit-dir");
+  const mine = path.join(dir, "mine");
+  plant(mine, { "source.mp4": "my video", "edit0.mp4": "my other video" });
+  refused(edit(mine), /--out .*mine: holds edit0\.mp4, source\.mp4; it has no record of fatezero edit/, "a user's folder");
+  refused(edit(mine, "--dry-run"), /--out .*mine: holds edit0\.mp4, source\.mp4/, "a user's folder, dry run");
+  assert.deepEqual(snapshot(mine), { "edit0.mp4": "my other video", "source.mp4": "my video" });
+
+  const out = path.join(dir, "out");
+  for (let i = 0; i < 2; i++) assert.equal(edit(out).code, 0, "written, then its own earlier output replaced");
+  assert.deepEqual(fs.readdirSync(out).sort(), [".fatezero-output.json", "edit0.mp4", "edit1.mp4", "grid.mp4", "source.mp4"]);
+  fs.writeFileSync(path.join(out, "notes.txt"), "mine");
+  refused(edit(out, "--dry-run"), /--out .*out: .*notes\.txt is not a file fatezero edit wrote/, "a note added to an earlier output");
+  assert.equal(fs.readFileSync(path.join(out, "notes.txt"), "utf8"), "mine");
+  // An earlier run with four edits, whose last edit is this run's video: this run (two edits) would replace it.
+  const four = path.join(dir, "four");
+  fs.mkdirSync(four);
+  for (const name of ["source.mp4", "edit0.mp4", "edit1.mp4", "edit2.mp4", "edit3.mp4", "grid.mp4"])
+    fs.copyFileSync(path.join(out, "edit1.mp4"), path.join(four, name));
+  writeManifest(four, EDIT_WRITER);
+  refused(
+    fatezero(["edit", "--video", path.join(four, "edit3.mp4"), "--source", "a car", "--target", "a red car", "--out", four, "--dry-run"]),
+    /--out .*four: holds .*edit3\.mp4, an input of this run/,
+    "an input inside the folder it would replace",
+  );
+});
+
+test("edit --out file.mp4 never overwrites a file it did not write (the video, its grid, a link); its own earlier output is replaced", () => {
+  const dir = tempDir("dl-edit-file");
+  plant(dir, { "clip.mp4": "my video", "take.grid.mp4": "my grid", "elsewhere.mp4": "my other video" });
+  fs.symlinkSync(path.join(dir, "elsewhere.mp4"), path.join(dir, "linked.mp4"));
+  const before = snapshot(dir);
+  for (const [name, message] of [
+    ["clip.mp4", /--out .*clip\.mp4: .*clip\.mp4 exists and fatezero edit did not write it/],
+    ["take.mp4", /--out .*take\.mp4: .*take\.grid\.mp4 exists and fatezero edit did not write it/],
+    ["linked.mp4", /--out .*linked\.mp4: .*linked\.mp4 is a symbolic link/],
+  ] as const) {
+    refused(edit(path.join(dir, name)), message, name);
+  }
+  assert.deepEqual(snapshot(dir), before, "nothing in the folder changed");
+
+  const out = path.join(dir, "new.mp4");
+  for (let i = 0; i < 2; i++) assert.equal(edit(out).code, 0, "written, then its own earlier output replaced");
+  fs.appendFileSync(path.join(dir, "new.grid.mp4"), "trimmed by hand");
+  refused(edit(out, "--dry-run"), /new\.grid\.mp4 was changed after fatezero edit wrote it/, "an output edited since");
+  assert.match(fs.readFileSync(path.join(dir, "new.grid.mp4"), "latin1"), /trimmed by hand$/);
+});
+
+test(
+  "export-html never overwrites a file it did not write: the page, the module, the script folder",
+  { skip: pythonMissing(["nbconvert"]) },
+  () => {
+    const dir = tempDir("dl-export");
+    const notebook = { cells: [{ cell_type: "markdown", metadata: {}, source: ["hi"] }], metadata: {}, nbformat: 4, nbformat_minor: 5 };
+    fs.writeFileSync(path.join(dir, "nb.ipynb"), JSON.stringify(notebook));
+    for (const [files, message] of [
+      [{ "nb.html": "<p>my page</p>" }, /--out .*: .*nb\.html exists and fatezero export-html did not write it/],
+      [{ "fatezero-widgets.js": "my script" }, /--out .*: .*fatezero-widgets\.js exists and fatezero export-html did not write it/],
+      [
+        { "jupyter-widgets/require.js": "my require" },
+        /--out .*: the script folder .*jupyter-widgets: holds require\.js; it has no record/,
+      ],
+    ] as const) {
+      const out = tempDir("dl-export-out");
+      plant(out, files);
+      refused(fatezero(["export-html", path.join(dir, "nb.ipynb"), "--out", out]), message, Object.keys(files)[0]);
+      assert.deepEqual(snapshot(out), files, "the folder is as it was");
+    }
+    for (let i = 0; i < 2; i++) {
+      const r = fatezero(["export-html", path.join(dir, "nb.ipynb")]);
+      assert.equal(r.code, 0, `written, then its own earlier export replaced: ${r.err}`);
+    }
+    fs.appendFileSync(path.join(dir, "nb.html"), "<p>my notes</p>");
+    refused(
+      fatezero(["export-html", path.join(dir, "nb.ipynb")]),
+      /nb\.html was changed after fatezero export-html wrote it/,
+      "a page edited since",
+    );
+    assert.match(fs.readFileSync(path.join(dir, "nb.html"), "utf8"), /my notes<\/p>$/);
+  },
+);

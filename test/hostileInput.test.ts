@@ -218,7 +218,7 @@ test("configs: a word in none of the prompts is announced; eq_params words witho
   const style = fs.readFileSync(path.join(SHARED, "data/fatezero-configs/style/jeep_watercolor.yaml"), "utf8");
   const typo = path.join(dir, "typo.yaml");
   fs.writeFileSync(typo, style.replace('words: ["watercolor"]', 'words: ["watercolour"]'));
-  const r = fatezero(["edit", "--config", typo, "--model", "tiny", "--video", "v", "--dry-run"]);
+  const r = fatezero(["edit", "--config", typo, "--model", "tiny", "--video", "world:13", "--dry-run"]);
   assert.equal(r.code, 0, r.err);
   assert.match(
     r.err,

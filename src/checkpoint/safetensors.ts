@@ -59,7 +59,8 @@ function otherFormat(head: Buffer): string | undefined {
   if (head.subarray(0, 4).equals(Buffer.from("PK\x03\x04", "latin1")))
     return "it is a ZIP archive, the format torch.save writes (a PyTorch .ckpt/.bin/.pt renamed to .safetensors?)";
   // Pickle protocols 2–5 start with PROTO (0x80) and the protocol number: torch.save's legacy format.
-  if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) return "it is a Python pickle (an old-format PyTorch checkpoint renamed to .safetensors?)";
+  if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5)
+    return "it is a Python pickle (an old-format PyTorch checkpoint renamed to .safetensors?)";
   return undefined;
 }
 
@@ -100,7 +101,9 @@ export class SafetensorsFile {
         const valid = Buffer.from(text, "utf8");
         let at = 0;
         while (valid[at] === headerBuf[at]) at++;
-        fail(`header is not UTF-8 text: byte ${8 + at} (0x${headerBuf[at].toString(16)}), after ${JSON.stringify(headerBuf.subarray(0, at).toString("utf8").slice(-40))}`);
+        fail(
+          `header is not UTF-8 text: byte ${8 + at} (0x${headerBuf[at].toString(16)}), after ${JSON.stringify(headerBuf.subarray(0, at).toString("utf8").slice(-40))}`,
+        );
       }
       let header: unknown;
       try {

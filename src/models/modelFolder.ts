@@ -90,7 +90,8 @@ function openWeights(dir: string, stem: string): WeightSet {
   if (isFile(fp16Index)) return openShards(fp16Index);
   // A weights file that is there but not a regular file (a FIFO, a device) is not "missing".
   for (const candidate of [single, index, fp16, fp16Index])
-    if (fs.existsSync(candidate)) throw new Error(`${candidate} (the ${path.basename(dir)} weights) is ${fileKind(fs.statSync(candidate))}, not a regular file`);
+    if (fs.existsSync(candidate))
+      throw new Error(`${candidate} (the ${path.basename(dir)} weights) is ${fileKind(fs.statSync(candidate))}, not a regular file`);
   const present = fs.readdirSync(dir).sort();
   const pickles = present.filter((f) => PICKLE_EXTENSIONS.includes(path.extname(f).toLowerCase()));
   if (pickles.length > 0) {

@@ -15,7 +15,7 @@ import { probeVideo } from "../video/readVideo";
 import { gridFrameSize } from "../video/writeVideo";
 import { SAMPLE_CLIP_SOURCE } from "../world/sampleClip";
 import { worldVideoSeed } from "../world/worldClip";
-import { outputFiles } from "./runEditPlan";
+import { checkEditOutput, outputFiles } from "./runEditPlan";
 
 /** What else a check needs. */
 export interface PreflightOptions {
@@ -131,6 +131,7 @@ function checkOutputs(plan: EditPlan, model: ModelFacts, o: PreflightOptions): v
       if (replaced) throw new InputError(`--out ${plan.out}: would write ${file}, which is ${replaced}`);
     }
     for (const file of outputFiles(plan.out, plan.edits.length)) checkWritable(file, `--out ${plan.out}`);
+    checkEditOutput(plan.out, plan.edits.length, inputs.keys());
   }
   checkWritable(path.join(o.cacheDir, "inversions"), `the cache folder ${o.cacheDir}`);
 }

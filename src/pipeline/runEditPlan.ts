@@ -17,7 +17,9 @@ import { renderWorldClip, worldVideoSeed } from "../world/worldClip";
 import { writeGif, writeGrid, writeMp4 } from "../video/writeVideo";
 import { decodeVideo } from "../fatezero/decodeVideo";
 import { editVideo } from "../fatezero/editVideo";
-import { asInputError } from "../util/inputError";
+import { checkReplaceable, recordFiles } from "../util/fileRecord";
+import { outputFolder, writeFolder } from "../util/folderOutput";
+import { asInputError, InputError } from "../util/inputError";
 import { loadModel } from "../fatezero/loadModel";
 
 /** Stages reported to `onProgress`. */
@@ -133,9 +135,13 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
   return { source, edits, inversion, outputs, seconds, editSeconds };
 }
 
+/** Who edit's output folders and files are recorded as written by. */
+export const EDIT_WRITER = "fatezero edit";
+
 /**
  * `out.mp4` / `out.gif`: the last edit there and a labelled grid (source | every edit) beside it as
- * `out.grid.mp4`; any other path is a folder receiving source.mp4, edit<i>.mp4 and grid.mp4.
+ * `out.grid.mp4`, each replacing only a file an earlier edit wrote there; any other path is a folder, written
+ * whole, of source.mp4, edit<i>.mp4 and grid.mp4.
  */
 async function writeOutputs(out: string, source: VideoClip, edits: RunResult["edits"]): Promise<string[]> {
   const columns = [
@@ -145,15 +151,39 @@ async function writeOutputs(out: string, source: VideoClip, edits: RunResult["ed
   const files = outputFiles(out, edits.length);
   const ext = path.extname(out).toLowerCase();
   if (ext === ".mp4" || ext === ".gif") {
+    // Checked again here: the run may have taken hours, and a notebook cell calls this without the preflight.
+    for (const file of files) checkReplaceable(file, EDIT_WRITER, `--out ${out}`);
     await (ext === ".mp4" ? writeMp4 : writeGif)(files[0], edits[edits.length - 1].clip);
     await writeGrid(files[1], columns);
+    recordFiles(files, EDIT_WRITER);
     return files;
   }
-  fs.mkdirSync(out, { recursive: true });
-  await writeMp4(files[0], source);
-  for (let i = 0; i < edits.length; i++) await writeMp4(files[i + 1], edits[i].clip);
-  await writeGrid(files[files.length - 1], columns);
+  await writeFolder(outputFolder(out, "--out", EDIT_WRITER), async (staging) => {
+    const [sourceFile, ...rest] = files.map((f) => path.join(staging, path.basename(f)));
+    await writeMp4(sourceFile, source);
+    for (let i = 0; i < edits.length; i++) await writeMp4(rest[i], edits[i].clip);
+    await writeGrid(rest[rest.length - 1], columns);
+  });
   return files;
+}
+
+/**
+ * Refuse (InputError naming --out) outputs that would replace what edit did not write: a file of the user's
+ * at out.mp4 or its grid, a folder that is not an earlier edit's output, or one holding an input (`inputs`:
+ * real paths of the video, config and model files).
+ */
+export function checkEditOutput(out: string, edits: number, inputs: Iterable<string>): void {
+  const ext = path.extname(out).toLowerCase();
+  if (ext === ".mp4" || ext === ".gif") {
+    for (const file of outputFiles(out, edits)) checkReplaceable(path.resolve(file), EDIT_WRITER, `--out ${out}`);
+    return;
+  }
+  const folder = outputFolder(out, "--out", EDIT_WRITER);
+  if (folder.replacing !== "ours") return;
+  const real = fs.realpathSync(folder.target);
+  for (const input of inputs)
+    if (input.startsWith(real + path.sep))
+      throw new InputError(`${folder.what}: holds ${input}, an input of this run; give another folder`);
 }
 
 /** The files a run with `edits` edits writes for `out`: a video and its grid, or a folder's source, edits and grid. */

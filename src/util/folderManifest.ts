@@ -59,7 +59,7 @@ function readManifest(dir: string): Manifest | undefined {
 }
 
 /** The plain files under `dir` (relative, `/`-separated, the manifest left out) and any other kind of entry (links, FIFOs…). */
-function walk(dir: string): { files: string[]; others: string[] } {
+export function walk(dir: string): { files: string[]; others: string[] } {
   const files: string[] = [];
   const others: string[] = [];
   const visit = (rel: string) => {
@@ -74,7 +74,8 @@ function walk(dir: string): { files: string[]; others: string[] } {
   return { files: files.sort(), others };
 }
 
-function sha256File(file: string): string {
+/** The sha256 of a file's bytes, in hex. */
+export function sha256File(file: string): string {
   const hash = crypto.createHash("sha256");
   const buf = Buffer.alloc(8 << 20);
   const fd = fs.openSync(file, "r");

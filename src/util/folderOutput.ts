@@ -18,12 +18,18 @@ export interface OutputFolder {
   writer: string;
   /** Nothing, an empty folder, or a folder this writer wrote (verified), which is replaced. */
   replacing: "none" | "empty" | "ours";
+  /** Recognises this writer's output from a version that wrote no manifest (checked again before replacing). */
+  earlier?: (dir: string) => boolean;
 }
 
 /** Choices for `outputFolder`. */
 export interface OutputFolderOptions {
   /** Refuse any non-empty folder with this advice (e.g. a flag that allows replacing), before looking inside. */
   refuseFull?: string;
+  /** Also replace a folder an earlier version of the writer made without a manifest, when this says it is one. */
+  earlier?: (dir: string) => boolean;
+  /** What to tell the user when the folder is not ours (default: give a new or empty folder). */
+  advice?: string;
 }
 
 /**
@@ -51,8 +57,9 @@ export function outputFolder(dir: string, what: string, writer: string, options:
   const holds = `holds ${shown.slice(0, 3).join(", ")}${shown.length > 3 ? ", …" : ""}`;
   if (options.refuseFull !== undefined) throw new InputError(`${named}: ${holds}; ${options.refuseFull}`);
   const verdict = ownedBy(target, writer);
-  if (verdict !== true) throw new InputError(`${named}: ${holds}; ${verdict}: give a new or empty folder`);
-  return { target, what: named, writer, replacing: "ours" };
+  if (verdict !== true && !isEarlier(target, options.earlier))
+    throw new InputError(`${named}: ${holds}; ${verdict}: ${options.advice ?? "give a new or empty folder"}`);
+  return { target, what: named, writer, replacing: "ours", earlier: options.earlier };
 }
 
 /** Refuse (InputError naming `what`) an empty path, or one with a file on it: `dir`, or the nearest part of it that exists, must be a folder. */
@@ -134,7 +141,8 @@ function moveIntoPlace(staging: string, out: OutputFolder): void {
     return;
   }
   const verdict = ownedBy(target, out.writer);
-  if (verdict !== true) throw new InputError(`${out.what}: changed while it was being written (${verdict}); nothing was replaced`);
+  if (verdict !== true && !isEarlier(target, out.earlier))
+    throw new InputError(`${out.what}: changed while it was being written (${verdict}); nothing was replaced`);
   const old = staging.replace(/\.staging$/, ".old.staging");
   fs.renameSync(target, old);
   try {
@@ -144,6 +152,11 @@ function moveIntoPlace(staging: string, out: OutputFolder): void {
     throw e;
   }
   fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** Whether `dir` is an earlier version's output: only a folder without a manifest (one with it is judged by it alone). */
+function isEarlier(dir: string, earlier: ((dir: string) => boolean) | undefined): boolean {
+  return earlier !== undefined && !lstatIfAny(path.join(dir, MANIFEST)) && earlier(dir);
 }
 
 /** The nearest of `p` and its parents that exists (a dangling link counts as existing, and is then no folder). */
