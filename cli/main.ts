@@ -112,10 +112,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("--seed <n>", "first clip's seed (default 1000; must stay below the training seeds)")
     .option("--clips <n>", "clips (default 8)")
     .option("--steps <n>", "DDIM steps (default: the world model's 20)")
-    .option(
-      "--inversion-iterations <n>",
-      "fixed-point iterations per inversion step (0: FateZero's plain DDIM; default: the world model's)",
-    )
+    .option("--inversion-iterations <n>", "fixed-point iterations per inversion step (default 0: FateZero's plain DDIM)")
     .option("--model <dir|world>", "model (default world)")
     .option("--device <cpu|webgpu|cuda>", "where the graphs run (default $FATEZERO_DEVICE, else cpu)")
     .option("--json", "one JSON line per row")

@@ -13,6 +13,7 @@ import { writeFrameFiles, writeMp4 } from "../src/video/writeVideo";
 import { MAX_SEED } from "../src/world/layout";
 import { TRAINING_DATA_WRITER, TRAINING_SEEDS, trainingDataBytes, writeTrainingData } from "../src/world/trainingData";
 import { MAX_FRAMES, MAX_INVERSION_ITERATIONS, MAX_SIZE } from "../src/config/limits";
+import { FATEZERO_INVERSION_ITERATIONS } from "../src/fatezero/invertVideo";
 import { loadModel, modelFacts } from "../src/fatezero/loadModel";
 import { checkDevice, chosenDevice } from "../src/onnx/device";
 import { runWorldBench, type BenchRow } from "../src/pipeline/worldBench";
@@ -27,13 +28,7 @@ import {
   type WorldAttributes,
 } from "../src/world/vocabulary";
 import { renderWorldClip, WORLD_FRAMES, WORLD_SIZE, worldClipMemory } from "../src/world/worldClip";
-import {
-  GPU_PLAN_VAE_WIDTH,
-  miniatureWorldModelSpec,
-  WORLD_INVERSION_ITERATIONS,
-  WORLD_STEPS,
-  worldModelSpec,
-} from "../src/world/worldModel";
+import { GPU_PLAN_VAE_WIDTH, miniatureWorldModelSpec, WORLD_STEPS, worldModelSpec } from "../src/world/worldModel";
 import { progressReporter } from "./progress";
 
 /** Flags of `fatezero world`. */
@@ -181,7 +176,7 @@ export async function worldBenchCommand(flags: WorldBenchFlags): Promise<void> {
   const inversionIterations = integerFlag(
     "inversion-iterations",
     flags.inversionIterations,
-    WORLD_INVERSION_ITERATIONS,
+    FATEZERO_INVERSION_ITERATIONS,
     0,
     MAX_INVERSION_ITERATIONS,
   );

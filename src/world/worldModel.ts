@@ -12,10 +12,6 @@ export const WORLD_MODEL_DIR = path.resolve(__dirname, "..", "..", "..", "models
 /** DDIM steps of an edit with the world model unless asked otherwise. */
 export const WORLD_STEPS = 20;
 
-/** Fixed-point iterations per inversion step with the world model unless asked otherwise: 0, FateZero's plain
- * DDIM inversion, which scored better on world-bench (docs/method.md, "Fixed-point inversion"). */
-export const WORLD_INVERSION_ITERATIONS = 0;
-
 /** How many times wider the VAE is for the gpu training plan (train/gpu.py): a GPU's compute can train a larger
  * one, and decoding stays a small share of an edit on the CPU. */
 export const GPU_PLAN_VAE_WIDTH = 2;
