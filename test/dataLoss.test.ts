@@ -14,6 +14,7 @@ import { CACHEDIR_SIGNATURE, CACHEDIR_TAG } from "../src/util/cacheDir";
 import { writeManifest } from "../src/util/folderManifest";
 import { trainingDataBytes } from "../src/world/trainingData";
 import { tempDir } from "./sharedData";
+import { assertRefused } from "./support/cliRun";
 import { pythonMissing } from "./support/pythonEnv";
 
 const BIN = path.resolve("bin/fatezero.js");
@@ -26,12 +27,7 @@ function fatezero(args: string[], options: { env?: Record<string, string>; cwd?:
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-/** Exit 2, the message, and no stack trace. */
-function refused(r: ReturnType<typeof fatezero>, message: RegExp, what: string): void {
-  assert.equal(r.code, 2, `${what}: exit ${r.code}: ${r.err}`);
-  assert.match(r.err, message, what);
-  assert.doesNotMatch(r.err, /\n\s+at /, `${what}: a stack trace reached the user`);
-}
+const refused = assertRefused;
 
 /** Every file under `dir` with its content (links as "-> target"), to compare before and after. */
 function snapshot(dir: string): Record<string, string> {

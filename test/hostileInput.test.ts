@@ -17,36 +17,19 @@ import { buildTextEncoderGraph } from "../src/models/textEncoder";
 import { pruneCache } from "../src/pipeline/cacheFolder";
 import { writeMp4 } from "../src/video/writeVideo";
 import { makeSampleClip } from "../src/world/sampleClip";
-import { FIXTURE, SHARED, tempDir } from "./sharedData";
+import { assertRefused, runCli, type CliResult } from "./support/cliRun";
+import { FIXTURE, fixtureModelCopy, SHARED, tempDir } from "./sharedData";
 
-const BIN = path.resolve("bin/fatezero.js");
 const cache = tempDir("hostile-cache");
 const MODEL = path.join(FIXTURE, "model");
 
-function fatezero(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, FATEZERO_CACHE: cache, ...env },
-    timeout: 120_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+function fatezero(args: string[], env: Record<string, string> = {}): CliResult {
+  return runCli(args, { ...process.env, FATEZERO_CACHE: cache, ...env });
 }
 
-/** Exit 2, the message, and no stack trace. */
-function refused(r: ReturnType<typeof fatezero>, message: RegExp, what: string): void {
-  assert.equal(r.code, 2, `${what}: exit ${r.code}: ${r.err}`);
-  assert.match(r.err, message, what);
-  assert.doesNotMatch(r.err, /\n\s+at /, `${what}: a stack trace reached the user`);
-}
+const refused = assertRefused;
 
-/** A copy of the fixture's model folder, with `edit` applied to its files. */
-function modelCopy(tag: string, edit: (dir: string) => void): string {
-  const dir = path.join(tempDir(tag), "model");
-  fs.cpSync(MODEL, dir, { recursive: true });
-  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) fs.chmodSync(path.join(dir, f), 0o755);
-  edit(dir);
-  return dir;
-}
+const modelCopy = fixtureModelCopy;
 
 function editJson(file: string, change: (json: Record<string, unknown>) => void): void {
   const json = JSON.parse(fs.readFileSync(file, "utf8"));

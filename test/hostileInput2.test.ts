@@ -9,29 +9,19 @@ import { test } from "node:test";
 import { planFromFlags } from "../cli/editCommand";
 import { preflight } from "../src/pipeline/preflight";
 import { ffmpegPath } from "../src/video/ffmpeg";
-import { FIXTURE, tempDir } from "./sharedData";
+import { assertRefused, runCli, type CliResult } from "./support/cliRun";
+import { FIXTURE, fixtureModelCopy, tempDir } from "./sharedData";
 
-const BIN = path.resolve("bin/fatezero.js");
 const cache = tempDir("hostile2-cache");
 const MODEL = path.join(FIXTURE, "model");
 /** The environment without the FATEZERO_* variables of whoever runs the tests. */
 const CLEAN_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("FATEZERO_")));
 
-function fatezero(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: "utf8",
-    env: { ...CLEAN_ENV, FATEZERO_CACHE: cache, ...env },
-    timeout: 120_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+function fatezero(args: string[], env: Record<string, string> = {}): CliResult {
+  return runCli(args, { ...CLEAN_ENV, FATEZERO_CACHE: cache, ...env });
 }
 
-/** Exit 2, the message, and no stack trace. */
-function refused(r: ReturnType<typeof fatezero>, message: RegExp, what: string): void {
-  assert.equal(r.code, 2, `${what}: exit ${r.code}: ${r.err}`);
-  assert.match(r.err, message, what);
-  assert.doesNotMatch(r.err, /\n\s+at /, `${what}: a stack trace reached the user`);
-}
+const refused = assertRefused;
 
 /** Run the project's ffmpeg (the npm package's binary). */
 function ffmpeg(args: string[]): void {
@@ -39,14 +29,7 @@ function ffmpeg(args: string[]): void {
   assert.equal(r.status, 0, r.stderr);
 }
 
-/** A copy of the fixture's model folder, with `edit` applied to it. */
-function modelCopy(tag: string, edit: (dir: string) => void): string {
-  const dir = path.join(tempDir(tag), "model");
-  fs.cpSync(MODEL, dir, { recursive: true });
-  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) fs.chmodSync(path.join(dir, f), 0o755);
-  edit(dir);
-  return dir;
-}
+const modelCopy = fixtureModelCopy;
 
 function mkfifo(p: string): void {
   const r = spawnSync("mkfifo", [p], { encoding: "utf8" });

@@ -14,3 +14,12 @@ export function tempDir(tag: string): string {
   process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/** A writable copy of the fixture's model folder, with `edit` applied to its files. */
+export function fixtureModelCopy(tag: string, edit: (dir: string) => void): string {
+  const dir = path.join(tempDir(tag), "model");
+  fs.cpSync(path.join(FIXTURE, "model"), dir, { recursive: true });
+  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) fs.chmodSync(path.join(dir, f), 0o755);
+  edit(dir);
+  return dir;
+}

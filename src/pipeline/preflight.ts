@@ -10,6 +10,7 @@ import { MAX_PROMPT_CHARS } from "../config/limits";
 import type { ModelFacts } from "../fatezero/loadModel";
 import { windowFrames } from "../fatezero/frameWindows";
 import { estimatePeakBytes } from "../fatezero/memoryEstimate";
+import { checkWritableFolder } from "../util/folderOutput";
 import { asInputError, InputError } from "../util/inputError";
 import { probeVideo } from "../video/readVideo";
 import { gridFrameSize } from "../video/writeVideo";
@@ -143,13 +144,7 @@ function checkOutputs(plan: EditPlan, model: ModelFacts, o: PreflightOptions): v
 function checkWritable(target: string, what: string): void {
   let dir = path.dirname(path.resolve(target));
   while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  const probe = path.join(dir, `.fatezero-write-check-${process.pid}`);
-  try {
-    fs.writeFileSync(probe, "", { flag: "wx" });
-    fs.rmSync(probe);
-  } catch (e) {
-    throw new InputError(`${what}: cannot write in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  checkWritableFolder(dir, what);
   if (fs.existsSync(target) && fs.statSync(target).isFile()) {
     try {
       fs.accessSync(target, fs.constants.W_OK);

@@ -46,7 +46,7 @@ export function outputFolder(dir: string, what: string, writer: string, options:
     throw new InputError(`${named}: is a symbolic link (to ${fs.readlinkSync(target)}); give the folder itself, not a link`);
   if (st && !st.isDirectory()) throw new InputError(`${named}: exists and is not a folder`);
   checkFolderPath(target, named);
-  checkWritable(st ? path.dirname(target) : nearestExisting(target), named);
+  checkWritableFolder(st ? path.dirname(target) : nearestExisting(target), named);
   const cwd = path.resolve(".");
   if (st && (cwd === target || cwd.startsWith(target + path.sep)))
     throw new InputError(`${named}: is or holds the current folder; give another folder`);
@@ -177,7 +177,7 @@ function lstatIfAny(p: string): fs.Stats | undefined {
 }
 
 /** Refuse a folder a file cannot be made in (tried for real: permission bits say nothing on a read-only mount or to root). */
-function checkWritable(dir: string, what: string): void {
+export function checkWritableFolder(dir: string, what: string): void {
   const probe = path.join(dir, `.fatezero-write-check-${process.pid}`);
   try {
     fs.writeFileSync(probe, "", { flag: "wx" });
