@@ -91,22 +91,26 @@ export function removeOwnFolder(dir: string, writer: string): boolean {
  */
 export async function writeFolder<T>(out: OutputFolder, build: (staging: string) => Promise<T>): Promise<T> {
   const staging = newStagingFolder(out.target);
+  let built: T;
   try {
-    const built = await build(staging);
-    writeManifest(staging, out.writer);
-    moveIntoPlace(staging, out);
-    return built;
+    built = await build(staging);
   } catch (e) {
     fs.rmSync(staging, { recursive: true, force: true });
     throw e;
   }
+  return publish(staging, out, () => built);
 }
 
 /** `writeFolder` for a synchronous `build`. */
 export function writeFolderSync<T>(out: OutputFolder, build: (staging: string) => T): T {
   const staging = newStagingFolder(out.target);
+  return publish(staging, out, () => build(staging));
+}
+
+/** Run `build`, record the manifest and move the staging folder into place; on any failure, remove it. */
+function publish<T>(staging: string, out: OutputFolder, build: () => T): T {
   try {
-    const built = build(staging);
+    const built = build();
     writeManifest(staging, out.writer);
     moveIntoPlace(staging, out);
     return built;
