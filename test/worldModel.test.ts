@@ -108,6 +108,29 @@ test("training refuses a BLAS slower than its floor before any step, naming the 
   assert.doesNotMatch(r.stdout, /^(vae|denoiser|refine) +\d/m, "no training step ran");
 });
 
+test("training refuses an --out it did not write before any step, and leaves it as it was", { skip: torchMissing }, () => {
+  const mine = tempDir("train-out-mine");
+  fs.writeFileSync(path.join(mine, "thesis.tex"), "mine");
+  const link = path.join(tempDir("train-out-link"), "model");
+  fs.symlinkSync(mine, link);
+  for (const [out, why] of [
+    [mine, /is not a model folder this program wrote/],
+    [link, /is a link; give the folder itself/],
+  ] as const) {
+    const r = spawnSync("bash", ["train/run.sh", "--plan", "smoke", "--out", out], {
+      encoding: "utf8",
+      env: { ...process.env, FATEZERO_TRAIN_DIR: tempDir("train-out-work"), FATEZERO_PYTHON: pythonWithTorch },
+      timeout: 600_000,
+    });
+    assert.equal(r.status, 2, r.stderr + r.stdout);
+    assert.match(r.stderr, why);
+    assert.doesNotMatch(r.stdout, /^(vae|denoiser|refine) +\d/m, "no training step ran");
+  }
+  assert.deepEqual(fs.readdirSync(mine), ["thesis.tex"]);
+  assert.equal(fs.readFileSync(path.join(mine, "thesis.tex"), "utf8"), "mine");
+  assert.ok(fs.lstatSync(link).isSymbolicLink());
+});
+
 test(
   "the GPU plan's package: packed here, trained by train/gpu.py run (here on the CPU, seconds of budget), adopted as a folder the runtime reproduces",
   { skip: torchMissing },

@@ -80,6 +80,35 @@ def check_names(module, skeleton_file, prefix_filter=None):
         refuse(f"{skeleton_file}: parameters differ from the training program's (missing {missing}, extra {extra}, shapes {shapes})")
 
 
+def probe_path(out):
+    """Where the probe of the model folder `out` goes: beside it, as `<name>-probe.safetensors`."""
+    return os.path.join(os.path.dirname(os.path.abspath(out)), os.path.basename(out.rstrip("/")) + "-probe.safetensors")
+
+
+def written_here(folder, skeleton):
+    """Whether `folder` is a model folder this program wrote: its model_index.json names this generator and it
+    holds nothing but the skeleton's entries."""
+    try:
+        with open(os.path.join(folder, "model_index.json")) as f:
+            stamp = json.load(f).get("_fatezero")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(stamp, dict) and stamp.get("generator") == "train/train_world.py" and set(os.listdir(folder)) <= set(os.listdir(skeleton))
+
+
+def check_out(out, skeleton):
+    """--out, its staging folder and its probe are replaced when training ends: refuse now, before any step,
+    anything there that this program did not write (a user's folder, a link, a file)."""
+    ours = written_here(out, skeleton)
+    for path in (out, out.rstrip("/") + ".tmp"):
+        if os.path.islink(path):
+            refuse(f"--out {out}: {path} is a link; give the folder itself")
+        if os.path.exists(path) and not (os.path.isdir(path) and (not os.listdir(path) or written_here(path, skeleton))):
+            refuse(f"--out {out}: {path} is not a model folder this program wrote (model_index.json by train/train_world.py); give a new folder")
+    if os.path.lexists(probe_path(out)) and not ours:
+        refuse(f"--out {out}: {probe_path(out)} exists and {out} is not a model folder this program wrote; give a new folder")
+
+
 def adopt_base(folder, base, work):
     """Copy a model folder's weights in as the refine stage's start (refusing to replace a different one)."""
     for f in BASE_FILES + ("model_index.json",):
@@ -159,7 +188,7 @@ def write_folder(out, skeleton, text, unet, vae, data, report, with_probe=True):
         json.dump(index, f, indent=2)
         f.write("\n")
     if with_probe:
-        write_safetensors(os.path.join(os.path.dirname(os.path.abspath(out)), os.path.basename(out.rstrip("/")) + "-probe.safetensors"), probe(text, unet, vae, data))
+        write_safetensors(probe_path(out), probe(text, unet, vae, data))
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
 
@@ -203,6 +232,7 @@ def main():
     precision = resolve_precision(args.precision)
     torch.manual_seed(SEED)
     work, skeleton = args.work, os.path.join(args.work, "skeleton")
+    check_out(args.out, skeleton)
     config = lambda part: json.load(open(os.path.join(skeleton, part, "config.json")))
     text, unet, vae = ClipTextModel(config("text_encoder")), UNet2DConditionModel(config("unet")), AutoencoderKL(config("vae"))
     check_names(text, os.path.join(skeleton, "text_encoder", "model.safetensors"))
