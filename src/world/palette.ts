@@ -1,7 +1,7 @@
 // The colours of each setting. The countryside palette is the sample clip's; the others recolour the same
 // scene (snow-covered ground and trees, sand and dry bushes, a dark sky with a moon and stars).
 import type { Setting, VehicleColour } from "./vocabulary";
-import { VEHICLE_COLOURS } from "./vocabulary";
+import { SETTINGS, VEHICLE_COLOURS } from "./vocabulary";
 
 export type Rgb = readonly [number, number, number];
 
@@ -28,74 +28,42 @@ export interface Palette {
   light: number;
 }
 
-export const PALETTES: Record<Setting, Palette> = {
-  countryside: {
-    skyTop: [58, 110, 190],
-    skyLow: [190, 215, 240],
-    sun: [255, 236, 170],
-    cloud: [250, 250, 252],
-    farHill: [70, 140, 85],
-    nearHill: [98, 168, 76],
-    meadowLow: [76, 146, 54],
-    trunk: [96, 66, 40],
-    canopy: [40, 110, 52],
-    road: [92, 92, 98],
-    shadow: [52, 52, 56],
-    marking: [245, 245, 240],
-    centreLine: [240, 200, 60],
-    light: 1,
-  },
-  snow: {
-    skyTop: [150, 165, 185],
-    skyLow: [215, 222, 232],
-    sun: [245, 245, 235],
-    cloud: [235, 238, 242],
-    farHill: [205, 215, 228],
-    nearHill: [238, 242, 248],
-    meadowLow: [222, 230, 240],
-    trunk: [80, 62, 50],
-    canopy: [38, 80, 60],
-    canopyTop: [240, 244, 250],
-    road: [112, 114, 122],
-    shadow: [70, 72, 80],
-    marking: [250, 250, 250],
-    centreLine: [230, 195, 70],
-    light: 0.95,
-  },
-  desert: {
-    skyTop: [95, 150, 205],
-    skyLow: [235, 215, 175],
-    sun: [255, 245, 200],
-    cloud: [248, 240, 225],
-    farHill: [190, 120, 70],
-    nearHill: [226, 190, 130],
-    meadowLow: [214, 172, 110],
-    trunk: [120, 90, 60],
-    canopy: [120, 135, 70],
-    road: [105, 98, 92],
-    shadow: [62, 56, 52],
-    marking: [245, 240, 225],
-    centreLine: [245, 205, 70],
-    light: 1.05,
-  },
-  night: {
-    skyTop: [8, 12, 38],
-    skyLow: [38, 48, 92],
-    sun: [232, 232, 210],
-    cloud: [60, 66, 96],
-    farHill: [18, 32, 38],
-    nearHill: [24, 42, 34],
-    meadowLow: [16, 32, 24],
-    trunk: [30, 24, 20],
-    canopy: [12, 30, 20],
-    road: [40, 40, 48],
-    shadow: [20, 20, 26],
-    marking: [150, 150, 150],
-    centreLine: [140, 120, 50],
-    star: [235, 235, 250],
-    light: 0.4,
-  },
+/** The colours every setting gives. */
+type Part = Exclude<keyof Palette, "canopyTop" | "star" | "light">;
+
+/** Each part's colour in each setting: one row a part, to compare the settings side by side. */
+const PARTS: Record<Part, Record<Setting, Rgb>> = {
+  skyTop: { countryside: [58, 110, 190], snow: [150, 165, 185], desert: [95, 150, 205], night: [8, 12, 38] },
+  skyLow: { countryside: [190, 215, 240], snow: [215, 222, 232], desert: [235, 215, 175], night: [38, 48, 92] },
+  sun: { countryside: [255, 236, 170], snow: [245, 245, 235], desert: [255, 245, 200], night: [232, 232, 210] },
+  cloud: { countryside: [250, 250, 252], snow: [235, 238, 242], desert: [248, 240, 225], night: [60, 66, 96] },
+  farHill: { countryside: [70, 140, 85], snow: [205, 215, 228], desert: [190, 120, 70], night: [18, 32, 38] },
+  nearHill: { countryside: [98, 168, 76], snow: [238, 242, 248], desert: [226, 190, 130], night: [24, 42, 34] },
+  meadowLow: { countryside: [76, 146, 54], snow: [222, 230, 240], desert: [214, 172, 110], night: [16, 32, 24] },
+  trunk: { countryside: [96, 66, 40], snow: [80, 62, 50], desert: [120, 90, 60], night: [30, 24, 20] },
+  canopy: { countryside: [40, 110, 52], snow: [38, 80, 60], desert: [120, 135, 70], night: [12, 30, 20] },
+  road: { countryside: [92, 92, 98], snow: [112, 114, 122], desert: [105, 98, 92], night: [40, 40, 48] },
+  shadow: { countryside: [52, 52, 56], snow: [70, 72, 80], desert: [62, 56, 52], night: [20, 20, 26] },
+  marking: { countryside: [245, 245, 240], snow: [250, 250, 250], desert: [245, 240, 225], night: [150, 150, 150] },
+  centreLine: { countryside: [240, 200, 60], snow: [230, 195, 70], desert: [245, 205, 70], night: [140, 120, 50] },
 };
+
+/** What only some settings have (snow on the trees, stars) and each setting's light. */
+const EXTRAS: Record<Setting, Pick<Palette, "canopyTop" | "star" | "light">> = {
+  countryside: { light: 1 },
+  snow: { canopyTop: [240, 244, 250], light: 0.95 },
+  desert: { light: 1.05 },
+  night: { star: [235, 235, 250], light: 0.4 },
+};
+
+/** The palette of one setting: its column of PARTS and its EXTRAS. */
+function settingPalette(setting: Setting): Palette {
+  const parts = Object.fromEntries(Object.entries(PARTS).map(([part, colours]) => [part, colours[setting]])) as Record<Part, Rgb>;
+  return { ...parts, ...EXTRAS[setting] };
+}
+
+/** The scene colours of each setting. */
+export const PALETTES = Object.fromEntries(SETTINGS.map((setting) => [setting, settingPalette(setting)])) as Record<Setting, Palette>;
 
 /** Vehicle part colours for a body colour in a setting. */
 export interface VehiclePalette {

@@ -10,12 +10,12 @@ import { MASK_NAMES, type Setting, type VehicleColour, type VehicleKind } from "
 /** Sub-samples per pixel and axis. */
 export const SUPERSAMPLING = 2;
 
-// Labels in MASK_NAMES order.
-const SKY = 0;
-const HILLS = 1;
-const TREES = 2;
-const ROAD = 3;
-const VEHICLE = 4;
+// Labels: each named thing's index in MASK_NAMES.
+const SKY = MASK_NAMES.indexOf("sky");
+const HILLS = MASK_NAMES.indexOf("hills");
+const TREES = MASK_NAMES.indexOf("trees");
+const ROAD = MASK_NAMES.indexOf("road");
+const VEHICLE = MASK_NAMES.indexOf("vehicle");
 
 /** What a render returns: frames and, per pixel and label, how many sub-samples hit it. */
 export interface SceneRender {
