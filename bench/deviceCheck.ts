@@ -6,9 +6,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { decodeVideo } from "../src/fatezero/decodeVideo";
-import { CONTROL_QUERY_LIMIT, DEFAULT_P2P } from "../src/fatezero/editOptions";
+import { DEFAULT_P2P } from "../src/fatezero/editOptions";
 import { editVideo } from "../src/fatezero/editVideo";
-import { fusedUnet } from "../src/fatezero/fusedUnet";
+import { defaultUnetBuild } from "../src/fatezero/attentionSites";
+import { fusedUnet, type UnetCall } from "../src/fatezero/fusedUnet";
 import { invertVideo } from "../src/fatezero/invertVideo";
 import { encodePrompts, loadModel } from "../src/fatezero/loadModel";
 import { sd15ModelSpec } from "../src/models/modelSpecs";
@@ -70,19 +71,15 @@ async function worldEdit(device: Device, cacheDir: string, steps: number) {
 async function sd15Unet(device: Device, folder: string, cacheDir: string) {
   const model = await loadModel(folder, { cacheDir, device });
   const t0 = now();
-  const unet = await fusedUnet(model, {
-    latentSize: [64, 64],
-    selectors: [-1, "first"],
-    leastScChannel: 0,
-    queryLimit: CONTROL_QUERY_LIMIT,
-  });
+  const unet = await fusedUnet(model, defaultUnetBuild([64, 64]));
   const loadSeconds = now() - t0;
   const C = model.dims.latentChannels;
   const sample = Float32Array.from({ length: 3 * C * 64 * 64 }, (_, i) => Math.sin(i * 0.01)); // [3, C, 1, 64, 64]
   const context = await encodePrompts(model, ["", SAMPLE_CLIP_PROMPT, SAMPLE_CLIP_PROMPT]); // [3, T, D]
-  await unet.predict(sample, [3, C, 1, 64, 64], 500, context); // warm-up: the first run allocates and compiles
+  const call: UnetCall = { sample, dims: [3, C, 1, 64, 64], timestep: 500, context };
+  await unet.predict(call); // warm-up: the first run allocates and compiles
   const t1 = now();
-  const { noise } = await unet.predict(sample, [3, C, 1, 64, 64], 500, context);
+  const { noise } = await unet.predict(call);
   return { noise, loadSeconds, seconds: now() - t1 };
 }
 

@@ -2,19 +2,21 @@
 import * as fs from "node:fs";
 import { resolveEditPlan, type EditPlan, type PlanOverrides } from "../src/config/editPlan";
 import { defaultFatezeroConfig, loadFatezeroConfig, type FatezeroConfig } from "../src/config/fatezeroConfig";
-import { MAX_FRAMES, MAX_INVERSION_ITERATIONS, MAX_SIZE, MAX_STEPS } from "../src/config/limits";
+import { MAX_FRAMES, MAX_GUIDANCE_SCALE, MAX_INVERSION_ITERATIONS, MAX_SIZE, MAX_STEPS } from "../src/config/limits";
 import { formatEditPlan } from "../src/config/planText";
+import { NEGATIVE_PROMPTS, UNET_PRECISIONS } from "../src/fatezero/editOptions";
 import { modelFacts, type ModelFacts } from "../src/fatezero/loadModel";
 import { checkDevice, chosenDevice } from "../src/onnx/device";
 import { defaultCacheDir } from "../src/onnx/session";
 import { checkFolderPath } from "../src/util/folderOutput";
 import { preflight } from "../src/pipeline/preflight";
-import { InputError } from "../src/util/inputError";
 import { runEditPlan } from "../src/pipeline/runEditPlan";
 import { countSourceFrames } from "../src/video/readVideo";
 import { SAMPLE_CLIP_PROMPT, SAMPLE_CLIP_SOURCE } from "../src/world/sampleClip";
 import { DEFAULT_WORLD_VIDEO, worldVideoSeed } from "../src/world/worldClip";
+import { oneOf } from "../src/world/vocabulary";
 import { WORLD_STEPS } from "../src/world/worldModel";
+import { integerFlag, numberFlag, UsageError } from "./flagValues";
 import { progressReporter } from "./progress";
 
 /** Flags of `fatezero edit`. */
@@ -26,7 +28,10 @@ export interface EditFlags {
   blendWords?: string[];
   threshold?: string;
   steps?: string;
+  guidance?: string;
+  negativePrompt?: string;
   inversionIterations?: string;
+  precision?: string;
   frames?: string;
   frameChunk?: string;
   size?: string;
@@ -40,9 +45,6 @@ export interface EditFlags {
   ignoreMemoryLimit?: boolean;
   device?: string;
 }
-
-/** An error in the command line itself (exit code 2). */
-export class UsageError extends InputError {}
 
 /**
  * What the embedded models run at when the flags say nothing: the world model in seconds (at its training size,
@@ -69,6 +71,9 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
   }
   const model = flags.model ?? (flags.config ? undefined : "world");
   const embedded = EMBEDDED_DEFAULTS[model ?? config.pretrainedModelPath ?? ""];
+  const facts = modelFacts(model ?? config.pretrainedModelPath ?? "world", { modelConfig: flags.modelConfig, ema: flags.ema });
+  // The flag form runs the model's own loop defaults (a world model's negative prompt); a YAML config states its own.
+  const loopDefaults = flags.config ? {} : facts.editDefaults;
   const overrides: PlanOverrides = {
     video: flags.video ?? (flags.config ? undefined : DEFAULT_WORLD_VIDEO),
     model,
@@ -78,17 +83,21 @@ export function planFromFlags(flags: EditFlags): { plan: EditPlan; config: Fatez
     frames:
       flags.frames?.trim() === "-1"
         ? allFrames(flags.video ?? config.dataset.path, config.dataset)
-        : parseIntFlag("frames", flags.frames, MAX_FRAMES),
-    frameChunk: parseIntFlag("frame-chunk", flags.frameChunk, MAX_FRAMES),
-    steps: parseIntFlag("steps", flags.steps, MAX_STEPS) ?? (embedded && !flags.config ? embedded.steps : undefined),
-    inversionIterations: parseIntFlag("inversion-iterations", flags.inversionIterations, MAX_INVERSION_ITERATIONS, 0),
+        : integerFlag("frames", flags.frames, 1, MAX_FRAMES),
+    frameChunk: integerFlag("frame-chunk", flags.frameChunk, 1, MAX_FRAMES),
+    steps: integerFlag("steps", flags.steps, 1, MAX_STEPS) ?? (embedded && !flags.config ? embedded.steps : undefined),
+    guidanceScale:
+      flags.guidance === undefined ? loopDefaults.guidanceScale : numberFlag("guidance", flags.guidance, 0, MAX_GUIDANCE_SCALE),
+    negativePrompt:
+      flags.negativePrompt === undefined ? loopDefaults.negativePrompt : oneOf("--negative-prompt", flags.negativePrompt, NEGATIVE_PROMPTS),
+    inversionIterations: integerFlag("inversion-iterations", flags.inversionIterations, 0, MAX_INVERSION_ITERATIONS),
+    unetPrecision: flags.precision === undefined ? undefined : oneOf("--precision", flags.precision, UNET_PRECISIONS),
     source: flags.source,
     target: flags.target,
     blendWords: flags.blendWords,
-    threshold: flags.threshold === undefined ? undefined : parseNumber("threshold", flags.threshold),
+    threshold: flags.threshold === undefined ? undefined : numberFlag("threshold", flags.threshold),
     out: flags.out,
   };
-  const facts = modelFacts(overrides.model ?? config.pretrainedModelPath ?? "world", { modelConfig: flags.modelConfig, ema: flags.ema });
   const plan = asUsageError(() => resolveEditPlan(config, overrides, facts));
   // Words given on the command line must be in the prompt; YAML configs keep FateZero's silent skipping.
   for (const e of plan.edits) {
@@ -168,20 +177,6 @@ function asUsageError<T>(f: () => T): T {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-}
-
-function parseIntFlag(name: string, v: string | undefined, max: number, min = 1): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name}: expected an integer in ${min}…${max}, got "${v}"`);
-  return n;
-}
-
-function parseNumber(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name}: expected a number, got "${v}"`);
-  return n;
 }
 
 /** "512" or "320x448" (height × width). */

@@ -1,5 +1,5 @@
 // `fatezero figures`: regenerate every notebook figure by running the figure notebooks headlessly with
-// Debian's nbconvert/nbclient and our kernel (installed into a temporary prefix, all Jupyter state in a
+// nbconvert/nbclient (the jupyter on PATH, else the project's .venv: cli/jupyterCommand.ts) and our kernel (installed into a temporary prefix, all Jupyter state in a
 // temporary folder), FATEZERO_FIGURES_DIR pointing at the output folder.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -14,7 +14,7 @@ import { checkFolderPath } from "../src/util/folderOutput";
 import { asInputSync, InputError } from "../src/util/inputError";
 import { worldVideoSeed } from "../src/world/worldClip";
 import { notebookInputs } from "../widgets/figures/notebookInputs";
-import { UsageError } from "./editCommand";
+import { UsageError } from "./flagValues";
 import { isNotebook } from "./exportHtml";
 import { findJupyterNbconvert, JUPYTER_INSTALL_HINT } from "./jupyterCommand";
 

@@ -35,15 +35,24 @@ export async function main(argv: string[]): Promise<void> {
     .option("--blend-words <words...>", "source-prompt words whose attention forms the blend mask")
     .option("--threshold <t>", "blend-mask threshold")
     .option("--steps <n>", "DDIM steps")
+    .option("--guidance <scale>", "classifier-free guidance scale (default: the config's; the world model's 1.5)")
+    .option(
+      "--negative-prompt <empty|source>",
+      "guidance's unconditional text: empty (FateZero, SD) or source (negative-prompt inversion); default: the config's, else the world model's source",
+    )
     .option(
       "--inversion-iterations <n>",
       "fixed-point iterations per inversion step, one UNet call each (default 0: FateZero's plain DDIM)",
+    )
+    .option(
+      "--precision <fp32|int8>",
+      "the UNet's arithmetic for inversion and edits: fp32 (default, FateZero's) or int8 (quantized linear layers and convolutions; faster, not exact)",
     )
     .option("--frames <n>", "number of frames; -1: every frame of the video")
     .option("--frame-chunk <n>", "frames per UNet window of a clip longer than 8 frames (default: by size, 8 at 256², 4 at 512²)")
     .option(
       "--size <N|HxW>",
-      "frame size in pixels (multiples of 64; default: the config's image_size, else the size the model was trained at)",
+      "frame size in pixels (a multiple of the model's frame size unit; default: the config's image_size, else the size the model was trained at)",
     )
     .option(
       "--model <dir|file|world|tiny>",
@@ -113,6 +122,15 @@ export async function main(argv: string[]): Promise<void> {
     .option("--clips <n>", "clips (default 8)")
     .option("--steps <n>", "DDIM steps (default: the world model's 20)")
     .option("--inversion-iterations <n>", "fixed-point iterations per inversion step (default 0: FateZero's plain DDIM)")
+    .option(
+      "--precision <fp32|int8>",
+      "the UNet's arithmetic (default fp32); int8 rows also score each edit against the fp32 edit (vsFp32Psnr)",
+    )
+    .option("--guidance <scale>", "classifier-free guidance scale (default: the world model's)")
+    .option(
+      "--negative-prompt <empty|source>",
+      "guidance's unconditional text: empty, or source (negative-prompt inversion; the world model's default)",
+    )
     .option("--model <dir|world>", "model (default world)")
     .option("--device <cpu|webgpu|cuda>", "where the graphs run (default $FATEZERO_DEVICE, else cpu)")
     .option("--json", "one JSON line per row")

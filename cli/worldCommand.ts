@@ -6,13 +6,16 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import sharp from "sharp";
+import { unetConfig } from "../src/models/configs";
 import { writeRandomModelFiles } from "../src/models/randomModel";
 import { checkFreeSpace, outputFolder, writeFolder, writeFolderSync } from "../src/util/folderOutput";
 import { InputError } from "../src/util/inputError";
 import { writeFrameFiles, writeMp4 } from "../src/video/writeVideo";
 import { MAX_SEED } from "../src/world/layout";
 import { TRAINING_DATA_WRITER, TRAINING_SEEDS, trainingDataBytes, writeTrainingData } from "../src/world/trainingData";
-import { MAX_FRAMES, MAX_INVERSION_ITERATIONS, MAX_SIZE } from "../src/config/limits";
+import { MAX_FRAMES, MAX_GUIDANCE_SCALE, MAX_INVERSION_ITERATIONS, MAX_SIZE, MAX_STEPS } from "../src/config/limits";
+import { attentionSites, defaultUnetBuild } from "../src/fatezero/attentionSites";
+import { NEGATIVE_PROMPTS, UNET_PRECISIONS } from "../src/fatezero/editOptions";
 import { FATEZERO_INVERSION_ITERATIONS } from "../src/fatezero/invertVideo";
 import { loadModel, modelFacts } from "../src/fatezero/loadModel";
 import { checkDevice, chosenDevice } from "../src/onnx/device";
@@ -29,6 +32,7 @@ import {
 } from "../src/world/vocabulary";
 import { renderWorldClip, WORLD_FRAMES, WORLD_SIZE, worldClipMemory } from "../src/world/worldClip";
 import { GPU_PLAN_VAE_WIDTH, miniatureWorldModelSpec, WORLD_STEPS, worldModelSpec } from "../src/world/worldModel";
+import { integerFlag, numberFlag } from "./flagValues";
 import { progressReporter } from "./progress";
 
 /** Flags of `fatezero world`. */
@@ -41,15 +45,6 @@ export interface WorldFlags {
   style?: string;
   frames?: string;
   size?: string;
-}
-
-/** An integer flag within [min, max], or the default. */
-export function integerFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max)
-    throw new InputError(`--${name} must be an integer in ${min}..${max}, got "${value}"`);
-  return n;
 }
 
 /** A --seed flag's value: a non-negative integer that a double holds exactly. */
@@ -81,8 +76,8 @@ const WORLD_WRITER = "fatezero world";
 export async function worldCommand(flags: WorldFlags): Promise<string[]> {
   const seed = seedFlag(flags.seed);
   const attributes = attributesFromFlags(flags);
-  const frames = integerFlag("frames", flags.frames, WORLD_FRAMES, 1, MAX_FRAMES);
-  const size = integerFlag("size", flags.size, WORLD_SIZE, 16, MAX_SIZE);
+  const frames = integerFlag("frames", flags.frames, 1, MAX_FRAMES) ?? WORLD_FRAMES;
+  const size = integerFlag("size", flags.size, 16, MAX_SIZE) ?? WORLD_SIZE;
   checkWorldMemory(frames, size);
   const out = outputFolder(flags.out, "--out", WORLD_WRITER);
   const world = renderWorldClip(seed, attributes, { frames, size });
@@ -142,16 +137,18 @@ export interface TrainingDataFlags {
  * only an earlier export of this command, unchanged; the trainer's checkpoints go beside them afterwards.
  */
 export function trainingDataCommand(flags: TrainingDataFlags): void {
-  const clips = integerFlag("clips", flags.clips, 2000, 1, 1_000_000);
+  const clips = integerFlag("clips", flags.clips, 1, 1_000_000) ?? 2000;
   const out = outputFolder(flags.out, "--out", TRAINING_DATA_WRITER);
-  // The skeleton is at most 49 MB (the gpu plan's, fp32): 64 MB covers it, the configs and the manifest.
-  checkFreeSpace(out.target, trainingDataBytes(clips) + 64 * 2 ** 20, `--clips ${clips} --out ${flags.out}`);
-  const report = progressReporter();
   const vaeWidth = flags.gpu ? GPU_PLAN_VAE_WIDTH : 1;
   const spec = flags.miniature ? miniatureWorldModelSpec(vaeWidth) : worldModelSpec(vaeWidth);
+  // The skeleton is at most 49 MB (the gpu plan's, fp32): 64 MB covers it, the configs and the manifest.
+  checkFreeSpace(out.target, trainingDataBytes(clips, spec) + 64 * 2 ** 20, `--clips ${clips} --out ${flags.out}`);
+  const report = progressReporter();
+  // The attention term follows the layers an edit with FateZero's defaults controls and masks with.
+  const sites = (latent: [number, number]) => attentionSites(unetConfig(spec.unet), defaultUnetBuild(latent));
   const meta = writeFolderSync(out, (dir) => {
     writeRandomModelFiles(path.join(dir, "skeleton"), spec);
-    return writeTrainingData(path.join(dir, "data"), clips, (done, total) => report("world", done, total));
+    return writeTrainingData(path.join(dir, "data"), clips, { spec, attentionSites: sites }, (done, total) => report("world", done, total));
   });
   const data = path.join(out.target, "data");
   console.log(`${meta.frames} frames of ${meta.size}² in ${data}; model skeleton in ${path.join(out.target, "skeleton")}`);
@@ -163,6 +160,9 @@ export interface WorldBenchFlags {
   clips?: string;
   steps?: string;
   inversionIterations?: string;
+  precision?: string;
+  guidance?: string;
+  negativePrompt?: string;
   model?: string;
   json?: boolean;
   device?: string;
@@ -171,22 +171,31 @@ export interface WorldBenchFlags {
 /** Run the ground-truth edit benchmark; prints one JSON line per row (--json) or a table. */
 export async function worldBenchCommand(flags: WorldBenchFlags): Promise<void> {
   const seed = flags.seed === undefined ? 1000 : seedFlag(flags.seed);
-  const clips = integerFlag("clips", flags.clips, 8, 1, 1000);
-  const steps = integerFlag("steps", flags.steps, WORLD_STEPS, 1, 1000);
-  const inversionIterations = integerFlag(
-    "inversion-iterations",
-    flags.inversionIterations,
-    FATEZERO_INVERSION_ITERATIONS,
-    0,
-    MAX_INVERSION_ITERATIONS,
-  );
+  const clips = integerFlag("clips", flags.clips, 1, 1000) ?? 8;
+  const steps = integerFlag("steps", flags.steps, 1, MAX_STEPS) ?? WORLD_STEPS;
+  const inversionIterations =
+    integerFlag("inversion-iterations", flags.inversionIterations, 0, MAX_INVERSION_ITERATIONS) ?? FATEZERO_INVERSION_ITERATIONS;
+  const unetPrecision = flags.precision === undefined ? undefined : oneOf("--precision", flags.precision, UNET_PRECISIONS);
   if (seed + clips > TRAINING_SEEDS)
     throw new InputError(`--seed ${seed} --clips ${clips}: benchmark seeds must stay below ${TRAINING_SEEDS} (the training clips' seeds)`);
   const { device, named } = chosenDevice(flags.device);
   checkDevice(device, named);
+  // Unset, each is the model's default (modelEditDefaults).
+  const guidance = {
+    ...(flags.guidance === undefined ? {} : { guidanceScale: numberFlag("guidance", flags.guidance, 0, MAX_GUIDANCE_SCALE) }),
+    ...(flags.negativePrompt === undefined ? {} : { negativePrompt: oneOf("--negative-prompt", flags.negativePrompt, NEGATIVE_PROMPTS) }),
+  };
   modelFacts(flags.model ?? "world"); // a missing or broken model folder is refused before any clip is rendered
   const model = await loadModel(flags.model ?? "world", { device });
-  const rows = await runWorldBench(model, { seed, clips, steps, inversionIterations, onProgress: (m) => console.error(m) });
+  const rows = await runWorldBench(model, {
+    seed,
+    clips,
+    steps,
+    inversionIterations,
+    unetPrecision,
+    guidance,
+    onProgress: (m) => console.error(m),
+  });
   if (flags.json) {
     for (const row of rows) console.log(JSON.stringify(roundRow(row)));
     return;
@@ -197,6 +206,9 @@ export async function worldBenchCommand(flags: WorldBenchFlags): Promise<void> {
     "blendMask",
     "spatialTemporal",
     "inversionIterations",
+    "unetPrecision",
+    "guidanceScale",
+    "negativePrompt",
     "reconPsnr",
     "maskIou",
     "targetPsnr",
@@ -204,6 +216,7 @@ export async function worldBenchCommand(flags: WorldBenchFlags): Promise<void> {
     "backgroundPsnr",
     "colorAccuracy",
     "flickerRatio",
+    "vsFp32Psnr",
     "seconds",
   ] as const;
   console.log(columns.join("\t"));

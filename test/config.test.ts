@@ -6,8 +6,8 @@ import { defaultFatezeroConfig, loadFatezeroConfig, parseFatezeroConfig, type Fa
 import { resolveEditPlan, type EditPlan } from "../src/config/editPlan";
 import { formatEditPlan } from "../src/config/planText";
 import type { UnetShape } from "../src/models/unet";
-import type { ModelShape } from "../src/fatezero/loadModel";
-import { crossStepRange, crossStepRanges, selfStepRange } from "../src/config/stepWindows";
+import { frameSizeUnit, type ModelShape } from "../src/fatezero/loadModel";
+import { crossStepRange, crossStepRanges, selfStepRange } from "../src/fatezero/stepWindows";
 import { unetConfig } from "../src/models/configs";
 import { blendMaskThreshold } from "../src/fatezero/editOptions";
 import { tempDir } from "./sharedData";
@@ -272,7 +272,14 @@ test("the base config loads with FateZero's defaults", () => {
   assert.equal(cfg.edits[1].p2p.isReplaceController, true, "is_replace_controller defaults to true");
   assert.equal(cfg.edits[0].p2p.crossReplaceSteps, 0.8);
   assert.deepEqual(cfg.model, { selectors: [-1, "first"], leastScChannel: 0 });
-  assert.deepEqual(cfg.loop, { guidanceScale: 7.5, attention: "inversion", controlQueryLimit: 1024, steps: 10 });
+  assert.deepEqual(cfg.loop, {
+    guidanceScale: 7.5,
+    negativePrompt: "empty",
+    attention: "inversion",
+    controlQueryLimit: 1024,
+    steps: 10,
+    unetPrecision: "fp32",
+  });
   assert.deepEqual(cfg.sampleSeeds, [0]);
   assert.deepEqual(cfg.warnings, []);
 });
@@ -404,6 +411,22 @@ test("FateZero's quirks: 'None', single-list blend words, zip-truncated eq_param
   assert.match(latentBlend.warnings.join("\n"), /only editing prompt is also the controller's source prompt/);
   const lily = official("style/lily_monet.yaml");
   assert.deepEqual(resolveEditPlan(lily, OVERRIDES, shapeOf(TINY)).frames, [1, 21, 41, 61, 81, 101, 121, 141]);
+});
+
+test("sizes are multiples of the model's frame size unit: 64 for SD-shaped UNets, 32 for a three-level one", () => {
+  const cfg = official("teaser/jeep_posche.yaml");
+  const threeLevels: UnetShape = {
+    ...TINY,
+    blockOutChannels: [32, 64, 64],
+    downBlockTypes: ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+    upBlockTypes: ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+    heads: [4, 4, 4],
+  };
+  assert.equal(frameSizeUnit(8, TINY), 64);
+  assert.equal(frameSizeUnit(8, threeLevels), 32);
+  assert.deepEqual(resolveEditPlan(cfg, { ...OVERRIDES, size: 96 }, shapeOf(threeLevels)).size, [96, 96]);
+  assert.throws(() => resolveEditPlan(cfg, { ...OVERRIDES, size: 80 }, shapeOf(threeLevels)), /--size: 80×80 is not a multiple of 32/);
+  assert.throws(() => resolveEditPlan(cfg, { ...OVERRIDES, size: 96 }, shapeOf(TINY)), /--size: 96×96 is not a multiple of 64/);
 });
 
 test("overrides: size, frames, steps, flag-form prompts, blend words and threshold", () => {

@@ -5,6 +5,7 @@ import { type ControllerTensors, controllerTensors, fusionInputs } from "../src/
 import { refinementMapper, replacementMapper } from "../src/fatezero/seqAligner";
 import { CLIP_TOKENS } from "../src/tokenizer/clipTokenizer";
 import { type CrossReplaceSteps, DEFAULT_P2P, type EditSpec, type P2pOptions } from "../src/fatezero/editOptions";
+import { crossStepRanges, selfStepRange } from "../src/fatezero/stepWindows";
 import { Fixture } from "../src/reference/fixture";
 import { ClipTokenizer } from "../src/tokenizer/clipTokenizer";
 
@@ -252,6 +253,31 @@ test("cross-replace steps: per-word windows on the target prompt's tokens, defau
   // A pair applies to all tokens.
   const pair = controllerTensors(spec(target, source, { crossReplaceSteps: [0.2, 0.5] }), 10, tokenizer);
   assert.deepEqual(column(pair.crossReplaceAlpha, 40), [0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
+});
+
+test("the dry-run plan's step ranges are the steps the controller's tensors fuse (one window rule, stepWindows.ts)", () => {
+  const source = "a silver jeep on the road";
+  const target = "watercolor painting of a silver jeep on the road";
+  const windows: [number, number][] = [
+    [0, 0.8],
+    [0.2, 0.5],
+    [0.35, 0.35],
+    [0, 1],
+    [0.1, 0.95],
+  ];
+  for (const steps of [1, 7, 10, 50]) {
+    for (const [w, window] of windows.entries()) {
+      const crossReplaceSteps = { default_: window, jeep: windows[(w + 1) % windows.length] };
+      const t = controllerTensors(spec(target, source, { crossReplaceSteps, selfReplaceSteps: window }), steps, tokenizer);
+      const fused = (token: number) => column(t.crossReplaceAlpha, token).slice(0, steps); // the rows edit steps read
+      const inRange = (r: { start: number; end: number }) => Array.from({ length: steps }, (_, i) => (i >= r.start && i < r.end ? 1 : 0));
+      const planned = crossStepRanges(crossReplaceSteps, steps);
+      assert.deepEqual(fused(0), inRange(planned.all), `default_ ${window} over ${steps} steps`);
+      assert.deepEqual(fused(6), inRange(planned.words[0].steps), `jeep over ${steps} steps`);
+      const self = selfStepRange(window, steps);
+      assert.deepEqual(t.selfReplace, [self.start, self.end], `self ${window} over ${steps} steps`);
+    }
+  }
 });
 
 test("cross-replace steps: only the target prompt is searched for the words", () => {

@@ -13,6 +13,7 @@ import { EDIT_WRITER } from "../src/pipeline/runEditPlan";
 import { CACHEDIR_SIGNATURE, CACHEDIR_TAG } from "../src/util/cacheDir";
 import { writeManifest } from "../src/util/folderManifest";
 import { trainingDataBytes } from "../src/world/trainingData";
+import { miniatureWorldModelSpec, worldModelSpec } from "../src/world/worldModel";
 import { tempDir } from "./sharedData";
 import { assertRefused } from "./support/cliRun";
 import { pythonMissing } from "./support/pythonEnv";
@@ -220,7 +221,10 @@ test("N5: world-training-data checks the disk before writing, and a killed expor
   const small = fs.existsSync("/dev/shm") ? fs.mkdtempSync("/dev/shm/fatezero-dl-") : tempDir("dl-disk");
   process.on("exit", () => fs.rmSync(small, { recursive: true, force: true }));
   const info = fs.statfsSync(small);
-  assert.ok(info.bavail * info.bsize < trainingDataBytes(1_000_000), "the test needs a file system with less than ~405 GB free");
+  assert.ok(
+    info.bavail * info.bsize < trainingDataBytes(1_000_000, worldModelSpec()),
+    "the test needs a file system with less than ~405 GB free",
+  );
   const r = spawnSync(process.execPath, [BIN, "world-training-data", "--out", path.join(small, "w"), "--clips", "1000000"], {
     encoding: "utf8",
     timeout: 60_000,
@@ -258,7 +262,7 @@ test("N5: world-training-data checks the disk before writing, and a killed expor
   const files = ["frames.u8", "ids.i32", "objectTokens.u8", "vehicle.u8"];
   assert.deepEqual(fs.readdirSync(path.join(work, "data")).sort(), [...files, "meta.json"].sort());
   const written = files.reduce((sum, f) => sum + fs.statSync(path.join(work, "data", f)).size, 0);
-  assert.equal(trainingDataBytes(1), written, "the estimate is what one clip takes");
+  assert.equal(trainingDataBytes(1, miniatureWorldModelSpec()), written, "the estimate is what one clip takes");
 });
 
 test("N16: world --out below a file, a link to an empty folder, a dangling link or an unwritable parent: exit 2 naming --out", () => {

@@ -2,11 +2,13 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { test } from "node:test";
-import { fusedUnet } from "../src/fatezero/fusedUnet";
+import { attentionSites, controlledSelfSizes, inversionBuild, maskLayers, storedLayers } from "../src/fatezero/attentionSites";
+import { unetForInversion } from "../src/fatezero/fusedUnet";
 import { invertVideo, type InversionRequest } from "../src/fatezero/invertVideo";
 import type { InversionRecord } from "../src/fatezero/inversionRecord";
 import { combineMaskMaps, maskMapSize } from "../src/fatezero/mapLayers";
-import { DEFAULT_P2P, type EditSpec } from "../src/fatezero/editOptions";
+import { CONTROL_QUERY_LIMIT, DEFAULT_EDIT_LOOP, DEFAULT_P2P, type EditLoopOptions, type EditSpec } from "../src/fatezero/editOptions";
+import { selfMaskInput } from "../src/fatezero/fusionGraph";
 import { editVideo } from "../src/fatezero/editVideo";
 import { encodePrompts, loadModel } from "../src/fatezero/loadModel";
 import { readVideo, type VideoClip } from "../src/video/readVideo";
@@ -91,29 +93,22 @@ test("a fixed-point inversion's maps are those of its stored latents, which the 
   const { model } = await setup;
   const refined = await fixedPoint();
   const [C, F, h, w] = refined.latentShape;
-  const unet = await fusedUnet(model, {
-    latentSize: [h, w],
-    selectors: [-1, "first"],
-    leastScChannel: 0,
-    queryLimit: refined.key.queryLimit,
-  });
+  const unet = await unetForInversion(model, refined.key);
   const scheduler = model.scheduler();
   scheduler.setTimesteps(STEPS);
   const context = await encodePrompts(model, [SOURCE]); // [1, T, D]
   const T = model.dims.tokens;
-  const picks = unet.maskOutputs;
+  const picks = maskLayers(unet.layers);
   for (const k of [1, STEPS - 1]) {
     // Editing step N−1−k replays the source branch on z_k at the k-th inversion timestep.
-    const out = await unet.predict(
-      refined.latents[k],
-      [1, C, F, h, w],
-      scheduler.inversionTimesteps()[k],
+    const out = await unet.predict({
+      sample: refined.latents[k],
+      dims: [1, C, F, h, w],
+      timestep: scheduler.inversionTimesteps()[k],
       context,
-      undefined,
-      unet.mapOutputs,
-    );
-    const maps = unet.mapOutputs.map((l) => out.maps.get(l.name)!);
-    const replayed = combineMaskMaps(picks, unet.mapOutputs, maps, 0, F, maskMapSize(picks), T);
+      maps: storedLayers(unet.layers),
+    });
+    const replayed = combineMaskMaps(picks, out.maps, 0, F, maskMapSize(picks), T);
     assert.ok(maxDiff(replayed, refined.maskMaps!.steps[k]) < 1e-6, `step ${k}: ${maxDiff(replayed, refined.maskMaps!.steps[k])}`);
   }
 });
@@ -206,4 +201,34 @@ test("latent blending: latentBlendSteps moves the window", async () => {
   await editVideo(model, inversion, spec(target, { ...p2p, latentBlendSteps: [0, 0.5] }), { onStep: (_, x) => steps.push(x.data) });
   assert.ok(maxDiff(steps[0], inversion.latents[STEPS]) === 0, "step 0 is replaced by z_N");
   assert.ok(maxDiff(steps[2], inversion.latents[STEPS - 2]) > 1e-3, "step 2 is outside the window");
+});
+
+test("an edit controls the layers its inversion stored maps of: the key's query limit, not the loop options'", async () => {
+  const { model, clip } = await setup;
+  const inv = await invertVideo(model, { ...request(clip), queryLimit: 16 * 16 });
+  const maskInputs = (queryLimit: number) =>
+    controlledSelfSizes(attentionSites(model.unetConfig, { ...inversionBuild(inv.key, model.dims.vaeFactor), queryLimit })).map(([h, w]) =>
+      selfMaskInput(h, w),
+    );
+  const own = maskInputs(inv.key.queryLimit);
+  assert.notDeepEqual(own, maskInputs(CONTROL_QUERY_LIMIT), "at 32² latents the two limits control different layers");
+  // A plan's loop options carry FateZero's limit; the edit still takes the inversion's (mask maps, masks, latent blend).
+  const loop: EditLoopOptions = { ...DEFAULT_EDIT_LOOP };
+  const target = "a silver car driving down a curvy road in the countryside";
+  const p2p = {
+    blendWords: [["jeep"], ["car"]] as [string[], string[]],
+    blendSelfAttention: true,
+    blendLatents: true,
+    selfReplaceSteps: 1,
+  };
+  const masks: string[][] = [];
+  await editVideo(model, inv, spec(target, p2p), { ...loop, onStep: (_, __, m) => masks.push([...m.keys()]) });
+  assert.equal(masks.length, STEPS);
+  for (const m of masks) assert.deepEqual(m, own);
+});
+
+test("an edit with other injected tensors than its inversion's is refused", async () => {
+  const { model, inversion } = await setup;
+  const injected = new Map([["down_blocks.0.attentions.0.transformer_blocks.0.attn_temporal.to_out.0.bias", new Float32Array(32)]]);
+  await assert.rejects(editVideo(model, inversion, spec(SOURCE, {}), { injected }), /made without injected tensors/);
 });

@@ -7,6 +7,9 @@ import { blendMask } from "../src/fatezero/blendMask";
 import { invertVideo } from "../src/fatezero/invertVideo";
 import { decodeVideo } from "../src/fatezero/decodeVideo";
 import { editVideo } from "../src/fatezero/editVideo";
+import { DEFAULT_EDIT_LOOP, DEFAULT_INFLATION, DEFAULT_P2P } from "../src/fatezero/editOptions";
+import { resolveEditPlan } from "../src/config/editPlan";
+import { defaultFatezeroConfig, parseFatezeroConfig } from "../src/config/fatezeroConfig";
 import { loadModel } from "../src/fatezero/loadModel";
 import { readVideo } from "../src/video/readVideo";
 import {
@@ -178,6 +181,60 @@ test("MaskTuner: the preview is editVideo's blend mask, shrinks as the threshold
   assert.equal(tuner.get("error"), "");
   assert.deepEqual(tuner.p2p().selfReplaceSteps, [0.1, 0.6]);
   assert.equal(tuner.p2p().blendSelfAttention, true);
+});
+
+test("the widgets, a YAML config, the flag form and the inversion start from the engine's defaults (editOptions.ts)", async () => {
+  const { model, clip, inversion } = await setup;
+  // FateZero's values, pinned once here: every path below must agree with them.
+  assert.deepEqual(DEFAULT_P2P.blendTh, [0.3, 0.3]);
+  assert.deepEqual(DEFAULT_INFLATION, { selectors: [-1, "first"], leastScChannel: 0 });
+  const inflation = { selectors: [...DEFAULT_INFLATION.selectors], leastScChannel: DEFAULT_INFLATION.leastScChannel };
+
+  const yaml = parseFatezeroConfig(
+    [
+      "dataset_config: {prompt: a b}",
+      "editing_config:",
+      "  prompt2prompt_edit: true",
+      "  guidance_scale: 7.5",
+      "  num_inference_steps: 10",
+      "  editing_prompts: [a b, a c]",
+      "  p2p_config:",
+      "    0: {cross_replace_steps: 0.8, self_replace_steps: 0.9}",
+      "    1: {cross_replace_steps: 0.8, self_replace_steps: 0.9}",
+    ].join("\n"),
+    "defaults.yaml",
+  );
+  const flagForm = resolveEditPlan(
+    defaultFatezeroConfig("a b"),
+    { model: "tiny", video: "v", target: "a c" },
+    {
+      unet: model.unetConfig,
+      vaeFactor: model.dims.vaeFactor,
+      nativeSize: 128,
+    },
+  );
+  for (const p2p of [yaml.edits[1].p2p, flagForm.edits[1].spec.p2p]) {
+    assert.deepEqual(
+      [p2p.blendTh, p2p.isReplaceController, p2p.blendSelfAttention, p2p.blendLatents],
+      [DEFAULT_P2P.blendTh, DEFAULT_P2P.isReplaceController, DEFAULT_P2P.blendSelfAttention, DEFAULT_P2P.blendLatents],
+    );
+  }
+  assert.deepEqual(yaml.model, inflation);
+  assert.deepEqual(flagForm.unet, { ...inflation, lora: null });
+  assert.deepEqual({ selectors: inversion.key.unet.selectors, leastScChannel: inversion.key.unet.leastScChannel }, inflation);
+
+  const comms = new FakeCommManager();
+  const tuner = await MaskTuner.create(inversion, model, clip, { comms });
+  assert.equal(tuner.get("threshold"), DEFAULT_P2P.blendTh[0]);
+  assert.deepEqual(tuner.p2p().blendTh, DEFAULT_P2P.blendTh);
+  assert.deepEqual(tuner.get("self_replace_steps"), [0, DEFAULT_P2P.selfReplaceSteps]);
+  assert.deepEqual(tuner.get("cross_replace_steps"), [0, DEFAULT_P2P.crossReplaceSteps]);
+  assert.equal(tuner.get("blend_latents"), DEFAULT_P2P.blendLatents);
+  const panel = EditPanel.create({ comms, sourcePrompt: "a b", prompt: "a c" });
+  assert.equal(panel.get("guidance_scale"), DEFAULT_EDIT_LOOP.guidanceScale);
+  assert.equal(panel.get("controller") === "replace", DEFAULT_P2P.isReplaceController);
+  tuner.close();
+  panel.close();
 });
 
 test("EditPanel: Run from the frontend streams progress and ends with a status; Cancel aborts", async () => {

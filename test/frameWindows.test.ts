@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { keyFrameIndices } from "../src/models/frameLayout";
 import { decodeVideo } from "../src/fatezero/decodeVideo";
-import { CONTROL_QUERY_LIMIT, DEFAULT_P2P } from "../src/fatezero/editOptions";
+import { defaultUnetBuild, storedLayers } from "../src/fatezero/attentionSites";
+import { DEFAULT_P2P } from "../src/fatezero/editOptions";
 import { editVideo } from "../src/fatezero/editVideo";
 import { encodeLatents } from "../src/fatezero/encodeLatents";
 import { defaultFrameChunk, frameWindows, windowFrames } from "../src/fatezero/frameWindows";
@@ -73,7 +74,7 @@ async function worldUnet(
   const z0 = await encodeLatents(model, framesToTensor(clip.clip.frames, frames, S, S), [frames, 3, S, S], { mode: "mean" });
   const [C, F, h, w] = z0.shape;
   const z = z0.data.map((v, i) => 0.7 * v + 0.7 * Math.sin(i * 12.9898) * 1.3); // [C, F, h, w]
-  const unet = await fusedUnet(model, { latentSize: [h, w], selectors: [-1, "first"], leastScChannel: 0, queryLimit: CONTROL_QUERY_LIMIT });
+  const unet = await fusedUnet(model, defaultUnetBuild([h, w]));
   return { unet, z, dims: [1, C, F, h, w], context: await encodePrompts(model, [clip.captions[0]]) };
 }
 let model: FateZeroModel | undefined;
@@ -94,25 +95,25 @@ function frameError(a: Float32Array, b: Float32Array, dims: number[], f: number)
 
 test("a clip within one chunk, and a single frame, are the whole-clip computation to the bit", async () => {
   const { unet, z, dims, context } = await worldUnet(5);
-  const maps = unet.mapOutputs;
-  const whole = await unet.predict(z, dims, 501, context, undefined, maps);
-  const chunked = await unet.predict(z, dims, 501, context, undefined, maps, 8);
+  const maps = storedLayers(unet.layers);
+  const whole = await unet.predict({ sample: z, dims, timestep: 501, context, maps });
+  const chunked = await unet.predict({ sample: z, dims, timestep: 501, context, maps, frameChunk: 8 });
   assert.deepEqual(chunked.noise, whole.noise);
-  for (const m of maps) assert.deepEqual(chunked.maps.get(m.name), whole.maps.get(m.name), m.name);
+  for (const m of maps) assert.deepEqual(chunked.maps.get(m.module), whole.maps.get(m.module), m.module);
   const one = z.filter((_, i) => Math.floor(i / (dims[3] * dims[4])) % 5 === 0); // frame 0 alone, [C, 1, h, w]
   const oneDims: typeof dims = [1, dims[1], 1, dims[3], dims[4]];
   assert.deepEqual(
-    (await unet.predict(one, oneDims, 501, context, undefined, [], 1)).noise,
-    (await unet.predict(one, oneDims, 501, context)).noise,
+    (await unet.predict({ sample: one, dims: oneDims, timestep: 501, context, frameChunk: 1 })).noise,
+    (await unet.predict({ sample: one, dims: oneDims, timestep: 501, context })).noise,
   );
 });
 
 test("windows carrying their key frames stay closer to the whole clip at every chunk boundary than independent chunks", async () => {
   const { unet, z, dims, context } = await worldUnet(8);
   const [, C, F, h, w] = dims;
-  const maps = unet.mapOutputs;
-  const whole = await unet.predict(z, dims, 501, context, undefined, maps);
-  const windowed = await unet.predict(z, dims, 501, context, undefined, maps, 3); // windows {0..2}, {0,2,3,4,5}, {0,5,6,7}
+  const maps = storedLayers(unet.layers);
+  const whole = await unet.predict({ sample: z, dims, timestep: 501, context, maps });
+  const windowed = await unet.predict({ sample: z, dims, timestep: 501, context, maps, frameChunk: 3 }); // windows {0..2}, {0,2,3,4,5}, {0,5,6,7}
   // Independent chunks: frames 3–5 and 6–7 as clips of their own (their first frame reads itself as "first" and "previous").
   const alone = new Float32Array(z.length);
   for (const [from, to] of [
@@ -123,7 +124,7 @@ test("windows carrying their key frames stay closer to the whole clip at every c
     const n = to - from;
     const part = new Float32Array(C * n * h * w); // [C, n, h, w]
     for (let c = 0; c < C; c++) part.set(z.subarray((c * F + from) * h * w, (c * F + to) * h * w), c * n * h * w);
-    const y = (await unet.predict(part, [1, C, n, h, w], 501, context)).noise;
+    const y = (await unet.predict({ sample: part, dims: [1, C, n, h, w], timestep: 501, context })).noise;
     for (let c = 0; c < C; c++) alone.set(y.subarray(c * n * h * w, (c + 1) * n * h * w), (c * F + from) * h * w);
   }
   const report: string[] = [];
@@ -136,7 +137,7 @@ test("windows carrying their key frames stay closer to the whole clip at every c
   }
   // Every frame comes back from its window, maps included; windows of 3 of 8 frames deviate by 0.5–1.7%.
   for (let f = 0; f < F; f++) assert.ok(frameError(whole.noise, windowed.noise, dims, f) < 0.03, `frame ${f}`);
-  for (const m of maps) assert.equal(windowed.maps.get(m.name)!.length, whole.maps.get(m.name)!.length, m.name);
+  for (const m of maps) assert.equal(windowed.maps.get(m.module)!.length, whole.maps.get(m.module)!.length, m.module);
   console.log(`# ${report.join("; ")}`);
 });
 

@@ -6,7 +6,6 @@ import { test } from "node:test";
 import * as ort from "onnxruntime-node";
 import type { AttentionLayer } from "../src/fatezero/attentionSites";
 import { attentionFusion, controlFeeds, selfMaskInput, type UnetControls } from "../src/fatezero/fusionGraph";
-import type { AttentionSite } from "../src/models/unetTransformer";
 import { DType, Graph } from "../src/onnx/graph";
 import { openSession } from "../src/onnx/session";
 import type { WeightSource } from "../src/onnx/weightSource";
@@ -36,16 +35,14 @@ const Lq = h * w;
 
 /** One controlled layer of `kind`, its fused output [B·F, 1, Lq, d] from the graph, for probabilities over `Lk` keys. */
 async function fusedByGraph(kind: "self" | "cross", Lk: number, probs: Float32Array, values: Float32Array, c: UnetControls) {
-  const path = `layer.${kind}`;
-  const layer = { module: path, kind, controlled: true, maskSource: false } as AttentionLayer;
+  const layer = { module: `layer.${kind}`, kind, height: h, width: w, heads: 1, controlled: true, maskSource: false } as AttentionLayer;
   const fusion = attentionFusion([layer], T);
   const g = new Graph(`fusion-${kind}`, noWeights);
   const frames = g.input("frames", DType.int64, [1]);
-  const site: AttentionSite = { path, kind, place: "down", level: 0, size: [h, w], heads: 1, selectors: [], frames };
-  assert.ok(fusion.hook.select(site));
+  assert.ok(fusion.hook.select(layer));
   const p = g.input("probs", DType.float, [B * F, 1, Lq, Lk]);
   const v = g.input("values", DType.float, [B * F, 1, Lk, d]);
-  g.output("out", fusion.hook.output(site, p, v, g), DType.float);
+  g.output("out", fusion.hook.output(layer, p, v, g, frames), DType.float);
   const session = await openSession(g, [], { cacheDir: tempDir("fusion-graph") });
   const out = await session.run({
     frames: new ort.Tensor("int64", BigInt64Array.of(BigInt(F)), [1]),

@@ -46,8 +46,8 @@ test("N6: world refuses a clip beyond one array or the machine before rendering,
     /--frames 1000 --size 2048: the renderer's label votes need one array of [\d.]+ GB, past the [\d.]+ GB one may hold: use fewer frames or a smaller --size/,
     "1000 frames at 2048²",
   );
-  refused(fatezero(["world", "--seed", "1", "--frames", "10001", "--out", out]), /--frames must be an integer in 1\.\.10000/, "MAX_FRAMES");
-  refused(fatezero(["world", "--seed", "1", "--size", "8193", "--out", out]), /--size must be an integer in 16\.\.8192/, "MAX_SIZE");
+  refused(fatezero(["world", "--seed", "1", "--frames", "10001", "--out", out]), /--frames: expected an integer in 1…10000/, "MAX_FRAMES");
+  refused(fatezero(["world", "--seed", "1", "--size", "8193", "--out", out]), /--size: expected an integer in 16…8192/, "MAX_SIZE");
   assert.ok(!fs.existsSync(out), "nothing is written");
   const ok = fatezero(["world", "--seed", "1", "--frames", "2", "--size", "32", "--out", out]);
   assert.equal(ok.code, 0, ok.err);

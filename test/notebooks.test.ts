@@ -15,6 +15,11 @@ import { readVideo } from "../src/video/readVideo";
 import { chromiumMissing, withOfflinePage } from "./support/chromium";
 import { tempDir } from "./sharedData";
 import { pythonMissing, ROOT } from "./support/temporaryJupyter";
+import { withPythonPath } from "./support/pythonEnv";
+
+// The pinned .venv's jupyter first on PATH, as an activated venv has it: the runner takes the first jupyter it
+// finds, and a system one (Debian's) is not what these tests pin.
+process.env.PATH = withPythonPath().PATH;
 
 const MISSING = pythonMissing(["nbconvert", "nbclient"]);
 

@@ -6,6 +6,8 @@ import { test } from "node:test";
 import { z } from "zod";
 import { parseFatezeroConfig } from "../src/config/fatezeroConfig";
 import { MAX_EQUALIZER_VALUE, MAX_EQUALIZER_WORDS, MAX_GUIDANCE_SCALE, MAX_PROMPT_CHARS } from "../src/config/limits";
+import type { SchemaKind } from "../src/config/configTree";
+import { GUIDANCE_SCALE, PROMPT } from "../src/config/values";
 import { ConfigError } from "../src/config/yamlDocument";
 import { CONTROL_TARGET, installWidgets, WidgetModel } from "../widgets/kernel";
 import { EditPanel } from "../widgets/models";
@@ -160,4 +162,42 @@ test("N12: a YAML config holds the same limits, naming the key", () => {
   refused(eq(MAX_EQUALIZER_WORDS + 1, 2), /eq_params\.words.*76 words; a prompt has at most 75/);
   refused(eq(1, 1e308), /eq_params\.values\.0.*a number in -100…100/);
   assert.doesNotThrow(() => parseFatezeroConfig(config(`  guidance_scale: ${MAX_GUIDANCE_SCALE}\n${eq(2, 10)}`), "ok.yaml"));
+});
+
+/** Run `body` while counting the checks of `value` by the schema `kind` itself (whoever calls it). */
+function countChecks<T>(kind: SchemaKind<T>, value: unknown, body: (checks: () => number) => void): void {
+  const original = kind.schema.safeParse;
+  let count = 0;
+  kind.schema.safeParse = (v, params) => {
+    if (v === value) count++;
+    return original.call(kind.schema, v, params);
+  };
+  try {
+    body(() => count);
+  } finally {
+    kind.schema.safeParse = original;
+  }
+}
+
+test("one schema per value: the YAML reader and EditPanel refuse the same guidance scale and prompt through the same schema object", () => {
+  const config = (editing: string) =>
+    "dataset_config:\n  path: v.mp4\n  prompt: a jeep\n" +
+    `editing_config:\n  num_inference_steps: 10\n  editing_prompts: ['a jeep', 'a red jeep']\n${editing}`;
+  const comms = new FakeCommManager();
+  const panel = EditPanel.create({ comms, sourcePrompt: "a silver jeep", prompt: "a red jeep" });
+  const comm = comms.comm(panel.modelId);
+  const shared = (kind: SchemaKind<unknown>, key: string, bad: unknown, yaml: string) =>
+    countChecks(kind, bad, (checks) => {
+      assert.throws(
+        () => parseFatezeroConfig(config(yaml), "shared.yaml"),
+        (e) => e instanceof ConfigError && e.message.includes(`editing_config.${key}: expected ${kind.what}, got`),
+      );
+      assert.equal(checks(), 1, `${key}: the YAML reader checked it with the shared schema`);
+      assert.equal(fromView(comm, { [key]: bad }).length, 1, `${key}: the widget refused it`);
+      assert.equal(checks(), 2, `${key}: the widget checked it with the same schema`);
+    });
+  shared(GUIDANCE_SCALE, "guidance_scale", MAX_GUIDANCE_SCALE + 1, `  guidance_scale: ${MAX_GUIDANCE_SCALE + 1}\n`);
+  const long = "x".repeat(MAX_PROMPT_CHARS + 1);
+  shared(PROMPT, "source_prompt", long, `  source_prompt: '${long}'\n`);
+  assert.equal(panel.get("guidance_scale"), 7.5, "the panel kept its value");
 });

@@ -7,9 +7,17 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { GPU_PLAN_VAE_WIDTH, miniatureWorldModelSpec, WORLD_MODEL_DIR } from "../src/world/worldModel";
+import { attentionSites, defaultUnetBuild } from "../src/fatezero/attentionSites";
+import { SD_LATENT_SCALE, unetConfig, vaeConfig, vaeFactor } from "../src/models/configs";
+import { vaeJson } from "../src/models/modelSpecs";
+import { SD_SCHEDULER_CONFIG } from "../src/models/randomModel";
+import { DdimScheduler } from "../src/scheduler/ddim";
+import { supervisedLayers, TRAINING_DATA_VERSION, type TrainingDataMeta } from "../src/world/trainingData";
+import { WORLD_SIZE } from "../src/world/worldClip";
+import { GPU_PLAN_VAE_WIDTH, miniatureWorldModelSpec, WORLD_MODEL_DIR, worldModelSpec } from "../src/world/worldModel";
+import { BIN } from "./support/cliRun";
 import { reproduceProbe } from "./support/modelProbe";
-import { PYTHON, pythonMissing } from "./support/pythonEnv";
+import { PYTHON, pythonMissing, ROOT } from "./support/pythonEnv";
 import { tempDir } from "./sharedData";
 
 const torchMissing = pythonMissing(["torch", "numpy"]);
@@ -20,6 +28,123 @@ function assertClose(results: Record<string, { maxAbsErr: number; maxAbs: number
   for (const [name, r] of Object.entries(results))
     assert.ok(r.maxAbsErr <= 1e-4 + 3e-4 * r.maxAbs, `${name}: max abs error ${r.maxAbsErr} (values up to ${r.maxAbs})`);
 }
+
+/** The runtime's attention layers of `spec`'s UNet at the training frames' latent size. */
+function worldSites(spec: ReturnType<typeof worldModelSpec>) {
+  const side = WORLD_SIZE / vaeFactor(vaeConfig(spec.vae));
+  return attentionSites(unetConfig(spec.unet), defaultUnetBuild([side, side]));
+}
+
+/** A miniature export of one clip into a new work folder (what train/run.sh makes first). */
+function exportMiniature(tag: string): { work: string; meta: TrainingDataMeta } {
+  const work = path.join(tempDir(tag), "world");
+  const r = spawnSync(process.execPath, [BIN, "world-training-data", "--out", work, "--clips", "1", "--miniature"], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return { work, meta: JSON.parse(fs.readFileSync(path.join(work, "data", "meta.json"), "utf8")) };
+}
+
+test("an export's meta.json gives every array's file, dtype and shape, and the attention layers the trainer supervises", () => {
+  const { work, meta } = exportMiniature("export-meta");
+  const spec = miniatureWorldModelSpec();
+  const side = WORLD_SIZE / vaeFactor(vaeConfig(spec.vae));
+  assert.equal(meta.version, TRAINING_DATA_VERSION);
+  assert.deepEqual(meta.arrays.vehicle.shape, [meta.frames, side, side], "coverage at the skeleton VAE's latent size");
+  for (const a of Object.values(meta.arrays)) {
+    const bytes = a.shape.reduce((n, d) => n * d, a.dtype === "int32" ? 4 : 1);
+    assert.equal(fs.statSync(path.join(work, "data", a.file)).size, bytes, `${a.file}: ${a.dtype} ${JSON.stringify(a.shape)}`);
+  }
+  const sites = worldSites(spec);
+  assert.deepEqual(meta.attentionLayers, supervisedLayers(sites));
+  const supervised = new Set(meta.attentionLayers.map((l) => l.module));
+  for (const l of sites.filter((s) => s.maskSource)) assert.ok(supervised.has(l.module), `the blend mask's ${l.module} is supervised`);
+  for (const l of meta.attentionLayers) {
+    const site = sites.find((s) => s.module === l.module)!;
+    assert.ok(site.kind === "cross" && site.controlled, `${l.module} is a controlled cross-attention layer`);
+  }
+  const vae = JSON.parse(fs.readFileSync(path.join(work, "skeleton", "vae", "config.json"), "utf8"));
+  assert.equal(vae.scaling_factor, SD_LATENT_SCALE, "the skeleton states the latent scale the runtime and the trainer read");
+});
+
+test("the world model's attention term supervises the layers the committed model was trained on", () => {
+  const expected = [
+    ...["down_blocks.0", "down_blocks.1"].flatMap((b) => [0, 1].map((j) => `${b}.attentions.${j}.transformer_blocks.0.attn2`)),
+    ...["up_blocks.2", "up_blocks.3"].flatMap((b) => [0, 1, 2].map((j) => `${b}.attentions.${j}.transformer_blocks.0.attn2`)),
+  ];
+  assert.deepEqual(
+    supervisedLayers(worldSites(worldModelSpec())).map((l) => l.module),
+    expected,
+  );
+});
+
+test("the trainer reads the runtime's noise schedule, latent scale and VAE factor from the configs", { skip: torchMissing }, () => {
+  const schedulers = [
+    SD_SCHEDULER_CONFIG,
+    { beta_schedule: "linear" },
+    { beta_schedule: "squaredcos_cap_v2", num_train_timesteps: 500 },
+    { num_train_timesteps: 4, trained_betas: [0.001, 0.01, 0.1, 0.5], beta_schedule: "scaled_linear" },
+  ];
+  const sd = vaeJson({ diffusersVersion: "0.11.1", blocks: [8, 8, 8, 8], layers: 1, groups: 4, sampleSize: 128 });
+  const { scaling_factor: _, ...unstated } = sd;
+  const vaes = [
+    sd,
+    unstated,
+    {
+      ...sd,
+      scaling_factor: 0.13025,
+      block_out_channels: [8, 8, 8],
+      down_block_types: ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"],
+      up_block_types: ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"],
+    },
+  ];
+  const script = [
+    "import json, sys",
+    "sys.path.insert(0, 'train')",
+    "from model_folder import alphas_cumprod, latent_scale, vae_factor",
+    "schedulers, vaes = json.load(sys.stdin)",
+    "print(json.dumps([[alphas_cumprod(s).tolist() for s in schedulers], [[latent_scale(v), vae_factor(v)] for v in vaes]]))",
+  ].join("\n");
+  const r = spawnSync(pythonWithTorch!, ["-c", script], { cwd: ROOT, input: JSON.stringify([schedulers, vaes]), encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const [cumprods, vaeFacts] = JSON.parse(r.stdout) as [number[][], [number, number][]];
+  schedulers.forEach((s, i) => {
+    const runtime = new DdimScheduler(s).alphasCumprod;
+    assert.equal(cumprods[i].length, runtime.length, `${JSON.stringify(s)}: timesteps`);
+    // The trainer computes β in double, the runtime in float32: an ulp or two apart.
+    const worst = Math.max(...cumprods[i].map((a, t) => Math.abs(a - runtime[t]) / Math.max(runtime[t], 1e-3)));
+    assert.ok(worst < 1e-5, `${JSON.stringify(s)}: alphas_cumprod differ by ${worst} (relative)`);
+  });
+  vaes.forEach((v, i) => {
+    const c = vaeConfig(v);
+    assert.deepEqual(vaeFacts[i], [c.scalingFactor, vaeFactor(c)], `vae config ${i}`);
+  });
+});
+
+test("training refuses an export of another version, and attention layers its UNet lacks, naming them", { skip: torchMissing }, () => {
+  const { work, meta } = exportMiniature("export-refused");
+  const train = () =>
+    spawnSync("bash", ["train/run.sh", "--plan", "smoke"], {
+      encoding: "utf8",
+      env: { ...process.env, FATEZERO_TRAIN_DIR: work, FATEZERO_PYTHON: pythonWithTorch },
+      timeout: 600_000,
+    });
+  const metaPath = path.join(work, "data", "meta.json");
+  fs.writeFileSync(metaPath, JSON.stringify({ ...meta, version: TRAINING_DATA_VERSION - 1 }));
+  const old = train();
+  assert.equal(old.status, 2, old.stderr + old.stdout);
+  assert.match(
+    old.stderr,
+    new RegExp(`export version ${TRAINING_DATA_VERSION - 1}, this program reads ${TRAINING_DATA_VERSION}; delete .*data and run again`),
+  );
+  const unknown = "up_blocks.9.attentions.0.transformer_blocks.0.attn2";
+  fs.writeFileSync(
+    metaPath,
+    JSON.stringify({ ...meta, attentionLayers: [...meta.attentionLayers, { module: unknown, height: 16, width: 16 }] }),
+  );
+  const lacking = train();
+  assert.equal(lacking.status, 2, lacking.stderr + lacking.stdout);
+  assert.match(lacking.stderr, new RegExp(`attentionLayers name cross-attention layers the UNet lacks: ${unknown.replace(/\./g, "\\.")}`));
+  assert.doesNotMatch(lacking.stdout, /^(vae|denoiser|refine) +\d/m, "no training step ran");
+});
 
 test("the training program's smoke run writes a model the runtime loads and reproduces", { skip: torchMissing }, async () => {
   const work = tempDir("train-smoke");

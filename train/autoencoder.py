@@ -1,4 +1,4 @@
-"""The VAE's stage: SD's first stage without its GAN, then rescaled to SD's latent scale."""
+"""The VAE's stage: SD's first stage without its GAN, then rescaled to the latent scale of its config."""
 import math
 import os
 import time
@@ -7,10 +7,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from model_folder import latent_scale, vae_factor
 from progress import SEED, Checkpoint, StageClock, rng_state, set_rng_state
-
-# SD 1.x's latent scale: the runtime multiplies VAE latents by it, so the trained VAE is rescaled to match.
-SD_LATENT_SCALE = 0.18215
 
 
 def train_vae(vae, data, train_idx, plan, work):
@@ -27,14 +25,14 @@ def train_vae(vae, data, train_idx, plan, work):
         step, seconds = state["step"], state.get("seconds", 0.0)
     clock = StageClock(plan["vae_steps"], plan["vae_warmup"], plan.get("vae_minutes"), step, seconds, plan["vae_batch"])
     smooth = None
-    crop, size = plan["vae_crop"], data.meta["size"]
+    crop, size, factor = plan["vae_crop"], data.meta["size"], vae_factor(vae.config)
     while not clock.done(step):
         for g in opt.param_groups:
             g["lr"] = clock.lr(step, plan["vae_lr"])
         idx = np.sort(np.random.choice(train_idx, plan["vae_batch"], replace=False))
         x = data.images(idx)
-        # Crops on the latent grid, so the encoder sees the same 8-pixel phase as whole frames.
-        oy, ox = (np.random.randint(0, (size - crop) // 8 + 1, size=2) * 8).tolist()
+        # Crops on the latent grid, so the encoder sees the same phase of its factor as whole frames.
+        oy, ox = (np.random.randint(0, (size - crop) // factor + 1, size=2) * factor).tolist()
         x = x[:, :, oy : oy + crop, ox : ox + crop]
         mean, logvar = vae.encode(x)
         z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=gen).to(x.device)
@@ -79,14 +77,15 @@ def encode_frames(vae, data):
 
 @torch.no_grad()
 def rescale_vae(vae, data, work):
-    """Scale the posterior so SD's 0.18215·z has unit spread; return every frame's scaled mean and std."""
+    """Scale the posterior so that the runtime's latent scale · z has unit spread (the scale is the VAE config's
+    scaling_factor, the runtime multiplies latents by it); return every frame's scaled mean and std."""
     path = os.path.join(work, "latents.pt")
     if os.path.exists(path):
         saved = torch.load(path, map_location=data.device)
         vae.load_state_dict(saved["vae"])
         return saved["mean"], saved["std"]
     mean, std = encode_frames(vae, data)
-    a = 1.0 / (SD_LATENT_SCALE * mean.std().item())
+    a = 1.0 / (latent_scale(vae.config) * mean.std().item())
     z = vae.quant_conv.out_channels // 2
     # quant_conv's mean rows scale by a (log-variance rows shift by 2·ln a); post_quant_conv undoes it.
     vae.quant_conv.weight[:z] *= a

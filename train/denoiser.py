@@ -6,23 +6,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autoencoder import SD_LATENT_SCALE
 from machine import autocast
-from progress import SEED, Checkpoint, StageClock, rng_state, set_rng_state
+from progress import SEED, Checkpoint, StageClock, refuse, rng_state, set_rng_state
 
 
-def attention_layers(unet, latent):
-    """The cross-attention modules at the two finest levels, with the latent size of each."""
+def attention_layers(unet, supervised):
+    """The cross-attention modules named in `supervised` (the export's meta.json "attentionLayers": module path,
+    height, width), in forward order, with the latent size of each; they keep their probabilities."""
+    sizes = {layer["module"]: layer["height"] for layer in supervised}
+    missing = sorted(set(sizes) - {name for name, _ in unet.cross_attentions()})
+    if missing:
+        refuse(f"the export's attentionLayers name cross-attention layers the UNet lacks: {', '.join(missing)}")
     out = []
     for name, m in unet.cross_attentions():
-        block = name.split(".")
-        if block[0] == "mid_block":
-            continue
-        i = int(block[1])
-        level = i if block[0] == "down_blocks" else len(unet.up_blocks) - 1 - i
-        if level <= 1:
+        if name in sizes:
             m.keep_probs = True
-            out.append((m, latent >> level))
+            out.append((m, sizes[name]))
     return out
 
 
@@ -40,29 +39,24 @@ def attention_loss(layers, object_tokens, coverage):
     return torch.stack(losses).mean()
 
 
-def alphas_cumprod(device="cpu"):
-    """SD's training schedule: β "scaled_linear" from 0.00085 to 0.012 over 1000 steps."""
-    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
-    return torch.cumprod(1 - betas, 0).float().to(device)
-
-
 def noise_weights(ac, t_min, max_weight):
     """Per-timestep ε-error weights: 1/SNR clipped to 1…max_weight, averaging 1 over t ≥ t_min. A vehicle's
     colour and a scene's setting are decided at high noise, where the plain ε error is small (SNR < 1)."""
-    w = ((1 - ac) / ac).clamp(1, max_weight)  # [1000]
+    w = ((1 - ac) / ac).clamp(1, max_weight)  # [T]
     return w / w[t_min:].mean()
 
 
 def min_snr_weights(ac, gamma):
     """Min-SNR-γ weights of the ε error (Hang et al. 2023): min(SNR, γ)/SNR, averaging 1 over all timesteps. Low-noise
     steps, whose ε error is large but easy, no longer crowd out the steps where layout and colour are decided."""
-    snr = ac / (1 - ac)  # [1000]
+    snr = ac / (1 - ac)  # [T]
     w = snr.clamp(max=gamma) / snr
     return w / w.mean()
 
 
-def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="denoiser", precision="fp32"):
-    """ε-prediction on the latents with captions (dropped for classifier-free guidance) and the attention term.
+def train_denoiser(unet, text, latents, data, train_idx, plan, work, folder, layers, stage="denoiser", precision="fp32"):
+    """ε-prediction on the latents with captions (dropped for classifier-free guidance) and the attention term on
+    `layers` (attention_layers), with `folder`'s (model_folder.ModelFolder) noise schedule and latent scale.
     Stage "denoiser" trains from scratch, stage "refine" continues from there with its own checkpoint, random
     stream and schedule. A stage's plan keys (prefix "unet" or "refine") may restrict it to t ≥ `_t_min`,
     weight the ε error per timestep by noise_weights up to `_max_weight`, and weight the vehicle's latent pixels
@@ -88,11 +82,10 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="deno
         set_rng_state(gen, state["rng"])
         step, seconds = state["step"], state.get("seconds", 0.0)
     mean, std = latents
-    ac = alphas_cumprod(dev)
-    layers = attention_layers(unet, mean.shape[-1])
+    ac = folder.alphas_cumprod.to(dev)  # [T]
     t_min, max_weight, vehicle_weight = plan.get(f"{key}_t_min", 0), plan.get(f"{key}_max_weight"), plan.get(f"{key}_vehicle_weight")
     gamma = plan.get(f"{key}_min_snr_gamma")
-    weights = min_snr_weights(ac, gamma) if gamma else noise_weights(ac, t_min, max_weight) if max_weight else None  # [1000]
+    weights = min_snr_weights(ac, gamma) if gamma else noise_weights(ac, t_min, max_weight) if max_weight else None  # [T]
     B = plan.get(f"{key}_batch", plan["unet_batch"])
     clock = StageClock(plan[f"{key}_steps"], plan[f"{key}_warmup"], plan.get(f"{key}_minutes"), step, seconds, B)
     smooth, ema_max = {}, plan[f"{key}_ema"]
@@ -109,8 +102,8 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="deno
         coverage = data.coverage(idx)  # [B, h, w]
         on = torch.as_tensor(idx, device=dev)
         m, s = mean[on], std[on]  # [B, 4, h, w]
-        z0 = SD_LATENT_SCALE * (m + s * torch.randn(m.shape, generator=gen).to(dev))
-        t = torch.randint(t_min, 1000, (B,), generator=gen).to(dev)
+        z0 = folder.latent_scale * (m + s * torch.randn(m.shape, generator=gen).to(dev))
+        t = torch.randint(t_min, len(ac), (B,), generator=gen).to(dev)
         noise = torch.randn(z0.shape, generator=gen).to(dev)
         a = ac[t][:, None, None, None]
         zt = (a.sqrt() * z0 + (1 - a).sqrt() * noise).contiguous(memory_format=torch.channels_last)
@@ -150,18 +143,18 @@ def train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="deno
 
 
 @torch.no_grad()
-def caption_gain(text, unet, latents, data, idx):
+def caption_gain(text, unet, latents, data, idx, folder):
     """How much held-out ε error the caption saves: 1 − error(own caption) / error(another frame's caption),
     on the vehicle's latent pixels and on the whole frame, at t = 300, 500, 700 with fixed noise."""
     dev = data.device
     gen = torch.Generator().manual_seed(SEED + 2)
     idx = idx[:: max(1, len(idx) // 64)]
     mean, _ = latents
-    z0 = SD_LATENT_SCALE * mean[torch.as_tensor(idx, device=dev)]  # [B, 4, h, w]
+    z0 = folder.latent_scale * mean[torch.as_tensor(idx, device=dev)]  # [B, 4, h, w]
     cover = data.coverage(idx)[:, None]  # [B, 1, h, w]
     own = data.caption_ids(idx, [0] * len(idx))  # [B, 77]
     other = own.roll(len(idx) // 2, 0)  # frames half the set away: other clips
-    ac = alphas_cumprod(dev)
+    ac = folder.alphas_cumprod.to(dev)  # [T]
     err = {"own": torch.zeros(2, device=dev), "other": torch.zeros(2, device=dev)}
     for t in (300, 500, 700):
         noise = torch.randn(z0.shape, generator=gen).to(dev)
@@ -174,14 +167,14 @@ def caption_gain(text, unet, latents, data, idx):
 
 
 @torch.no_grad()
-def colour_steering(text, unet, vae, latents, data, idx, guidance=7.5):
+def colour_steering(text, unet, vae, latents, data, idx, folder, guidance=7.5):
     """Share of held-out frames whose vehicle, in the one-step prediction of the clean frame from t = 700 and
     900 (classifier-free guidance 7.5), takes the colour its caption is switched to; chance is 1 / colours."""
     colours, dev = data.meta["colours"], data.device
     gen = torch.Generator().manual_seed(SEED + 3)
     idx = idx[:: max(1, len(idx) // 32)]
     mean, _ = latents
-    z0 = SD_LATENT_SCALE * mean[torch.as_tensor(idx, device=dev)]  # [B, 4, h, w]
+    z0 = folder.latent_scale * mean[torch.as_tensor(idx, device=dev)]  # [B, 4, h, w]
     own = data.caption_ids(idx, [0] * len(idx))  # [B, 77]
     named = [next((c for c in colours if c["tokenId"] in row), None) for row in own.tolist()]
     factor = data.frames.shape[1] // mean.shape[-1]
@@ -189,7 +182,7 @@ def colour_steering(text, unet, vae, latents, data, idx, guidance=7.5):
     vehicle = vehicle.repeat_interleave(factor, 1).repeat_interleave(factor, 2)  # [B, H, W]
     palette = torch.tensor([c["rgb"] for c in colours], dtype=torch.float32, device=dev)  # [C, 3]
     empty = text(data.empty_ids[None].repeat(len(idx), 1))
-    ac = alphas_cumprod(dev)
+    ac = folder.alphas_cumprod.to(dev)  # [T]
     share = {}
     for t in (700, 900):
         noise = torch.randn(z0.shape, generator=gen).to(dev)
@@ -207,7 +200,7 @@ def colour_steering(text, unet, vae, latents, data, idx, guidance=7.5):
                 continue
             eps = uncond + guidance * (unet(zt, steps, text(ids)) - uncond)
             x0 = (zt - (1 - ac[t]).sqrt() * eps) / ac[t].sqrt()
-            frames = (vae.decode(x0[asked] / SD_LATENT_SCALE).clamp(-1, 1) + 1) * 127.5  # [b, 3, H, W]
+            frames = (vae.decode(x0[asked] / folder.latent_scale).clamp(-1, 1) + 1) * 127.5  # [b, 3, H, W]
             for frame, b in zip(frames, asked):
                 body = frame[:, vehicle[b]].median(dim=1).values  # [3]
                 hits += int((palette - body).pow(2).sum(-1).argmin().item() == target)

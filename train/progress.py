@@ -11,7 +11,7 @@ import torch
 
 SEED = 20231001
 # The export this program reads: src/world/trainingData.ts's TRAINING_DATA_VERSION.
-DATA_VERSION = 2
+DATA_VERSION = 3
 
 
 def refuse(message):
@@ -21,8 +21,9 @@ def refuse(message):
 
 
 class WorldData:
-    """The exported training set: frames, caption ids per variant, vehicle tokens, vehicle coverage. Batches
-    come out on `device`; on a GPU the frames are copied into its memory once (786 MB for the full export)."""
+    """The exported training set: frames, caption ids per variant, vehicle tokens, vehicle coverage, each mapped
+    by the file, dtype and shape meta.json's "arrays" gives. Batches come out on `device`; on a GPU the frames
+    are copied into its memory once (786 MB for the full export)."""
 
     def __init__(self, folder, device="cpu"):
         with open(os.path.join(folder, "meta.json")) as f:
@@ -30,15 +31,13 @@ class WorldData:
         if m.get("version") != DATA_VERSION:
             refuse(f"{folder}/meta.json: export version {m.get('version')}, this program reads {DATA_VERSION}; "
                    f"delete {folder} and run again (the checkpoints beside it stay valid)")
-        n, s, v, t = m["frames"], m["size"], m["variants"], m["tokens"]
-        load = lambda name, dtype, shape: np.memmap(os.path.join(folder, name), dtype=dtype, mode="r", shape=shape)
-        self.frames = load("frames.u8", np.uint8, (n, s, s, 3))
-        self.ids = load("ids.i32", "<i4", (n, v, t))
-        self.object_tokens = load("objectTokens.u8", np.uint8, (n, v, t))
-        self.vehicle = load("vehicle.u8", np.uint8, (n, s // 8, s // 8))
+        self.frames = array(folder, m["arrays"]["frames"])  # [N, S, S, 3] uint8
+        self.ids = array(folder, m["arrays"]["ids"])  # [N, variants, 77] int32
+        self.object_tokens = array(folder, m["arrays"]["objectTokens"])  # [N, variants, 77] uint8
+        self.vehicle = array(folder, m["arrays"]["vehicle"])  # [N, h, w] uint8
         self.device = torch.device(device)
         self.empty_ids = torch.tensor(m["emptyIds"], dtype=torch.int64, device=self.device)
-        self.count = n
+        self.count = len(self.frames)
         self.resident = torch.from_numpy(np.array(self.frames)).to(self.device) if self.device.type != "cpu" else None  # [N, S, S, 3] uint8
 
     def caption_ids(self, idx, variants):  # → [B, 77] int64: caption variant variants[b] of frame idx[b]
@@ -56,6 +55,15 @@ class WorldData:
         else:
             x = torch.from_numpy(np.ascontiguousarray(self.frames[idx])).float()
         return (x / 127.5 - 1).permute(0, 3, 1, 2)
+
+
+def array(folder, a):
+    """One exported array, memory-mapped: meta.json's {file, dtype (little-endian), shape}; a file of another size is refused."""
+    path, dtype = os.path.join(folder, a["file"]), np.dtype(a["dtype"]).newbyteorder("<")
+    want = dtype.itemsize * math.prod(a["shape"])
+    if os.path.getsize(path) != want:
+        refuse(f"{path}: {os.path.getsize(path)} bytes, but meta.json's {a['dtype']} {a['shape']} is {want}; delete {folder} and run again")
+    return np.memmap(path, dtype=dtype, mode="r", shape=tuple(a["shape"]))
 
 
 class StageClock:

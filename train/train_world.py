@@ -7,7 +7,9 @@ two, then a diffusers folder.
 `--work` holds what `fatezero world-training-data` wrote (data/, skeleton/) and this program's checkpoints;
 a run that is stopped resumes from its last checkpoint (batches, noise and dropout come from saved random
 states, so a resumed run ends with the same weights as an uninterrupted one). The model's architecture is
-read from the skeleton's config.json files; the training schedule is PLANS below.
+read from the skeleton's config.json files, the noise schedule, latent scale and VAE factor from its scheduler and
+VAE configs (train/model_folder.py), the data's layout and the supervised attention layers from data/meta.json;
+the training schedule is PLANS below.
 """
 import argparse
 import hashlib
@@ -21,9 +23,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from autoencoder import SD_LATENT_SCALE, encode_frames, rescale_vae, train_vae, vae_psnr  # noqa: E402
-from denoiser import caption_gain, colour_steering, train_denoiser  # noqa: E402
+from autoencoder import encode_frames, rescale_vae, train_vae, vae_psnr  # noqa: E402
+from denoiser import attention_layers, caption_gain, colour_steering, train_denoiser  # noqa: E402
 from machine import check_machine, cpu_seconds, resolve_precision  # noqa: E402
+from model_folder import ModelFolder  # noqa: E402
 from progress import SEED, WorldData, refuse  # noqa: E402
 from safetensors_io import read_safetensors, tensor_shapes, write_safetensors  # noqa: E402
 from world_model import AutoencoderKL, ClipTextModel, UNet2DConditionModel  # noqa: E402
@@ -170,7 +173,7 @@ def half(module):
 
 
 @torch.no_grad()
-def write_folder(out, skeleton, text, unet, vae, data, report, with_probe=True):
+def write_folder(out, skeleton, text, unet, vae, data, folder, report, with_probe=True):
     """The diffusers folder (fp16 weights, the skeleton's configs, tokenizer and scheduler) and its probe; the
     modules keep the fp16-rounded values."""
     tmp = out.rstrip("/") + ".tmp"
@@ -188,24 +191,24 @@ def write_folder(out, skeleton, text, unet, vae, data, report, with_probe=True):
         json.dump(index, f, indent=2)
         f.write("\n")
     if with_probe:
-        write_safetensors(probe_path(out), probe(text, unet, vae, data))
+        write_safetensors(probe_path(out), probe(text, unet, vae, data, folder))
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
 
 
 @torch.no_grad()
-def probe(text, unet, vae, data):
+def probe(text, unet, vae, data, folder):
     """Small fixed inputs and the trained networks' outputs, which the runtime must reproduce from the folder."""
     gen = torch.Generator().manual_seed(7)
     ids = torch.stack([data.empty_ids.cpu(), torch.from_numpy(data.ids[0, 0].astype(np.int64))])  # [2, 77]
     context = text(ids)  # [2, 77, D]
-    h = data.meta["size"] // 8
+    h = data.meta["size"] // folder.vae_factor
     sample = torch.randn((2, 4, h, h), generator=gen)  # [2, 4, h, w]
     timestep = torch.tensor([500.0])
     noise = unet(sample, timestep.expand(2), context)
     frame = data.images(np.array([0])).cpu()  # [1, 3, S, S]
     mean, _ = vae.encode(frame)
-    decoded = vae.decode(sample / SD_LATENT_SCALE)
+    decoded = vae.decode(sample / folder.latent_scale)
     return {"text.ids": ids, "text.hidden": context, "unet.sample": sample, "unet.timestep": timestep, "unet.noise_pred": noise, "vae.image": frame, "vae.mean": mean, "vae.decoded": decoded}
 
 
@@ -233,14 +236,20 @@ def main():
     torch.manual_seed(SEED)
     work, skeleton = args.work, os.path.join(args.work, "skeleton")
     check_out(args.out, skeleton)
-    config = lambda part: json.load(open(os.path.join(skeleton, part, "config.json")))
-    text, unet, vae = ClipTextModel(config("text_encoder")), UNet2DConditionModel(config("unet")), AutoencoderKL(config("vae"))
+    folder = ModelFolder(skeleton)
+    if folder.configs["scheduler"].get("prediction_type", "epsilon") != "epsilon":
+        refuse(f"{skeleton}/scheduler/scheduler_config.json: prediction_type {folder.configs['scheduler']['prediction_type']!r}; this program trains ε prediction")
+    text, unet, vae = (ClipTextModel(folder.configs["text_encoder"]), UNet2DConditionModel(folder.configs["unet"]),
+                       AutoencoderKL(folder.configs["vae"]))
     check_names(text, os.path.join(skeleton, "text_encoder", "model.safetensors"))
     check_names(unet, os.path.join(skeleton, "unet", "diffusion_pytorch_model.safetensors"))
     check_names(vae, os.path.join(skeleton, "vae", "diffusion_pytorch_model.safetensors"))
     # channels_last: oneDNN's convolutions run without layout reorders (measured 20-30 % faster per step here).
     text, unet, vae = text.to(args.device), unet.to(args.device, memory_format=torch.channels_last), vae.to(args.device)
     data = WorldData(os.path.join(work, "data"), args.device)
+    if data.vehicle.shape[1] * folder.vae_factor != data.meta["size"]:
+        refuse(f"{work}/data: vehicle coverage of {data.vehicle.shape[1]}² for {data.meta['size']}² frames, but the skeleton's VAE factor is {folder.vae_factor}")
+    layers = attention_layers(unet, data.meta["attentionLayers"])
     clips = data.meta["clips"]
     held_out = int(clips * plan["validation_share"])
     frames_per_clip = data.count // clips
@@ -256,9 +265,9 @@ def main():
         vae_steps = train_vae(vae, data, train_idx, plan, work)
         vae.eval()
         latents = rescale_vae(vae, data, work)
-        losses, denoiser = train_denoiser(unet, text, latents, data, train_idx, plan, work, precision=precision)
+        losses, denoiser = train_denoiser(unet, text, latents, data, train_idx, plan, work, folder, layers, precision=precision)
         fresh_base(work)
-        write_folder(base, skeleton, text, unet, vae, data, {"plan": args.plan, "vaeSteps": vae_steps, "denoiserSteps": denoiser["steps"],
+        write_folder(base, skeleton, text, unet, vae, data, folder, {"plan": args.plan, "vaeSteps": vae_steps, "denoiserSteps": denoiser["steps"],
                                                              "finalLosses": {k: round(v, 4) for k, v in losses.items()}}, with_probe=False)
     base_report = load_base(base, text, unet, vae)
     vae.eval()
@@ -266,7 +275,7 @@ def main():
     psnr = vae_psnr(vae, data, val_idx) if len(val_idx) else None
     print(f"vae: held-out reconstruction PSNR {psnr if psnr is None else round(psnr, 2)} dB", flush=True)
     prior = base_report.get("finalLosses", {})
-    refined, refine = train_denoiser(unet, text, latents, data, train_idx, plan, work, stage="refine", precision=precision)
+    refined, refine = train_denoiser(unet, text, latents, data, train_idx, plan, work, folder, layers, stage="refine", precision=precision)
     with open(os.path.join(base, BASE_FILES[1]), "rb") as f:
         base_id = {"source": "--base" if args.base else "trained", "unetSha256": hashlib.sha256(f.read()).hexdigest()}
     report = {"plan": args.plan, "base": base_id, "trainingClips": clips - held_out, "vaeSteps": base_report.get("vaeSteps"),
@@ -276,10 +285,10 @@ def main():
     unet.eval()
     text.eval()
     if len(val_idx):
-        report["heldOutCaptionGain"] = caption_gain(text, unet, latents, data, val_idx)
-        report["heldOutColourSteering"] = colour_steering(text, unet, vae, latents, data, val_idx)
+        report["heldOutCaptionGain"] = caption_gain(text, unet, latents, data, val_idx, folder)
+        report["heldOutColourSteering"] = colour_steering(text, unet, vae, latents, data, val_idx, folder)
     report["cpuHoursThisRun"] = round(cpu_seconds() / 3600, 2)
-    write_folder(args.out, skeleton, text.cpu(), unet.cpu(), vae.cpu(), data, report)
+    write_folder(args.out, skeleton, text.cpu(), unet.cpu(), vae.cpu(), data, folder, report)
     report["minutes"] = round((time.time() - started) / 60, 1)
     print("report " + json.dumps(report), flush=True)
 

@@ -31,15 +31,9 @@ class ClipAttention(nn.Module):
         return self.out_proj(y.transpose(1, 2).reshape(B, L, D))
 
 
-class ClipMlp(nn.Module):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        h = self.fc1(x)
-        return self.fc2(h * torch.sigmoid(1.702 * h))  # quick_gelu
+def quick_gelu(x):
+    """CLIP's activation: x·σ(1.702·x)."""
+    return x * torch.sigmoid(1.702 * x)
 
 
 class ClipLayer(nn.Module):
@@ -48,7 +42,7 @@ class ClipLayer(nn.Module):
         self.layer_norm1 = nn.LayerNorm(dim, eps=eps)
         self.self_attn = ClipAttention(dim, heads)
         self.layer_norm2 = nn.LayerNorm(dim, eps=eps)
-        self.mlp = ClipMlp(dim, mlp)
+        self.mlp = Mlp(("fc1", "fc2"), (dim, mlp, dim), quick_gelu)
 
     def forward(self, x, mask):
         x = x + self.self_attn(self.layer_norm1(x), mask)
@@ -95,6 +89,21 @@ class ClipTextModel(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------- shared blocks
+class Mlp(nn.Module):
+    """Linear → activation → Linear, its two layers named as the checkpoint names them (CLIP's fc1/fc2, the
+    UNet time embedding's linear_1/linear_2); `sizes` are the input, hidden and output widths."""
+
+    def __init__(self, names, sizes, activation):
+        super().__init__()
+        self.names, self.activation = names, activation
+        for name, cin, cout in zip(names, sizes, sizes[1:]):
+            self.add_module(name, nn.Linear(cin, cout))
+
+    def forward(self, x):
+        first, second = (getattr(self, n) for n in self.names)
+        return second(self.activation(first(x)))
+
+
 class ResnetBlock2D(nn.Module):
     def __init__(self, cin, cout, groups, eps, temb=None):
         super().__init__()
@@ -238,16 +247,6 @@ class MidBlock(nn.Module):
         self.attentions = nn.ModuleList([attention])
 
 
-class TimestepEmbedding(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.linear_1 = nn.Linear(cin, cout)
-        self.linear_2 = nn.Linear(cout, cout)
-
-    def forward(self, x):
-        return self.linear_2(F.silu(self.linear_1(x)))
-
-
 class UNet2DConditionModel(nn.Module):
     """diffusers UNet2DConditionModel for SD 1.x configs: ε prediction from (sample, t, text embeddings)."""
 
@@ -259,7 +258,7 @@ class UNet2DConditionModel(nn.Module):
         heads = heads if isinstance(heads, list) else [heads] * len(blocks)
         ctx = c["cross_attention_dim"]
         T = 4 * blocks[0]
-        self.time_embedding = TimestepEmbedding(blocks[0], T)
+        self.time_embedding = Mlp(("linear_1", "linear_2"), (blocks[0], T, T), F.silu)
         self.conv_in = nn.Conv2d(c["in_channels"], blocks[0], 3, padding=1)
         self.down_blocks = nn.ModuleList()
         ch = blocks[0]
@@ -411,6 +410,7 @@ class AutoencoderKL(nn.Module):
 
     def __init__(self, c):
         super().__init__()
+        self.config = c
         z = c["latent_channels"]
         self.encoder = Encoder(c)
         self.decoder = Decoder(c)

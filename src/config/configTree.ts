@@ -3,6 +3,7 @@
 // nothing (`test_pipeline_config.num_inference_steps: ${..validation_sample_logger.num_inference_steps}`)
 // and still run: only the keys that are read must resolve. Every error names the file, the line and
 // the key path.
+import { z } from "zod";
 import { ConfigError, parseYaml, type YamlSource } from "./yamlDocument";
 
 /** Keys from the top of the document to a value (list indices as decimal strings). */
@@ -20,17 +21,25 @@ export const STRING: Kind<string> = { what: "a string", test: (v): v is string =
 export const BOOLEAN: Kind<boolean> = { what: "true or false", test: (v): v is boolean => typeof v === "boolean" };
 /** A finite number. */
 export const NUMBER: Kind<number> = { what: "a number", test: (v): v is number => typeof v === "number" && Number.isFinite(v) };
-/** A fraction of the denoising steps. */
-export const FRACTION: Kind<number> = { what: "a number in [0, 1]", test: (v): v is number => typeof v === "number" && v >= 0 && v <= 1 };
+
+/** A kind checked by a zod schema, which the widgets reuse to check the same value from a frontend. */
+export interface SchemaKind<T> extends Kind<T> {
+  readonly schema: z.ZodType<T>;
+}
+
+/** A zod schema as a kind, named `what` in messages (zod's own messages are for the widgets' logs). */
+export function zodKind<T>(schema: z.ZodType<T>, what: string): SchemaKind<T> {
+  return { what, schema, test: (v): v is T => schema.safeParse(v).success };
+}
 
 /** A number in [min, max]. */
-export function numberBetween(min: number, max: number): Kind<number> {
-  return { what: `a number in ${min}…${max}`, test: (v): v is number => typeof v === "number" && v >= min && v <= max };
+export function numberBetween(min: number, max: number): SchemaKind<number> {
+  return zodKind(z.number().min(min).max(max), `a number in ${min}…${max}`);
 }
 
 /** A string of at most `max` characters. */
-export function textUpTo(max: number): Kind<string> {
-  return { what: `a string of at most ${max} characters`, test: (v): v is string => typeof v === "string" && v.length <= max };
+export function textUpTo(max: number): SchemaKind<string> {
+  return zodKind(z.string().max(max), `a string of at most ${max} characters`);
 }
 
 /** An integer no smaller than `min`. */
@@ -39,6 +48,11 @@ export function intAtLeast(min: number): Kind<number> {
     what: min === 0 ? "a non-negative integer" : `an integer ≥ ${min}`,
     test: (v): v is number => Number.isSafeInteger(v) && (v as number) >= min,
   };
+}
+
+/** One of the given strings. */
+export function oneOfKind<T extends string>(allowed: readonly T[]): SchemaKind<T> {
+  return zodKind(z.enum(allowed) as z.ZodType<T>, `one of ${allowed.join(", ")}`);
 }
 
 /** An integer in [min, max]. */

@@ -2,14 +2,22 @@
 // shape, before anything heavy runs: `fatezero edit --dry-run` prints it (as text or as JSON). Pure: it
 // reads no files, so a plan can be made for a video or model that is not on this machine.
 import type { FrameSelector } from "../models/frameLayout";
-import { blendMaskThreshold, DEFAULT_P2P, type AttentionSourceMode, type EditSpec } from "../fatezero/editOptions";
+import {
+  blendMaskThreshold,
+  DEFAULT_P2P,
+  type AttentionSourceMode,
+  type EditSpec,
+  type NegativePrompt,
+  type UnetPrecision,
+} from "../fatezero/editOptions";
 import { defaultFrameChunk } from "../fatezero/frameWindows";
 import { FATEZERO_INVERSION_ITERATIONS } from "../fatezero/invertVideo";
 import { attentionSites, type AttentionLayer } from "../fatezero/attentionSites";
-import type { ModelShape } from "../fatezero/loadModel";
+import { frameSizeUnit, type ModelShape } from "../fatezero/loadModel";
 import type { FatezeroConfig } from "./fatezeroConfig";
+import { positiveInt } from "../util/integers";
 import { MAX_INVERSION_ITERATIONS } from "./limits";
-import { crossStepRanges, selfStepRange, type StepRange } from "./stepWindows";
+import { crossStepRanges, selfStepRange, type StepRange } from "../fatezero/stepWindows";
 
 /** Command-line values that replace the config's. */
 export interface PlanOverrides {
@@ -27,6 +35,12 @@ export interface PlanOverrides {
   steps?: number;
   /** Fixed-point iterations per inversion step (default FATEZERO_INVERSION_ITERATIONS: plain DDIM). */
   inversionIterations?: number;
+  /** Classifier-free guidance scale (default the config's). */
+  guidanceScale?: number;
+  /** Guidance's unconditional text (default the config's: FateZero's empty prompt). */
+  negativePrompt?: NegativePrompt;
+  /** The UNet's precision for the inversion and the edits (default the config's: float32). */
+  unetPrecision?: UnetPrecision;
   /** Source prompt: the inversion prompt and every edit's controller source. */
   source?: string;
   /** Target prompt: makes a two-edit plan, [reconstruction of the source, edit to the target]. */
@@ -88,6 +102,7 @@ export interface EditPlan {
   latentSize: [number, number];
   steps: number;
   guidanceScale: number;
+  negativePrompt: NegativePrompt;
   attention: AttentionSourceMode;
   controlQueryLimit: number;
   seed: number;
@@ -95,6 +110,8 @@ export interface EditPlan {
   inversionPrompt: string;
   /** Fixed-point iterations per inversion step; 0 is FateZero's plain DDIM inversion. */
   inversionIterations: number;
+  /** The UNet's precision, for the inversion and every edit. */
+  unetPrecision: UnetPrecision;
   unet: { selectors: FrameSelector[]; leastScChannel: number; lora: number | null };
   edits: PlannedEdit[];
   layers: AttentionLayer[];
@@ -111,9 +128,9 @@ export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, s
     throw new Error(
       `${cfg.source}: no model: give --model (a diffusers folder, a .safetensors file, "world" or "tiny") or pretrained_model_path`,
     );
-  const frameCount = positiveInt("frames", overrides.frames) ?? cfg.dataset.nSampleFrame;
-  const frameChunk = positiveInt("frame-chunk", overrides.frameChunk);
-  const steps = positiveInt("steps", overrides.steps) ?? cfg.loop.steps;
+  const frameCount = optionalPositiveInt(overrides.frames, "--frames") ?? cfg.dataset.nSampleFrame;
+  const frameChunk = optionalPositiveInt(overrides.frameChunk, "--frame-chunk");
+  const steps = optionalPositiveInt(overrides.steps, "--steps") ?? cfg.loop.steps;
   const size = resolveSize(cfg, overrides.size, shape);
   const latentSize: [number, number] = [size[0] / vaeFactor, size[1] / vaeFactor];
   const inversionPrompt = overrides.source ?? cfg.dataset.prompt;
@@ -130,23 +147,24 @@ export function resolveEditPlan(cfg: FatezeroConfig, overrides: PlanOverrides, s
     size,
     latentSize,
     steps,
-    guidanceScale: cfg.loop.guidanceScale,
+    guidanceScale: overrides.guidanceScale ?? cfg.loop.guidanceScale,
+    negativePrompt: overrides.negativePrompt ?? cfg.loop.negativePrompt,
     attention: cfg.loop.attention,
     controlQueryLimit: cfg.loop.controlQueryLimit,
     seed: cfg.seed,
     sampleSeeds: [...cfg.sampleSeeds],
     inversionPrompt,
     inversionIterations: iterationCount(overrides.inversionIterations) ?? FATEZERO_INVERSION_ITERATIONS,
+    unetPrecision: overrides.unetPrecision ?? cfg.loop.unetPrecision,
     unet: { selectors: [...cfg.model.selectors], leastScChannel: cfg.model.leastScChannel, lora: cfg.model.lora ?? null },
     edits: specs.map((spec, index) => planEdit(spec, index, steps)),
-    layers: attentionSites(unet, latentSize, cfg.model, cfg.loop.controlQueryLimit),
+    layers: attentionSites(unet, { latentSize, ...cfg.model, queryLimit: cfg.loop.controlQueryLimit }),
     warnings: [...cfg.warnings],
   };
 }
 
-function positiveInt(name: string, v: number | undefined): number | undefined {
-  if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new Error(`--${name}: expected a positive integer, got ${v}`);
-  return v;
+function optionalPositiveInt(v: number | undefined, name: string): number | undefined {
+  return v === undefined ? undefined : positiveInt(v, name);
 }
 
 function iterationCount(v: number | undefined): number | undefined {
@@ -157,12 +175,12 @@ function iterationCount(v: number | undefined): number | undefined {
 
 /**
  * [H, W] from the override, the dataset's image_size or the size the model was trained at (FateZero's 512 for
- * SD 1.x, 128 for a copy of the world model); the UNet needs multiples of 8·2^(levels−1).
+ * SD 1.x, 128 for a copy of the world model), in multiples of the model's frameSizeUnit.
  */
 function resolveSize(cfg: FatezeroConfig, size: PlanOverrides["size"], shape: ModelShape): [number, number] {
   const { vaeFactor } = shape;
   const levels = shape.unet.blockOutChannels.length;
-  const unit = vaeFactor << (levels - 1);
+  const unit = frameSizeUnit(vaeFactor, shape.unet);
   const side = cfg.dataset.imageSize ?? shape.nativeSize;
   const hw = size === undefined ? [side, side] : typeof size === "number" ? [size, size] : size;
   const origin =

@@ -3,11 +3,21 @@
 // (test_fatezero.py, P2pSampleLogger, ImageSequenceDataset, from_2d_model). Training (Tune-A-Video)
 // configs are recognised and refused: this tool edits; a tuned checkpoint is passed as the model.
 import * as fs from "node:fs";
-import { DEFAULT_EDIT_LOOP, DEFAULT_P2P, type EditLoopOptions, type EditSpec } from "../fatezero/editOptions";
-import { BOOLEAN, STRING, intAtLeast, intBetween, numberBetween, show, textUpTo, ConfigTree, type KeyPath } from "./configTree";
-import { MAX_FRAMES, MAX_GUIDANCE_SCALE, MAX_PROMPT_CHARS, MAX_SIZE, MAX_STEPS } from "./limits";
+import {
+  DEFAULT_EDIT_LOOP,
+  DEFAULT_INFLATION,
+  DEFAULT_P2P,
+  DEFAULT_UNET_PRECISION,
+  UNET_PRECISIONS,
+  type EditLoopOptions,
+  type EditSpec,
+  type UnetPrecision,
+} from "../fatezero/editOptions";
+import { BOOLEAN, STRING, intAtLeast, intBetween, oneOfKind, show, ConfigTree, type KeyPath } from "./configTree";
+import { MAX_FRAMES, MAX_SIZE, MAX_STEPS } from "./limits";
 import { readModelConfig, type ModelOptions } from "./modelConfig";
 import { readP2pEntry } from "./p2pConfig";
+import { GUIDANCE_SCALE, NEGATIVE_PROMPT, PROMPT } from "./values";
 import { ConfigError } from "./yamlDocument";
 
 /** Which frames of which video, as FateZero's ImageSequenceDataset samples them. */
@@ -34,13 +44,16 @@ export interface FatezeroConfig {
   dataset: DatasetOptions;
   /** One per editing prompt; FateZero runs them all, index 0 usually being the reconstruction. */
   edits: EditSpec[];
-  loop: EditLoopOptions & { steps: number };
+  loop: EditLoopOptions & { steps: number; unetPrecision: UnetPrecision };
   model: ModelOptions;
   seed: number;
   sampleSeeds: number[];
   /** Things that load but probably do not do what the author meant (FateZero accepts them silently). */
   warnings: string[];
 }
+
+/** ImageSequenceDataset's sampling where the config says nothing: the first 8 frames, each one. */
+const DATASET_DEFAULTS = { nSampleFrame: 8, samplingRate: 1, startSampleFrame: 0 };
 
 /** Keys only a training config has (FateZero's tune/ configs, Tune-A-Video's own). */
 const TRAINING_KEYS = [
@@ -113,8 +126,6 @@ function refuseTraining(tree: ConfigTree): void {
   );
 }
 
-const PROMPT = textUpTo(MAX_PROMPT_CHARS);
-
 function readDataset(tree: ConfigTree, path: KeyPath): DatasetOptions {
   if (tree.isAbsent(path)) tree.fail(path, "is required (the video and its prompt)");
   tree.keys(path); // fails unless a mapping
@@ -129,9 +140,9 @@ function readDataset(tree: ConfigTree, path: KeyPath): DatasetOptions {
   }
   const dataset: DatasetOptions = {
     prompt: tree.read(at("prompt"), PROMPT),
-    nSampleFrame: tree.optional(at("n_sample_frame"), intBetween(1, MAX_FRAMES)) ?? 8,
-    samplingRate: tree.optional(at("sampling_rate"), intAtLeast(1)) ?? 1,
-    startSampleFrame: tree.optional(at("start_sample_frame"), intAtLeast(0)) ?? 0,
+    nSampleFrame: tree.optional(at("n_sample_frame"), intBetween(1, MAX_FRAMES)) ?? DATASET_DEFAULTS.nSampleFrame,
+    samplingRate: tree.optional(at("sampling_rate"), intAtLeast(1)) ?? DATASET_DEFAULTS.samplingRate,
+    startSampleFrame: tree.optional(at("start_sample_frame"), intAtLeast(0)) ?? DATASET_DEFAULTS.startSampleFrame,
     offset,
   };
   const videoPath = tree.optional(at("path"), STRING);
@@ -170,13 +181,16 @@ function readEditing(
   // P2pSampleLogger's defaults: inversion attention on, prompt-to-prompt off, guidance 7.
   const inversionAttention = tree.optional(at("use_inversion_attention"), BOOLEAN) ?? true;
   const p2pEdit = tree.optional(at("prompt2prompt_edit"), BOOLEAN) ?? false;
-  const guidance = tree.optional(at("guidance_scale"), numberBetween(0, MAX_GUIDANCE_SCALE));
+  const guidance = tree.optional(at("guidance_scale"), GUIDANCE_SCALE);
   if (guidance === undefined) warn(`${tree.sourceName}: editing_config.guidance_scale is absent: FateZero's default 7 applies (not 7.5)`);
   const loop = {
     guidanceScale: guidance ?? 7,
+    negativePrompt: tree.optional(at("negative_prompt"), NEGATIVE_PROMPT) ?? DEFAULT_EDIT_LOOP.negativePrompt,
     attention: !p2pEdit ? ("none" as const) : inversionAttention ? ("inversion" as const) : ("reconstruction" as const),
     controlQueryLimit: DEFAULT_EDIT_LOOP.controlQueryLimit,
     steps: tree.read(at("num_inference_steps"), intBetween(1, MAX_STEPS)),
+    // Not a FateZero key: its configs never set it, so they keep the official float32 UNet.
+    unetPrecision: tree.optional(at("unet_precision"), oneOfKind(UNET_PRECISIONS)) ?? DEFAULT_UNET_PRECISION,
   };
   const explicitSource = tree.optional(at("source_prompt"), PROMPT);
   if (explicitSource === undefined && prompts.length === 1) {
@@ -254,14 +268,12 @@ export function defaultFatezeroConfig(sourcePrompt: string): FatezeroConfig {
     source: "command line",
     dataset: {
       prompt: sourcePrompt,
-      nSampleFrame: 8,
-      samplingRate: 1,
-      startSampleFrame: 0,
+      ...DATASET_DEFAULTS,
       offset: { left: 0, right: 0, top: 0, bottom: 0 },
     },
     edits: [{ prompt: sourcePrompt, sourcePrompt, p2p: { ...DEFAULT_P2P } }],
-    loop: { ...DEFAULT_EDIT_LOOP, steps: 50 },
-    model: { selectors: [-1, "first"], leastScChannel: 0 },
+    loop: { ...DEFAULT_EDIT_LOOP, steps: 50, unetPrecision: DEFAULT_UNET_PRECISION },
+    model: { selectors: [...DEFAULT_INFLATION.selectors], leastScChannel: DEFAULT_INFLATION.leastScChannel },
     seed: 0,
     sampleSeeds: [0],
     warnings: [],

@@ -1,6 +1,7 @@
 // FateZero's `model_config`: how `from_2d_model` inflates the 2D UNet into the video UNet. FateZero
 // merges these keys into the UNet's config, so an unknown key would silently change the model there;
 // here it is refused.
+import { DEFAULT_INFLATION } from "../fatezero/editOptions";
 import { parseSelectors, type FrameSelector } from "../models/frameLayout";
 import { BOOLEAN, intAtLeast, type ConfigTree, type KeyPath } from "./configTree";
 
@@ -20,7 +21,7 @@ export interface ModelOptions {
   lora?: number;
 }
 
-/** Read `model_config` (absent or null: FateZero's defaults, selectors [-1, "first"]). */
+/** Read `model_config` (absent or null: FateZero's defaults, DEFAULT_INFLATION). */
 export function readModelConfig(tree: ConfigTree, path: KeyPath): ModelOptions {
   const known: readonly string[] = MODEL_CONFIG_KEYS;
   for (const key of tree.keys(path)) {
@@ -33,7 +34,7 @@ export function readModelConfig(tree: ConfigTree, path: KeyPath): ModelOptions {
     tree.fail(at("temporal_downsample_time"), "temporal downsampling is not supported");
   }
   const selectorPath = at("SparseCausalAttention_index");
-  let selectors: FrameSelector[] = [-1, "first"];
+  let selectors: FrameSelector[] = [...DEFAULT_INFLATION.selectors];
   if (!tree.isAbsent(selectorPath)) {
     try {
       selectors = parseSelectors(tree.items(selectorPath).map((p) => tree.get(p)));
@@ -41,7 +42,10 @@ export function readModelConfig(tree: ConfigTree, path: KeyPath): ModelOptions {
       tree.fail(selectorPath, (e as Error).message.replace(/^SparseCausalAttention_index:\s*/, ""));
     }
   }
-  const model: ModelOptions = { selectors, leastScChannel: tree.optional(at("least_sc_channel"), intAtLeast(0)) ?? 0 };
+  const model: ModelOptions = {
+    selectors,
+    leastScChannel: tree.optional(at("least_sc_channel"), intAtLeast(0)) ?? DEFAULT_INFLATION.leastScChannel,
+  };
   const lora = tree.optional(at("lora"), intAtLeast(1));
   if (lora !== undefined) model.lora = lora;
   return model;

@@ -1,9 +1,10 @@
-// One entry of FateZero's `editing_config.p2p_config` → P2pOptions. Defaults are the ones FateZero's
-// `p2preplace_edit` / `make_controller` apply when a key is absent (not DEFAULT_P2P's: there the
-// replace controller is on unless the config says otherwise).
-import type { CrossReplaceSteps, P2pOptions } from "../fatezero/editOptions";
-import { BOOLEAN, FRACTION, NUMBER, STRING, numberBetween, show, type ConfigTree, type KeyPath } from "./configTree";
-import { MAX_EQUALIZER_VALUE, MAX_EQUALIZER_WORDS } from "./limits";
+// One entry of FateZero's `editing_config.p2p_config` → P2pOptions. A key that is absent takes FateZero's
+// default (DEFAULT_P2P), except the two step windows, which FateZero's configs must give.
+import { DEFAULT_P2P, type CrossReplaceSteps, type P2pOptions } from "../fatezero/editOptions";
+import { WHOLE_SCHEDULE } from "../fatezero/stepWindows";
+import { BOOLEAN, NUMBER, STRING, show, type ConfigTree, type KeyPath } from "./configTree";
+import { MAX_EQUALIZER_WORDS } from "./limits";
+import { EQUALIZER_VALUE, STEP_FRACTION, STEP_WINDOW } from "./values";
 
 /** The keys FateZero reads from a p2p_config entry; anything else is refused as a likely typo. */
 export const P2P_KEYS = [
@@ -39,12 +40,12 @@ export function readP2pEntry(
   }
   tree.optional([...path, "save_self_attention"], BOOLEAN);
   const p2p: P2pOptions = {
-    isReplaceController: tree.optional([...path, "is_replace_controller"], BOOLEAN) ?? true,
+    isReplaceController: tree.optional([...path, "is_replace_controller"], BOOLEAN) ?? DEFAULT_P2P.isReplaceController,
     crossReplaceSteps: readCrossSteps(tree, [...path, "cross_replace_steps"]),
     selfReplaceSteps: readWindow(tree, [...path, "self_replace_steps"]),
     blendTh: readBlendTh(tree, [...path, "blend_th"]),
-    blendSelfAttention: tree.optional([...path, "blend_self_attention"], BOOLEAN) ?? false,
-    blendLatents: tree.optional([...path, "blend_latents"], BOOLEAN) ?? false,
+    blendSelfAttention: tree.optional([...path, "blend_self_attention"], BOOLEAN) ?? DEFAULT_P2P.blendSelfAttention,
+    blendLatents: tree.optional([...path, "blend_latents"], BOOLEAN) ?? DEFAULT_P2P.blendLatents,
   };
   const blendWords = readBlendWords(tree, [...path, "blend_words"]);
   if (blendWords) p2p.blendWords = blendWords;
@@ -58,26 +59,27 @@ function readWindow(tree: ConfigTree, path: KeyPath): number | [number, number] 
   const v = tree.get(path);
   if (Array.isArray(v)) {
     if (v.length !== 2) tree.fail(path, `expected a fraction or [start, end] fractions, got ${show(v)}`);
-    const [a, b] = [tree.read([...path, "0"], FRACTION), tree.read([...path, "1"], FRACTION)];
-    if (a > b) tree.fail(path, `start ${a} is after end ${b}`);
+    const [a, b] = [tree.read([...path, "0"], STEP_FRACTION), tree.read([...path, "1"], STEP_FRACTION)];
+    // Both ends are fractions by now, so the window's schema can only refuse their order.
+    if (!STEP_WINDOW.test([a, b])) tree.fail(path, `start ${a} is after end ${b}`);
     return [a, b];
   }
-  return tree.read(path, FRACTION);
+  return tree.read(path, STEP_FRACTION);
 }
 
-/** cross_replace_steps: a window, or per word with `default_` (FateZero fills a missing default_ with [0, 1]). */
+/** cross_replace_steps: a window, or per word with `default_` (FateZero fills a missing default_ with the whole schedule). */
 function readCrossSteps(tree: ConfigTree, path: KeyPath): CrossReplaceSteps {
   const v = tree.get(path);
   if (v === null || typeof v !== "object" || Array.isArray(v)) return readWindow(tree, path);
   const keys = tree.keys(path);
   if (keys.length === 1 && keys[0] === "default_") return readWindow(tree, [...path, "default_"]);
-  const perWord: Record<string, number | [number, number]> = { default_: [0, 1] };
+  const perWord: Record<string, number | [number, number]> = { default_: [...WHOLE_SCHEDULE] };
   for (const key of keys) perWord[key] = readWindow(tree, [...path, key]);
   return perWord;
 }
 
 function readBlendTh(tree: ConfigTree, path: KeyPath): [number, number] {
-  if (tree.isAbsent(path)) return [0.3, 0.3];
+  if (tree.isAbsent(path)) return [...DEFAULT_P2P.blendTh];
   const v = tree.get(path);
   if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => NUMBER.test(x)))
     tree.fail(path, `expected two numbers [attention, latent], got ${show(v)}`);
@@ -109,7 +111,7 @@ function readEqParams(tree: ConfigTree, path: KeyPath, warn: (message: string) =
   const words = readWords(tree, [...path, "words"]);
   if (words.length > MAX_EQUALIZER_WORDS)
     tree.fail([...path, "words"], `${words.length} words; a prompt has at most ${MAX_EQUALIZER_WORDS}`);
-  const values = tree.items([...path, "values"]).map((p) => tree.read(p, numberBetween(-MAX_EQUALIZER_VALUE, MAX_EQUALIZER_VALUE)));
+  const values = tree.items([...path, "values"]).map((p) => tree.read(p, EQUALIZER_VALUE));
   if (words.length > values.length) {
     tree.fail(
       [...path, "values"],

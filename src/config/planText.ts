@@ -1,12 +1,22 @@
 // The readable form of an edit plan (`fatezero edit --dry-run`).
 import type { AttentionLayer } from "../fatezero/attentionSites";
 import type { EditPlan, PlannedEdit, PlannedWord } from "./editPlan";
-import { formatStepRange, type StepRange } from "./stepWindows";
+import type { StepRange } from "../fatezero/stepWindows";
 
 const ATTENTION_TEXT = {
   inversion: "fused with the source attention replayed on the inverted latents (FateZero)",
   reconstruction: "fused with the source attention of a reconstruction run (prompt-to-prompt ablation)",
   none: "no attention control (plain editing)",
+};
+
+const NEGATIVE_PROMPT_TEXT = {
+  empty: "the empty prompt",
+  source: "the source prompt (negative-prompt inversion)",
+};
+
+const PRECISION_TEXT = {
+  fp32: "precision fp32",
+  int8: "precision int8 (linear layers and convolutions; attention, softmax, norms and the fusion in fp32)",
 };
 
 /** The plan as multi-line text. */
@@ -17,10 +27,11 @@ export function formatEditPlan(plan: EditPlan): string {
     `  video      ${plan.video}, frames ${compactList(plan.frames)} (${plan.frames.length})` +
       (plan.frameChunk < plan.frames.length ? `, through the UNet in windows of ${plan.frameChunk} frames and their key frames` : ""),
     `  size       ${plan.size[0]}×${plan.size[1]} px (latent ${plan.latentSize[0]}×${plan.latentSize[1]})`,
-    `  denoising  ${plan.steps} DDIM steps, guidance ${plan.guidanceScale}, seed ${plan.seed}, sample seeds ${plan.sampleSeeds.join(", ")}`,
+    `  denoising  ${plan.steps} DDIM steps, guidance ${plan.guidanceScale} against ${NEGATIVE_PROMPT_TEXT[plan.negativePrompt]}, seed ${plan.seed}, sample seeds ${plan.sampleSeeds.join(", ")}`,
     `  attention  ${ATTENTION_TEXT[plan.attention]}; controlled layers: query ≤ ${plan.controlQueryLimit} per frame`,
     `  unet       self-attention keys from frames [${plan.unet.selectors.join(", ")}] ` +
-      `in blocks of ≥ ${plan.unet.leastScChannel} channels${plan.unet.lora === null ? "" : `, LoRA rank ${plan.unet.lora}`}`,
+      `in blocks of ≥ ${plan.unet.leastScChannel} channels${plan.unet.lora === null ? "" : `, LoRA rank ${plan.unet.lora}`}; ` +
+      PRECISION_TEXT[plan.unetPrecision],
     `  inversion  ${JSON.stringify(plan.inversionPrompt)}, ${inversionText(plan.inversionIterations)}`,
   ];
   if (plan.out !== null) lines.push(`  output     ${plan.out}`);
@@ -90,6 +101,11 @@ function formatLayers(layers: AttentionLayer[]): string[] {
 
 function word(w: PlannedWord): string {
   return w.inPrompt ? w.word : `${w.word} (not in prompt)`;
+}
+
+/** "0–24" style text for a range, or "none". */
+function formatStepRange(r: StepRange): string {
+  return r.end <= r.start ? "none" : r.end - r.start === 1 ? `${r.start}` : `${r.start}–${r.end - 1}`;
 }
 
 function window(r: StepRange, steps: number): string {

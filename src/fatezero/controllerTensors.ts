@@ -5,6 +5,7 @@ import type { CrossReplaceSteps, EditSpec } from "./editOptions";
 import { getWordIndices, requireWordIndices } from "../tokenizer/wordIndices";
 import { CLIP_TOKENS } from "../tokenizer/clipTokenizer";
 import { type AlignTokenizer, refinementMapper, replacementMapper } from "./seqAligner";
+import { crossRowRange, crossWindows, selfStepRange, windowBounds, type StepWindow } from "./stepWindows";
 
 /** Where a word was looked up. */
 export type WordUse = "equalizer" | "blend-source" | "blend-target" | "cross-replace";
@@ -101,8 +102,8 @@ export function controllerTensors(
     alignment = { refineMapper: mapper, refineAlphas: alphas };
   }
 
-  const selfWindow = replaceWindow(p2p.selfReplaceSteps, "selfReplaceSteps");
-  const selfReplace: [number, number] = [Math.trunc(steps * selfWindow[0]), Math.trunc(steps * selfWindow[1])];
+  const selfSteps = selfStepRange(windowBounds(p2p.selfReplaceSteps, "selfReplaceSteps"), steps);
+  const selfReplace: [number, number] = [selfSteps.start, selfSteps.end];
 
   const blendWords = p2p.blendWords;
   let blendAlphaLayers: Float32Array | undefined;
@@ -152,32 +153,26 @@ export function fusionInputs(t: ControllerTensors): FusionInputs {
 
 type WordLookup = (text: string, word: string, use: WordUse) => number[];
 
-// ptp_utils.get_time_words_attention_alpha for one prompt pair: N+1 rows; "default_" (all tokens, (0, 1) when
-// absent) first, then each word's window on its tokens in the TARGET prompt (the alpha multiplies maps in
-// target token order). Distinct words own disjoint tokens, so the order of the entries does not matter.
+// ptp_utils.get_time_words_attention_alpha for one prompt pair: N+1 rows; "default_" (all tokens, the whole
+// schedule when absent) first, then each word's window on its tokens in the TARGET prompt (the alpha multiplies
+// maps in target token order). Distinct words own disjoint tokens, so the order of the entries does not matter.
 function crossReplaceAlpha(target: string, steps: number, spec: CrossReplaceSteps, lookup: WordLookup): Float32Array {
   const rows = steps + 1;
   const alpha = new Float32Array(rows * CLIP_TOKENS); // [steps+1, T]
-  const entries: Record<string, number | [number, number]> = typeof spec === "number" || Array.isArray(spec) ? { default_: spec } : spec;
-  if (entries === null || typeof entries !== "object") {
+  if (spec === null || (typeof spec !== "object" && typeof spec !== "number")) {
     throw new Error(`crossReplaceSteps must be a fraction, a [start, end] pair or a per-word object, got ${JSON.stringify(spec)}`);
   }
-  const fill = (bounds: number | [number, number], columns: Iterable<number>, what: string): void => {
-    const [start, end] = replaceWindow(bounds, what);
-    // update_alpha_time_word: int(bound * (N+1)) with Python's truncation.
-    const from = Math.trunc(start * rows);
-    const to = Math.trunc(end * rows);
+  const fill = (window: StepWindow, columns: Iterable<number>, what: string): void => {
+    const { start: from, end: to } = crossRowRange(windowBounds(window, what), steps);
     for (const c of columns) for (let r = 0; r < rows; r++) alpha[r * CLIP_TOKENS + c] = r >= from && r < to ? 1 : 0;
   };
+  const { all, words } = crossWindows(spec);
   fill(
-    entries.default_ ?? [0, 1],
+    all,
     Array.from({ length: CLIP_TOKENS }, (_, i) => i),
     'crossReplaceSteps "default_"',
   );
-  for (const [word, bounds] of Object.entries(entries)) {
-    if (word === "default_") continue;
-    fill(bounds, lookup(target, word, "cross-replace"), `crossReplaceSteps[${JSON.stringify(word)}]`);
-  }
+  for (const { word, window } of words) fill(window, lookup(target, word, "cross-replace"), `crossReplaceSteps[${JSON.stringify(word)}]`);
   return alpha;
 }
 
@@ -196,17 +191,4 @@ function equalizer(target: string, eq: { words: string[]; values: number[] } | u
     for (const i of lookup(target, word, "equalizer")) out[i] = value;
   });
   return out;
-}
-
-// A replacement window as [start, end] fractions of the steps: a bare number is (0, number).
-function replaceWindow(bounds: number | [number, number], what: string): [number, number] {
-  const pair = typeof bounds === "number" ? [0, bounds] : bounds;
-  if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((b) => typeof b === "number" && Number.isFinite(b))) {
-    throw new Error(`${what} must be a fraction or a [start, end] pair of fractions, got ${JSON.stringify(bounds)}`);
-  }
-  const [start, end] = pair;
-  if (start < 0 || end > 1 || start > end) {
-    throw new Error(`${what} must satisfy 0 <= start <= end <= 1, got ${JSON.stringify(bounds)}`);
-  }
-  return [start, end];
 }

@@ -1,5 +1,6 @@
 // The typed options of an edit, as a notebook cell or the CLI gives them. FateZero's YAML configs map
 // onto these (src/config/); names follow FateZero's p2p_config keys where one exists.
+import type { FrameSelector } from "../models/frameLayout";
 
 /** Cross-attention replacement window: a fraction of the steps, [start, end] fractions, or per word with "default_". */
 export type CrossReplaceSteps = number | [number, number] | Record<string, number | [number, number]>;
@@ -46,9 +47,35 @@ export interface EditSpec {
   p2p: P2pOptions;
 }
 
+/**
+ * The text of classifier-free guidance's unconditional branch. "empty": SD's and FateZero's "" prompt.
+ * "source": the inversion's prompt (negative-prompt inversion, Miyake et al. 2023) — the inversion ran
+ * unguided on that prompt, so guidance scales only the difference the new words (and the fusion on the edit
+ * branch) make, and an edit towards that prompt without attention control retraces the inversion.
+ */
+export type NegativePrompt = "empty" | "source";
+
+/** The negative prompts an edit can use. */
+export const NEGATIVE_PROMPTS: readonly NegativePrompt[] = ["empty", "source"];
+
+/**
+ * The arithmetic of the UNet's weight products. "fp32": float32 throughout (FateZero's, and the only one an SD
+ * folder or a FateZero config gets unless asked). "int8": linear layers and convolutions dynamically quantized
+ * (src/onnx/quantize.ts); attention products, softmax, norms and the fusion's mixing stay float32. An inversion
+ * and its edits use the same UNet, so the precision is part of the inversion's key.
+ */
+export type UnetPrecision = "fp32" | "int8";
+
+/** The UNet precisions an edit can use. */
+export const UNET_PRECISIONS: readonly UnetPrecision[] = ["fp32", "int8"];
+
+/** The UNet precision when nothing says otherwise. */
+export const DEFAULT_UNET_PRECISION: UnetPrecision = "fp32";
+
 /** Options of the editing loop. */
 export interface EditLoopOptions {
   guidanceScale: number;
+  negativePrompt: NegativePrompt;
   attention: AttentionSourceMode;
   /** Layers whose query length (per frame) is at most this are controlled (CONTROL_QUERY_LIMIT). */
   controlQueryLimit: number;
@@ -67,11 +94,22 @@ export const DEFAULT_P2P: P2pOptions = {
   blendLatents: false,
 };
 
+/** How the 2D UNet is inflated when nothing says otherwise (FateZero's `from_2d_model`): sparse-causal keys from the previous and the first frame, in every block. */
+export const DEFAULT_INFLATION: { readonly selectors: readonly FrameSelector[]; readonly leastScChannel: number } = {
+  selectors: [-1, "first"],
+  leastScChannel: 0,
+};
+
 /** FateZero's control limit: layers with at most 32² queries per frame are controlled (not SD's 64² layers at 512 px). */
 export const CONTROL_QUERY_LIMIT = 32 * 32;
 
-/** Default loop options: CFG 7.5, inversion attention fusion, FateZero's query limit. */
-export const DEFAULT_EDIT_LOOP: EditLoopOptions = { guidanceScale: 7.5, attention: "inversion", controlQueryLimit: CONTROL_QUERY_LIMIT };
+/** Default loop options: CFG 7.5 against the empty prompt, inversion attention fusion, FateZero's query limit. */
+export const DEFAULT_EDIT_LOOP: EditLoopOptions = {
+  guidanceScale: 7.5,
+  negativePrompt: "empty",
+  attention: "inversion",
+  controlQueryLimit: CONTROL_QUERY_LIMIT,
+};
 
 /** The threshold of the blend mask — for self-attention and latent blending — as FateZero applies `blend_th`. */
 export function blendMaskThreshold(p2p: Pick<P2pOptions, "blendTh">): number {

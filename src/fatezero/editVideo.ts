@@ -2,11 +2,13 @@
 // inside the graph: each step runs the branches [uncond, edit, source] in one UNet call, the source branch
 // replaying the inversion on its latent of the same timestep (editing step i at t_i reads z_{N−1−i}, which
 // inversion step N−1−i produced at t_i); masks for self-attention blending come from the cached source
-// cross-attention maps.
+// cross-attention maps. The UNet is the inversion's (unetForInversion): its query limit, like FateZero's
+// hard-coded 32², is the one the inversion stored its maps with, so the edit controls exactly those layers.
+import { maskLayers } from "./attentionSites";
 import { blendMask } from "./blendMask";
 import { controllerTensors, fusionInputs, type ControllerOptions, type ControllerTensors } from "./controllerTensors";
 import { blendMaskThreshold, DEFAULT_EDIT_LOOP, type EditLoopOptions, type EditSpec } from "./editOptions";
-import { fusedUnet } from "./fusedUnet";
+import { unetForInversion } from "./fusedUnet";
 import { selfMaskInput, type UnetControls } from "./fusionGraph";
 import type { InversionRecord, LatentVideo } from "./inversionRecord";
 import { LatentBlend } from "./latentBlend";
@@ -14,8 +16,11 @@ import { encodePrompts, type FateZeroModel } from "./loadModel";
 import { combineMaskMaps, maskMapSize } from "./mapLayers";
 import { concatArrays } from "../util/concatArrays";
 
-/** Progress, cancellation and per-step observation of an edit. */
-export interface EditOptions extends Partial<EditLoopOptions> {
+/**
+ * Loop options, progress, cancellation and per-step observation of an edit. The control query limit is not
+ * among them: it is the inversion's (its key's `queryLimit`), as FateZero's one constant serves both.
+ */
+export interface EditOptions extends Partial<Omit<EditLoopOptions, "controlQueryLimit">> {
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   /** Latents after step i, and the self-attention masks used at that step (by mask input name). */
@@ -40,36 +45,35 @@ export async function editVideo(
   spec: EditSpec,
   options: EditOptions = {},
 ): Promise<EditResult> {
-  const loop: EditLoopOptions = { ...DEFAULT_EDIT_LOOP, ...options };
+  const loop: EditLoopOptions = { ...DEFAULT_EDIT_LOOP, ...model.editDefaults, ...options };
   const key = inversion.key;
   const N = key.steps;
   const shape = inversion.latentShape;
   const [C, F, h, w] = shape;
   const plane = C * F * h * w;
   const T = model.dims.tokens;
+
+  // 1. The controller: prompt-to-prompt's token mapping, equalizer, per-step schedules and blend words.
   const controller = controllerTensors(spec, N, model.tokenizer, { missingWords: options.missingWords });
   if (controller.attentionBlend && !inversion.maskMaps)
     throw new Error(
       "blend words need the inversion's mask maps, but this model and size have no cross-attention layers within the query limit",
     );
-  const unet = await fusedUnet(model, {
-    latentSize: [h, w],
-    selectors: key.unet.selectors,
-    leastScChannel: key.unet.leastScChannel,
-    queryLimit: loop.controlQueryLimit,
-    injected: options.injected,
-  });
   const { crossMatrix, crossBlend } = fusionInputs(controller);
+
+  // 2. The UNet the inversion was made with, and the latent blend over its mask layers' maps.
+  const unet = await unetForInversion(model, key, options.injected);
   const latentBlend =
     controller.latentBlend && loop.attention !== "none"
       ? new LatentBlend(controller, inversion, blendMaskThreshold(spec.p2p), spec.p2p.latentBlendSteps)
       : undefined;
-  const maskPicks = unet.maskOutputs;
+  const maskPicks = maskLayers(unet.layers);
 
-  // Branches of each UNet call, and which text each one reads.
+  // 3. Branches of each UNet call, and which text each one reads.
   const mode = loop.attention;
   const layout = BRANCHES[mode];
-  const prompts = { uncond: "", edit: spec.prompt, source: spec.sourcePrompt, inversionPrompt: key.prompt };
+  const negative = loop.negativePrompt === "source" ? key.prompt : "";
+  const prompts = { uncond: negative, edit: spec.prompt, source: spec.sourcePrompt, inversionPrompt: key.prompt };
   const context = await encodePrompts(
     model,
     layout.texts.map((t) => prompts[t]),
@@ -77,6 +81,7 @@ export async function editVideo(
   const B = layout.texts.length;
   const controlled = mode !== "none";
 
+  // 4. DDIM denoising from z_T with classifier-free guidance, the edit branch fused with the source branch.
   const scheduler = model.scheduler();
   scheduler.setTimesteps(N);
   let x = inversion.latents[N]; // z_T, [C, F, h, w]
@@ -101,13 +106,20 @@ export async function editVideo(
       crossAlpha: controlled ? controller.crossReplaceAlpha.subarray(i * T, (i + 1) * T) : new Float32Array(T),
       selfMasks,
     };
-    const out = await unet.predict(sample, [B, C, F, h, w], t, context, controls, latentBlend ? maskPicks : [], key.frameChunk);
+    const out = await unet.predict({
+      sample,
+      dims: [B, C, F, h, w],
+      timestep: t,
+      context,
+      controls,
+      maps: latentBlend ? maskPicks : [],
+      frameChunk: key.frameChunk,
+    });
     const branch = (b: number) => out.noise.subarray(b * plane, (b + 1) * plane);
     x = scheduler.step(guide(branch(layout.uncond), branch(layout.edit), loop.guidanceScale), t, x);
     if (mode === "reconstruction") xs = scheduler.step(guide(branch(0), branch(layout.source), loop.guidanceScale), t, xs);
     if (latentBlend) {
-      const maps = unet.mapOutputs.map((l) => out.maps.get(l.name) ?? new Float32Array(0));
-      latentBlend.accumulate(combineMaskMaps(maskPicks, unet.mapOutputs, maps, layout.edit, F, maskMapSize(maskPicks), T));
+      latentBlend.accumulate(combineMaskMaps(maskPicks, out.maps, layout.edit, F, maskMapSize(maskPicks), T));
       x = latentBlend.apply(i, x);
     }
     options.onStep?.(i, { data: x, shape }, selfMasks);
@@ -121,7 +133,7 @@ export async function editVideo(
  * reconstruction denoises the source alongside the edit with its own guidance ([uncond src, uncond, source,
  * edit]); none has no source branch (it points at the edit, and every control is neutral).
  */
-const BRANCHES = {
+export const BRANCHES = {
   inversion: { texts: ["uncond", "edit", "inversionPrompt"], uncond: 0, edit: 1, source: 2 },
   reconstruction: { texts: ["uncond", "uncond", "source", "edit"], uncond: 1, edit: 3, source: 2 },
   none: { texts: ["uncond", "edit"], uncond: 0, edit: 1, source: 1 },

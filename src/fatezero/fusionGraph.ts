@@ -95,35 +95,37 @@ export function neutralControls(branches: number, tokens: number): UnetControls 
   };
 }
 
-/** The hook that fuses attention at the controlled layers of `sites`, and what it controlled. */
+/** The hook that fuses attention at the controlled layers of `layers`, and what it controlled. */
 export function attentionFusion(
-  sites: AttentionLayer[],
+  layers: readonly AttentionLayer[],
   tokens: number,
 ): {
   hook: AttentionHook;
-  maskSizes: [number, number][];
-  /** Each controlled cross-attention layer's probabilities before fusion, [B·F, heads, Lq, T]. */
-  crossProbs: { site: AttentionSite; probs: string }[];
+  /** Each controlled cross-attention layer's probabilities before fusion, [B·F, heads, Lq, T], in forward order. */
+  crossProbs: { layer: AttentionLayer; probs: string }[];
 } {
-  const controlled = new Set(sites.filter((l) => l.controlled).map((l) => l.module));
-  const crossProbs: { site: AttentionSite; probs: string }[] = [];
-  const maskSizes: [number, number][] = [];
+  const byModule = new Map(layers.map((l) => [l.module, l]));
+  const crossProbs: { layer: AttentionLayer; probs: string }[] = [];
+  const declaredMasks = new Set<string>();
   let inputs: ControlInputs | undefined;
 
   const select = (site: AttentionSite): boolean => {
-    if (!site.size || !site.frames) throw new Error("attention fusion needs the video UNet built for a fixed latent size");
-    return controlled.has(site.path);
+    const layer = byModule.get(site.module);
+    if (!layer?.controlled) return false;
+    if (site.height !== layer.height || site.width !== layer.width)
+      throw new Error(`attention fusion: ${site.module} is built for another latent size than its layer list`);
+    return true;
   };
-  const output = (site: AttentionSite, probs: string, values: string, g: Graph): string => {
-    const [h, w] = site.size!;
-    if (site.kind === "cross") crossProbs.push({ site, probs });
+  const output = (site: AttentionSite, probs: string, values: string, g: Graph, frames?: string): string => {
+    if (!frames) throw new Error("attention fusion needs the video UNet");
+    const layer = byModule.get(site.module)!;
+    const [h, w] = [layer.height, layer.width];
+    if (layer.kind === "cross") crossProbs.push({ layer, probs });
     inputs ??= declareControls(g, tokens);
     const byBranch = (x: string): string => {
-      const dims = g.op(
-        "Concat",
-        [g.constInt64([-1]), site.frames!, g.op("Slice", [g.op("Shape", [x]), g.constInt64([1]), g.constInt64([4])])],
-        { axis: 0 },
-      );
+      const dims = g.op("Concat", [g.constInt64([-1]), frames, g.op("Slice", [g.op("Shape", [x]), g.constInt64([1]), g.constInt64([4])])], {
+        axis: 0,
+      });
       return g.op("Reshape", [x, dims]);
     };
     const p = byBranch(probs); // [B, F, heads, Lq, Lk]
@@ -131,7 +133,7 @@ export function attentionFusion(
     const editValues = g.op("Gather", [v, inputs.edit], { axis: 0 }); // [1, F, heads, Lk, d]
     let out: string; // every branch's own attention, [B, F, heads, Lq, d]
     let fused: string; // the edit branch's output, [1, F, heads, Lq, d]
-    if (site.kind === "cross") {
+    if (layer.kind === "cross") {
       out = g.op("MatMul", [p, v]);
       const one = g.constFloat([1], []);
       const src = g.op("Gather", [p, inputs.src], { axis: 0 }); // [1, F, heads, Lq, T]
@@ -143,8 +145,8 @@ export function attentionFusion(
       fused = g.op("MatMul", [probsFused, editValues]);
     } else {
       const name = selfMaskInput(h, w);
-      if (!maskSizes.some(([mh, mw]) => mh === h && mw === w)) {
-        maskSizes.push([h, w]);
+      if (!declaredMasks.has(name)) {
+        declaredMasks.add(name);
         g.input(name, DType.float, ["frames", h * w]);
       }
       // m is constant along each query's keys, so (m ⊙ P_edit + (1 − m) ⊙ P_src) · V_edit =
@@ -166,5 +168,5 @@ export function attentionFusion(
       g.op("Concat", [g.constInt64([-1]), g.op("Slice", [g.op("Shape", [updated]), g.constInt64([2]), g.constInt64([5])])], { axis: 0 }),
     ]); // [B·F, heads, Lq, d]
   };
-  return { hook: { select, output }, maskSizes, crossProbs };
+  return { hook: { select, output }, crossProbs };
 }

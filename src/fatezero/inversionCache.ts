@@ -19,7 +19,7 @@ import { defaultCacheDir } from "../onnx/session";
 import { isMarkedCache, markedCacheFolder, removeIfEmpty } from "../util/cacheDir";
 import { removeOrphans } from "../util/orphans";
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from "../checkpoint/safetensors";
-import type { InversionKey, InversionRecord, LatentShape } from "./inversionRecord";
+import type { InversionKey, InversionRecord } from "./inversionRecord";
 import {
   canonicalJson,
   FORMAT,
@@ -29,6 +29,8 @@ import {
   layoutPart,
   normalizeKey,
   parseMeta,
+  recordArrays,
+  recordFromArrays,
   SHA256_HEX,
   tensorPlan,
   VERSION,
@@ -93,7 +95,7 @@ export class InversionCache {
     const tmp = this.tmpDir(id);
     fs.mkdirSync(tmp);
     try {
-      const arrays = [...record.latents, ...(record.maskMaps?.steps ?? []), ...record.groups.flatMap((g) => g.steps)];
+      const arrays = recordArrays(record);
       const tensors: TensorToWrite[] = tensorPlan(layout).map((t, i) => ({
         ...t,
         dtype: "F32",
@@ -234,21 +236,7 @@ function readEntry(dir: string, expected: InversionKey | undefined, id?: string)
     }
     return file.readFloat32(name);
   });
-  let next = 0;
-  const take = (n: number): Float32Array[] => arrays.slice(next, (next += n));
-  // Same order as tensorPlan: latents, mask maps, then the groups.
-  const latents = take(meta.latents.count);
-  const m = meta.maskMaps;
-  const maskMaps = m ? { height: m.height, width: m.width, heads: m.heads, tokens: m.tokens, steps: take(m.steps) } : undefined;
-  const groups = meta.groups.map((g) => ({ group: g.group, steps: take(g.steps) }));
-  return {
-    key: meta.key,
-    latents,
-    latentShape: meta.latents.shape as LatentShape,
-    tokens: meta.tokens,
-    ...(maskMaps ? { maskMaps } : {}),
-    groups,
-  };
+  return recordFromArrays(layoutPart(meta), arrays);
 }
 
 /** Check meta.json, the key and the payload's size and hash; returns the parsed meta. */

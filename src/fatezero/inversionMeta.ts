@@ -2,7 +2,8 @@
 // key, layout, the payload's size and digest), each field validated with limits when read back, plus the
 // canonical key text an entry's id is the hash of.
 import * as fs from "node:fs";
-import type { InversionKey, InversionRecord, MapGroup } from "./inversionRecord";
+import { isPositiveInt, nonNegativeInt, positiveInt } from "../util/integers";
+import type { InversionKey, InversionRecord, LatentShape, MapGroup } from "./inversionRecord";
 
 export const FORMAT = "fatezero-inversion";
 /** Bump when the stored layout changes: it is part of every id, so old entries are simply not found. */
@@ -29,17 +30,64 @@ export interface Meta extends Layout {
   payload: { bytes: number; sha256: string };
 }
 
+/** One part of an entry: `count` arrays of one shape, stored as `<prefix>.<i>`, named `<what> <i>` in errors. */
+interface Part {
+  prefix: string;
+  what: string;
+  count: number;
+  shape: number[];
+}
+
+/** An entry's parts in storage order: the latents, the mask maps (when any), then each group's maps. */
+function parts(layout: Layout): Part[] {
+  const [, frames] = layout.latents.shape;
+  const m = layout.maskMaps;
+  return [
+    { prefix: "latents", what: "latent", count: layout.latents.count, shape: layout.latents.shape },
+    ...(m ? [{ prefix: "mask", what: "mask maps", count: m.steps, shape: [frames, m.height * m.width, m.tokens] }] : []),
+    ...layout.groups.map(({ group, steps }, g) => ({
+      prefix: `group.${g}`,
+      what: `group ${g}`,
+      count: steps,
+      shape: [frames, group.height * group.width, layout.tokens],
+    })),
+  ];
+}
+
+/** A record's arrays part by part, in the order of `parts`. */
+function recordParts(record: InversionRecord): Float32Array[][] {
+  return [record.latents, ...(record.maskMaps ? [record.maskMaps.steps] : []), ...record.groups.map((g) => g.steps)];
+}
+
 /** Names and shapes of the payload's tensors, in storage order. */
 export function tensorPlan(layout: Layout): { name: string; shape: number[] }[] {
-  const [, frames] = layout.latents.shape;
-  const plan: { name: string; shape: number[] }[] = [];
-  for (let i = 0; i < layout.latents.count; i++) plan.push({ name: `latents.${i}`, shape: layout.latents.shape });
+  return parts(layout).flatMap(({ prefix, count, shape }) => Array.from({ length: count }, (_, i) => ({ name: `${prefix}.${i}`, shape })));
+}
+
+/** A record's arrays in tensorPlan's order. */
+export function recordArrays(record: InversionRecord): Float32Array[] {
+  return recordParts(record).flat();
+}
+
+/** The record of an entry: its layout and its arrays in tensorPlan's order. */
+export function recordFromArrays(layout: Layout, arrays: Float32Array[]): InversionRecord {
+  let next = 0;
+  const [latents, ...rest] = parts(layout).map((p) => arrays.slice(next, (next += p.count)));
   const m = layout.maskMaps;
-  if (m) for (let s = 0; s < m.steps; s++) plan.push({ name: `mask.${s}`, shape: [frames, m.height * m.width, m.tokens] });
-  layout.groups.forEach(({ group, steps }, g) => {
-    for (let s = 0; s < steps; s++) plan.push({ name: `group.${g}.${s}`, shape: [frames, group.height * group.width, layout.tokens] });
-  });
-  return plan;
+  const maskSteps = m ? rest.shift()! : [];
+  return {
+    key: layout.key,
+    latents,
+    latentShape: layout.latents.shape as LatentShape,
+    tokens: layout.tokens,
+    ...(m ? { maskMaps: { height: m.height, width: m.width, heads: m.heads, tokens: m.tokens, steps: maskSteps } } : {}),
+    groups: layout.groups.map((g, i) => ({ group: g.group, steps: rest[i] })),
+  };
+}
+
+/** Whether `shape` is a latent video's [C, frames, h, w]. */
+function isLatentShape(shape: unknown, frames: number): shape is number[] {
+  return Array.isArray(shape) && shape.length === 4 && shape.every(isPositiveInt) && shape[1] === frames;
 }
 
 /** The layout of a record, after checking that every array has the size its shape needs. */
@@ -50,33 +98,27 @@ export function layoutOf(record: InversionRecord, key: InversionKey): Layout {
   const frames = key.frameCount;
   if (record.latents.length === 0) fail("it has no latents");
   const shape = record.latentShape;
-  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every(isPositiveInt) || shape[1] !== frames)
-    fail(`its latent shape is ${JSON.stringify(shape)}, expected [C, ${frames}, h, w]`);
+  if (!isLatentShape(shape, frames)) fail(`its latent shape is ${JSON.stringify(shape)}, expected [C, ${frames}, h, w]`);
   const tokens = record.tokens;
   if (!isPositiveInt(tokens)) fail(`tokens is ${tokens}`);
-  const checkArrays = (what: string, arrays: Float32Array[], shape: number[]): void => {
-    const expected = shape.reduce((x, y) => x * y, 1);
-    arrays.forEach((a, i) => {
-      if (!(a instanceof Float32Array)) fail(`${what} ${i} is not a Float32Array`);
-      if (a.length !== expected) fail(`${what} ${i} has ${a.length} values, expected [${shape.join(", ")}] = ${expected}`);
-    });
-  };
-  checkArrays("latent", record.latents, shape);
-  const checkSteps = (what: string, steps: Float32Array[], queries: number): void => checkArrays(what, steps, [frames, queries, tokens]);
   let maskMaps: Layout["maskMaps"] = null;
   if (record.maskMaps) {
     const { height, width, heads, tokens: maskTokens, steps } = record.maskMaps;
     if (![height, width, heads, maskTokens].every(isPositiveInt))
       fail(`mask maps have size ${height}×${width}, ${heads} heads and ${maskTokens} tokens`);
-    checkArrays("mask maps", steps, [frames, height * width, maskTokens]);
     maskMaps = { height, width, heads, tokens: maskTokens, steps: steps.length };
   }
-  const groups = record.groups.map(({ group, steps }, g) => {
-    const descriptor = normalizeGroup(group, `group ${g}`);
-    checkSteps(`group ${g}`, steps, descriptor.height * descriptor.width);
-    return { group: descriptor, steps: steps.length };
+  const groups = record.groups.map(({ group, steps }, g) => ({ group: normalizeGroup(group, `group ${g}`), steps: steps.length }));
+  const layout: Layout = { key, tokens, latents: { count: record.latents.length, shape: [...shape] }, maskMaps, groups };
+  const arrays = recordParts(record);
+  parts(layout).forEach(({ what, shape }, p) => {
+    const expected = shape.reduce((x, y) => x * y, 1);
+    arrays[p].forEach((a, i) => {
+      if (!(a instanceof Float32Array)) fail(`${what} ${i} is not a Float32Array`);
+      if (a.length !== expected) fail(`${what} ${i} has ${a.length} values, expected [${shape.join(", ")}] = ${expected}`);
+    });
   });
-  return { key, tokens, latents: { count: record.latents.length, shape: [...shape] }, maskMaps, groups };
+  return layout;
 }
 
 /** The fields of a Meta that the payload's metadata repeats. */
@@ -114,19 +156,17 @@ function metaFrom(raw: unknown): Meta {
   const tokens = positiveInt(o.tokens, "tokens");
   const lat = asObject(o.latents, "latents");
   const shape = lat.shape;
-  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every(isPositiveInt) || shape[1] !== key.frameCount) {
-    fail(`latents.shape is ${JSON.stringify(shape)}, expected [C, ${key.frameCount}, h, w]`);
-  }
+  if (!isLatentShape(shape, key.frameCount)) fail(`latents.shape is ${JSON.stringify(shape)}, expected [C, ${key.frameCount}, h, w]`);
   let maskMaps: Layout["maskMaps"] = null;
   if (o.maskMaps !== null) {
     const m = asObject(o.maskMaps, "maskMaps");
     const [height, width, heads, maskTokens] = ["height", "width", "heads", "tokens"].map((f) => positiveInt(m[f], `maskMaps.${f}`));
-    maskMaps = { height, width, heads, tokens: maskTokens, steps: count(m.steps, "maskMaps.steps") };
+    maskMaps = { height, width, heads, tokens: maskTokens, steps: nonNegativeInt(m.steps, "maskMaps.steps") };
   }
   if (!Array.isArray(o.groups)) fail("groups is not an array");
   const groups = (o.groups as unknown[]).map((g, i) => {
     const entry = asObject(g, `groups[${i}]`);
-    return { group: normalizeGroup(entry.group, `groups[${i}].group`), steps: count(entry.steps, `groups[${i}].steps`) };
+    return { group: normalizeGroup(entry.group, `groups[${i}].group`), steps: nonNegativeInt(entry.steps, `groups[${i}].steps`) };
   });
   const payload = asObject(o.payload, "payload");
   const sha256 = payload.sha256;
@@ -140,7 +180,7 @@ function metaFrom(raw: unknown): Meta {
     latents: { count: positiveInt(lat.count, "latents.count"), shape: shape as number[] },
     maskMaps,
     groups,
-    payload: { bytes: count(payload.bytes, "payload.bytes"), sha256: sha256 as string },
+    payload: { bytes: nonNegativeInt(payload.bytes, "payload.bytes"), sha256: sha256 as string },
   };
 }
 
@@ -183,7 +223,14 @@ export function normalizeKey(raw: unknown, where: string): InversionKey {
     ...(o.inversionIterations === undefined
       ? {}
       : { inversionIterations: positiveInt(o.inversionIterations, `${where}.inversionIterations`) }),
+    ...(o.unetPrecision === undefined ? {} : { unetPrecision: int8Precision(o.unetPrecision, `${where}.unetPrecision`) }),
   };
+}
+
+/** A stored key's non-default UNet precision (fp32 is never written: it is the absent field). */
+function int8Precision(v: unknown, where: string): "int8" {
+  if (v !== "int8") throw new Error(`${where} must be "int8" when present, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 function normalizeGroup(raw: unknown, where: string): MapGroup {
@@ -191,7 +238,7 @@ function normalizeGroup(raw: unknown, where: string): MapGroup {
   if (g.place !== "down" && g.place !== "mid" && g.place !== "up") throw new Error(`${where}.place must be "down", "mid" or "up"`);
   return {
     place: g.place,
-    level: count(g.level, `${where}.level`),
+    level: nonNegativeInt(g.level, `${where}.level`),
     height: positiveInt(g.height, `${where}.height`),
     width: positiveInt(g.width, `${where}.width`),
     layers: positiveInt(g.layers, `${where}.layers`),
@@ -237,20 +284,6 @@ export function canonicalJson(value: unknown): string {
 function asObject(v: unknown, where: string): Record<string, unknown> {
   if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error(`${where} must be an object`);
   return v as Record<string, unknown>;
-}
-
-function isPositiveInt(v: unknown): v is number {
-  return Number.isSafeInteger(v) && (v as number) > 0;
-}
-
-function positiveInt(v: unknown, where: string): number {
-  if (!isPositiveInt(v)) throw new Error(`${where} must be a positive integer, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function count(v: unknown, where: string): number {
-  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new Error(`${where} must be a non-negative integer, got ${JSON.stringify(v)}`);
-  return v as number;
 }
 
 /** A plain file, not a link: entries never contain links, so one found there is not followed. */

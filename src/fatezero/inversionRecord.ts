@@ -1,6 +1,7 @@
 // What a DDIM inversion leaves behind for editing and for the notebook viewers: the latents of every
 // step and small head-averaged source cross-attention maps. Maps are never stored per head or per layer
 // at full size (for SD at 512² that would be ~100 GB); the edit replays the source branch instead.
+import type { UnetPrecision } from "./editOptions";
 
 /** The shape of a latent video: [channels, frames, height, width] (the video UNet's layout without the batch axis). */
 export type LatentShape = [number, number, number, number];
@@ -35,6 +36,8 @@ export interface InversionKey {
   frameChunk?: number;
   /** Fixed-point iterations per inversion step, when any (absent: FateZero's plain DDIM inversion). */
   inversionIterations?: number;
+  /** The UNet's precision when not float32 (absent: "fp32"); its edits open the same UNet. */
+  unetPrecision?: Exclude<UnetPrecision, "fp32">;
 }
 
 /** A group of cross-attention layers averaged together: one place and resolution level. */

@@ -4,16 +4,16 @@
 // evaluates the UNet at the k-th of the reversed timesteps on z_k. Optionally each step is refined by
 // fixed-point iterations (docs/method.md, "Fixed-point inversion").
 import * as crypto from "node:crypto";
-import { parseSelectors, type FrameSelector } from "../models/frameLayout";
-import type { AttentionSite } from "../models/unetTransformer";
-import { CONTROL_QUERY_LIMIT } from "./editOptions";
-import { fusedUnet } from "./fusedUnet";
-import { encodePrompts, type FateZeroModel } from "./loadModel";
+import type { FrameSelector } from "../models/frameLayout";
+import type { AttentionLayer } from "./attentionSites";
+import { CONTROL_QUERY_LIMIT, DEFAULT_INFLATION, DEFAULT_UNET_PRECISION, UNET_PRECISIONS, type UnetPrecision } from "./editOptions";
+import { unetForInversion } from "./fusedUnet";
+import { encodePrompts, frameSizeUnit, type FateZeroModel } from "./loadModel";
 import { injectedHash } from "./injectedHash";
 import { framesToTensor } from "../video/frameTensor";
 import type { InversionCache } from "./inversionCache";
 import type { InversionKey, InversionRecord } from "./inversionRecord";
-import { averageGroup, combineMaskMaps, mapGroups, maskMapSize } from "./mapLayers";
+import { MapRecorder } from "./mapRecorder";
 import { encodeLatents, type PosteriorChoice } from "./encodeLatents";
 import { checkFrameChunk, defaultFrameChunk } from "./frameWindows";
 
@@ -37,6 +37,8 @@ export interface InversionRequest {
   frameChunk?: number;
   /** Fixed-point iterations per inversion step, one UNet call each; default FATEZERO_INVERSION_ITERATIONS (plain DDIM). */
   inversionIterations?: number;
+  /** The UNet's precision, for the inversion and every edit of it; default DEFAULT_UNET_PRECISION. */
+  unetPrecision?: UnetPrecision;
 }
 
 /** FateZero's inversion: plain DDIM, each step taken with the noise predicted on the latent it starts from. */
@@ -48,7 +50,7 @@ export interface InversionOptions {
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   /** Receives, per step, every stored layer's head-averaged map [F, h·w, T] (bypasses the cache). */
-  onLayerMaps?: (step: number, layers: { site: AttentionSite; maps: Float32Array }[]) => void;
+  onLayerMaps?: (step: number, layers: { layer: AttentionLayer; maps: Float32Array }[]) => void;
 }
 
 /** The cache key of a request. */
@@ -59,6 +61,9 @@ export function inversionKey(model: FateZeroModel, r: InversionRequest): Inversi
   const iterations = r.inversionIterations ?? FATEZERO_INVERSION_ITERATIONS;
   if (!Number.isSafeInteger(iterations) || iterations < 0)
     throw new Error(`inversion: inversionIterations must be a non-negative integer, got ${iterations}`);
+  const precision = r.unetPrecision ?? DEFAULT_UNET_PRECISION;
+  if (!UNET_PRECISIONS.includes(precision))
+    throw new Error(`inversion: unetPrecision must be one of ${UNET_PRECISIONS.join(", ")}, got ${precision}`);
   return {
     model: model.identity,
     frames: crypto.createHash("sha256").update(r.frames).digest("hex"),
@@ -67,7 +72,11 @@ export function inversionKey(model: FateZeroModel, r: InversionRequest): Inversi
     width: r.width,
     prompt: r.prompt,
     steps: r.steps,
-    unet: { selectors: r.selectors ?? [-1, "first"], leastScChannel: r.leastScChannel ?? 0, subfolder: model.unetSubfolder },
+    unet: {
+      selectors: r.selectors ?? [...DEFAULT_INFLATION.selectors],
+      leastScChannel: r.leastScChannel ?? DEFAULT_INFLATION.leastScChannel,
+      subfolder: model.unetSubfolder,
+    },
     posterior:
       posterior.mode === "eps"
         ? {
@@ -83,6 +92,8 @@ export function inversionKey(model: FateZeroModel, r: InversionRequest): Inversi
     ...(frameChunk < r.frameCount ? { frameChunk } : {}),
     // Absent for plain DDIM, so FateZero's inversions keep the cache ids they always had.
     ...(iterations > FATEZERO_INVERSION_ITERATIONS ? { inversionIterations: iterations } : {}),
+    // Likewise absent for float32.
+    ...(precision === "int8" ? { unetPrecision: precision } : {}),
   };
 }
 
@@ -94,77 +105,47 @@ export async function invertVideo(model: FateZeroModel, r: InversionRequest, opt
     if (cached) return cached;
   }
   const { frameCount: F, height: H, width: W } = r;
-  const factor = model.dims.vaeFactor;
-  // The UNet halves the latent once per level but the last.
-  const multiple = factor * 2 ** (model.unetConfig.blockOutChannels.length - 1);
+  const multiple = frameSizeUnit(model.dims.vaeFactor, model.unetConfig);
   if (H % multiple || W % multiple) throw new Error(`inversion: frame size ${H}×${W} (height × width) must be a multiple of ${multiple}`);
-  const queryLimit = key.queryLimit;
-  const selectors = parseSelectors(key.unet.selectors);
 
   // 1. z0 from the VAE posterior, in the video UNet's layout [C, F, h, w].
   const z0 = await encodeLatents(model, framesToTensor(r.frames, F, H, W), [F, 3, H, W], r.posterior ?? { mode: "mean" });
   const [C, , h, w] = z0.shape;
 
-  // 2. The video UNet (the edit graph, run with neutral controls), whose extra outputs are the head-averaged
-  //    cross-attention maps of the stored layers.
-  const unet = await fusedUnet(model, {
-    latentSize: [h, w],
-    selectors,
-    leastScChannel: key.unet.leastScChannel,
-    queryLimit,
-    injected: r.injected,
-  });
-  const stored = unet.mapOutputs;
+  // 2. The video UNet of the key (the edit graph, run with neutral controls), whose extra outputs are the
+  //    head-averaged cross-attention maps of the stored layers.
+  const unet = await unetForInversion(model, key, r.injected);
 
-  // 3. DDIM inversion over the reversed timesteps. Step k maps z_k to z_{k+1} with the noise predicted at t_k;
+  // 3. What is kept per step: every latent, and the stored layers' maps in the record's layout.
+  const context = await encodePrompts(model, [r.prompt]); // [1, T, D]
+  const T = model.dims.tokens;
+  const tokens = Math.min(T, model.tokenizer.tokenize(r.prompt).length);
+  const maps = new MapRecorder(unet.layers, F, r.steps, tokens, T);
+  const record: InversionRecord = { key, latents: [z0.data], latentShape: z0.shape, tokens, ...maps.maps };
+
+  // 4. DDIM inversion over the reversed timesteps. Step k maps z_k to z_{k+1} with the noise predicted at t_k;
   //    exact inversion needs that noise on z_{k+1} itself (the edit's denoising step at t_k reads it there),
   //    so each fixed-point iteration re-predicts it on the current estimate of z_{k+1} (AIDI, ReNoise).
   const scheduler = model.scheduler();
   scheduler.setTimesteps(r.steps);
   const timesteps = scheduler.inversionTimesteps();
-  const context = await encodePrompts(model, [r.prompt]); // [1, T, D]
-  const T = model.dims.tokens;
-  const tokens = Math.min(T, model.tokenizer.tokenize(r.prompt).length);
-  const picks = unet.maskOutputs;
-  const maskSize = maskMapSize(picks);
-  const groups = mapGroups(stored);
-  const record: InversionRecord = {
-    key,
-    latents: [z0.data],
-    latentShape: z0.shape,
-    tokens,
-    groups: groups.map((g) => ({ group: g.group, steps: [] })),
-    ...(picks.length > 0
-      ? { maskMaps: { height: maskSize[0], width: maskSize[1], heads: picks.reduce((a, l) => a + l.site.heads, 0), tokens: T, steps: [] } }
-      : {}),
-  };
+  const dims: [number, number, number, number, number] = [1, C, F, h, w];
   let z = z0.data;
   for (let k = 0; k < r.steps; k++) {
     if (options.signal?.aborted) throw new Error("inversion cancelled");
     const t = timesteps[k];
     // The maps come from z_k, the stored latent the edit's source branch replays at t_k, so the cached maps
     // (and the blend masks made from them) are exactly that branch's.
-    const out = await unet.predict(z, [1, C, F, h, w], t, context, undefined, stored, key.frameChunk);
-    const maps = stored.map((l) => out.maps.get(l.name)!); // each [F, h·w, T]
+    const out = await unet.predict({ sample: z, dims, timestep: t, context, maps: maps.stored, frameChunk: key.frameChunk });
     options.onLayerMaps?.(
       k,
-      stored.map((l, i) => ({ site: l.site, maps: maps[i] })),
+      maps.stored.map((layer) => ({ layer, maps: out.maps.get(layer.module)! })),
     );
-    if (record.maskMaps) record.maskMaps.steps.push(combineMaskMaps(picks, stored, maps, 0, F, maskSize, T));
-    groups.forEach((g, gi) =>
-      record.groups[gi].steps.push(
-        averageGroup(
-          g.members.map((i) => maps[i]),
-          F * g.group.height * g.group.width,
-          tokens,
-          T,
-        ),
-      ),
-    );
+    maps.record(k, out.maps);
     let next = scheduler.invertStep(out.noise, t, z); // [C, F, h, w]
     for (let j = 0; j < (key.inversionIterations ?? FATEZERO_INVERSION_ITERATIONS); j++) {
       if (options.signal?.aborted) throw new Error("inversion cancelled");
-      const refined = await unet.predict(next, [1, C, F, h, w], t, context, undefined, [], key.frameChunk);
+      const refined = await unet.predict({ sample: next, dims, timestep: t, context, frameChunk: key.frameChunk });
       next = scheduler.invertStep(refined.noise, t, z);
     }
     z = next;

@@ -23,6 +23,8 @@ import { markedCacheFolder } from "../util/cacheDir";
 import { fileKind } from "../util/fileKind";
 import { asInputSync, InputError } from "../util/inputError";
 import { WORLD_MODEL_DIR } from "../world/worldModel";
+import type { EditLoopOptions } from "./editOptions";
+import { modelEditDefaults } from "./modelDefaults";
 
 /** Options for opening a model. */
 export interface LoadModelOptions extends SessionOptions, SingleFileOptions {
@@ -55,6 +57,8 @@ export interface FateZeroModel {
   unetConfig: UnetConfig;
   unetSubfolder: string;
   sessionOptions: SessionOptions;
+  /** The editing loop's defaults this model asks for over FateZero's (see modelEditDefaults). */
+  editDefaults: Partial<EditLoopOptions>;
   /** A fresh DDIM scheduler from the folder's config. */
   scheduler(): DdimScheduler;
 }
@@ -83,6 +87,11 @@ export interface ModelShape {
   nativeSize: number;
 }
 
+/** Frame sides must be multiples of this: the 1/vaeFactor latent is halved once per UNet level but the last. */
+export function frameSizeUnit(vaeFactor: number, unet: Pick<UnetShape, "blockOutChannels">): number {
+  return vaeFactor * 2 ** (unet.blockOutChannels.length - 1);
+}
+
 /** What checking a plan needs to know of a model: its shape, tokenizer, schedule length and weight size. */
 export interface ModelFacts extends ModelShape {
   tokenizer: ClipTokenizer;
@@ -92,6 +101,8 @@ export interface ModelFacts extends ModelShape {
   weightBytes: number;
   /** The model's weight files (none for the tiny model, which is generated when first loaded). */
   files: string[];
+  /** The editing loop's defaults this model asks for over FateZero's (see modelEditDefaults). */
+  editDefaults: Partial<EditLoopOptions>;
 }
 
 /**
@@ -128,6 +139,7 @@ export function modelFacts(model: string, options: SingleFileOptions = {}): Mode
     tokenizer: ClipTokenizer.fromFiles(spec ? spec.vocab : folder!.vocab),
     trainTimesteps: scheduler.config.numTrainTimesteps,
     weightBytes,
+    editDefaults: modelEditDefaults(folder),
     files: folder ? [...new Set([folder.textEncoder, folder.unet, folder.vae].flatMap((c) => c.weights.files.map((f) => f.path)))] : [],
   };
 }
@@ -225,6 +237,7 @@ export async function loadModel(model = "world", options: LoadModelOptions = {})
     unetConfig: unet,
     unetSubfolder,
     sessionOptions,
+    editDefaults: modelEditDefaults(folder),
     scheduler: () => DdimScheduler.fromConfig(folder.schedulerConfig, folder.schedulerConfigPath),
   };
 }

@@ -3,59 +3,51 @@
 // requires the mask layers to share one resolution (it crashes otherwise); where they do not, each map is
 // resized (nearest) to the largest of them first — the same result wherever FateZero works, and a defined
 // one elsewhere. Maps keep their T token columns.
-import type { AttentionSite } from "../models/unetTransformer";
+import type { AttentionLayer } from "./attentionSites";
 import type { MapGroup } from "./inversionRecord";
 
-/** A stored cross-attention layer and the size of its head-averaged maps. */
-export interface StoredLayer {
-  site: AttentionSite;
-  height: number;
-  width: number;
-}
-
-/** The size the mask layers' maps are combined at: the largest of them. */
-export function maskMapSize(picks: StoredLayer[]): [number, number] {
+/** The size the mask layers' maps are combined at: the largest of them ([0, 0] without mask layers). */
+export function maskMapSize(picks: readonly AttentionLayer[]): [number, number] {
   return picks.reduce<[number, number]>((best, l) => (l.height * l.width > best[0] * best[1] ? [l.height, l.width] : best), [0, 0]);
 }
 
 /**
  * Mean over all heads of the mask layers for batch branch `branch`: each layer's head-averaged maps
- * [B·F, h·w, T] (indexed like `stored`), resized to `size` and weighted by its head count → [F, H·W, T].
+ * [B·F, h·w, T] (in `maps`, by module), resized to `size` and weighted by its head count → [F, H·W, T].
  */
 export function combineMaskMaps(
-  picks: StoredLayer[],
-  stored: StoredLayer[],
-  maps: Float32Array[],
+  picks: readonly AttentionLayer[],
+  maps: ReadonlyMap<string, Float32Array>,
   branch: number,
   F: number,
   size: [number, number],
   tokens: number,
 ): Float32Array {
-  const heads = picks.reduce((a, l) => a + l.site.heads, 0);
+  const heads = picks.reduce((a, l) => a + l.heads, 0);
   const out = new Float32Array(F * size[0] * size[1] * tokens); // [F, H·W, T]
   for (const l of picks) {
     const rows = F * l.height * l.width * tokens;
-    const own = maps[stored.indexOf(l)].subarray(branch * rows, (branch + 1) * rows);
+    const own = maps.get(l.module)!.subarray(branch * rows, (branch + 1) * rows);
     const m = resizeMapsNearest(own, F, l.height, l.width, size[0], size[1], tokens);
-    const weight = l.site.heads / heads;
+    const weight = l.heads / heads;
     for (let i = 0; i < out.length; i++) out[i] += m[i] * weight;
   }
   return out;
 }
 
 /** Group stored layers by place and level, in first-seen order. */
-export function mapGroups(stored: StoredLayer[]): { group: MapGroup; members: number[] }[] {
-  const groups: { group: MapGroup; members: number[] }[] = [];
-  stored.forEach((l, i) => {
-    let g = groups.find((x) => x.group.place === l.site.place && x.group.level === l.site.level);
+export function mapGroups(stored: readonly AttentionLayer[]): { group: MapGroup; members: AttentionLayer[] }[] {
+  const groups: { group: MapGroup; members: AttentionLayer[] }[] = [];
+  for (const l of stored) {
+    let g = groups.find((x) => x.group.place === l.place && x.group.level === l.level);
     if (!g) {
-      g = { group: { place: l.site.place, level: l.site.level, height: l.height, width: l.width, layers: 0, heads: 0 }, members: [] };
+      g = { group: { place: l.place, level: l.level, height: l.height, width: l.width, layers: 0, heads: 0 }, members: [] };
       groups.push(g);
     }
     g.group.layers++;
-    g.group.heads += l.site.heads;
-    g.members.push(i);
-  });
+    g.group.heads += l.heads;
+    g.members.push(l);
+  }
   return groups;
 }
 

@@ -9,7 +9,7 @@
 // world model (npm run bench edit-long-clip-64, edit-long-clip-64-20).
 import type { UnetShape } from "../models/unet";
 import { SCORES_BLOCK } from "../onnx/attention";
-import { CONTROL_QUERY_LIMIT } from "./editOptions";
+import { largestControlledSelfSize, type AttentionLayer } from "./attentionSites";
 
 /** What the estimate depends on. */
 export interface MemoryRequest {
@@ -18,6 +18,8 @@ export interface MemoryRequest {
   unet: Pick<UnetShape, "blockOutChannels" | "inChannels">;
   /** Latent size [h, w]. */
   latentSize: [number, number];
+  /** The UNet's attention layers at that size (attentionSites). */
+  layers: readonly AttentionLayer[];
   /** Frames of one UNet evaluation (the clip, or its largest window). */
   frames: number;
   /** What is kept per frame of the whole clip. */
@@ -51,8 +53,8 @@ const FEATURE_FACTOR = 20;
 /** Estimated peak resident bytes of inverting and editing such a clip. */
 export function estimatePeakBytes(r: MemoryRequest): number {
   const queries = r.latentSize[0] * r.latentSize[1]; // per frame, finest level
-  let controlled = queries; // the finest controlled level: each level has a quarter of the queries
-  while (controlled > CONTROL_QUERY_LIMIT) controlled /= 4;
+  const [ch, cw] = largestControlledSelfSize(r.layers) ?? [0, 0];
+  const controlled = ch * cw; // per frame, the largest controlled self-attention
   const keyFrames = Math.max(1, r.keyFrames);
   const scoresPerSample = Math.max(controlled * controlled * keyFrames, Math.min(queries * queries * keyFrames, SCORES_BLOCK));
   const samples = r.branches * r.frames;

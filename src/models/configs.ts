@@ -63,6 +63,9 @@ export function textEncoderConfig(cfg: Json, what = "text_encoder/config.json"):
   return c;
 }
 
+/** SD 1.x's latent scale: what vae/config.json's `scaling_factor` is when absent (diffusers' default). */
+export const SD_LATENT_SCALE = 0.18215;
+
 /** AutoencoderKL hyper-parameters. */
 export interface VaeConfig {
   inChannels: number;
@@ -99,7 +102,7 @@ export function vaeConfig(cfg: Json, what = "vae/config.json"): VaeConfig {
     blockOutChannels: blocks,
     layersPerBlock: r.int("layers_per_block", 1),
     normGroups: normGroups(what, r.int("norm_num_groups", 32), blocks),
-    scalingFactor: r.num("scaling_factor", 0.18215),
+    scalingFactor: r.num("scaling_factor", SD_LATENT_SCALE),
   };
 }
 

@@ -41,6 +41,20 @@ export interface TextSizes {
   vocabSize: number;
 }
 
+/** Rows of the token embedding `files` needs: ids, not entries, size it (a hand-made vocabulary may repeat a token and skip an id). */
+export function vocabularySize(files: ClipVocabFiles): number {
+  return Object.values(files.vocab).reduce((max, id) => Math.max(max, id + 1), 0);
+}
+
+/** text_encoder/config.json of a CLIP this project sizes (transformers 4.25.1 keys) over the vocabulary `files`. */
+export function projectTextEncoderJson(
+  name: string,
+  files: ClipVocabFiles,
+  s: Pick<TextSizes, "hidden" | "layers" | "heads" | "mlp">,
+): Json {
+  return textEncoderJson({ name, transformersVersion: "4.25.1", vocabSize: vocabularySize(files), ...s });
+}
+
 /** text_encoder/config.json (transformers CLIPTextConfig keys). */
 export function textEncoderJson(s: TextSizes): Json {
   return {
@@ -115,6 +129,8 @@ export interface VaeSizes {
   layers: number;
   groups: number;
   sampleSize: number;
+  /** The latent scale, written as `scaling_factor` when given (a key of later diffusers; readers take SD_LATENT_SCALE where it is absent). */
+  scalingFactor?: number;
 }
 
 /** vae/config.json (diffusers AutoencoderKL keys). */
@@ -131,6 +147,7 @@ export function vaeJson(s: VaeSizes): Json {
     norm_num_groups: s.groups,
     out_channels: 3,
     sample_size: s.sampleSize,
+    ...(s.scalingFactor === undefined ? {} : { scaling_factor: s.scalingFactor }),
     up_block_types: s.blocks.map(() => "UpDecoderBlock2D"),
   };
 }
@@ -138,18 +155,8 @@ export function vaeJson(s: VaeSizes): Json {
 /** The embedded default: a tiny SD 1.x-shaped pipeline (CLIP 32-wide, UNet 32/64/64/64, VAE 16/32/32/32). */
 export function tinyModelSpec(options: ModelSpecOptions = {}): RandomModelSpec {
   const { files, vocabulary } = clipVocabulary(options);
-  // Ids, not entries, size the embedding: a hand-made vocabulary may repeat a token and skip an id.
-  const vocabSize = Object.values(files.vocab).reduce((max, id) => Math.max(max, id + 1), 0);
   return {
-    textEncoder: textEncoderJson({
-      name: "fatezero-random-tiny",
-      transformersVersion: "4.25.1",
-      hidden: 32,
-      layers: 2,
-      heads: 4,
-      mlp: 128,
-      vocabSize,
-    }),
+    textEncoder: projectTextEncoderJson("fatezero-random-tiny", files, { hidden: 32, layers: 2, heads: 4, mlp: 128 }),
     unet: unetJson({ diffusersVersion: "0.11.1", blocks: [32, 64, 64, 64], layers: 2, heads: 4, groups: 16, crossDim: 32, sampleSize: 16 }),
     vae: vaeJson({ diffusersVersion: "0.11.1", blocks: [16, 32, 32, 32], layers: 1, groups: 16, sampleSize: 128 }),
     vocab: files,

@@ -9,11 +9,11 @@ import type { WeightSource } from "../onnx/weightSource";
 import { downsample, resnetBlock, spatialConv, spatialNorm, upsample, type ConvFn, type NormFn, type ResnetOptions } from "./blocks";
 import type { UnetConfig } from "./configs";
 import { frameContext, imagesToTemporal, imagesToClip, type FrameContext, type FrameSelector } from "./frameLayout";
-import { transformer2d, type AttentionHook } from "./unetTransformer";
+import { transformer2d, transformerSites, type AttentionHook, type AttentionSite, type TransformerPlace } from "./unetTransformer";
 
 /** How to inflate the UNet over frames (FateZero `model_config`). */
 export interface VideoUnetOptions {
-  /** Key frames of sparse-causal attention; FateZero's default is [-1, "first"]. */
+  /** Key frames of sparse-causal attention (FateZero's default: DEFAULT_INFLATION, src/fatezero/editOptions.ts). */
   selectors: FrameSelector[];
   /** Blocks with fewer channels keep per-frame self-attention. */
   leastScChannel: number;
@@ -36,17 +36,6 @@ export type UnetShape = Pick<
   "inChannels" | "blockOutChannels" | "downBlockTypes" | "upBlockTypes" | "layersPerBlock" | "heads"
 >;
 
-/** One Transformer2DModel of the UNet: where it sits and its width. */
-export interface TransformerPlace {
-  /** Module path, e.g. "down_blocks.1.attentions.0". */
-  prefix: string;
-  place: "down" | "mid" | "up";
-  /** Resolution level: 0 is the full latent size, each level halves it. */
-  level: number;
-  channels: number;
-  heads: number;
-}
-
 /** The UNet's transformer blocks in forward order (cross-attention down blocks, mid block, cross-attention up blocks). */
 export function unetTransformers(c: UnetShape): TransformerPlace[] {
   const levels = c.blockOutChannels.length;
@@ -57,38 +46,34 @@ export function unetTransformers(c: UnetShape): TransformerPlace[] {
   ] as const) {
     if (list.length !== levels) throw new Error(`UNet config: ${name} has ${list.length} entries for ${levels} levels`);
   }
+  const block = (prefix: string, place: TransformerPlace["place"], level: number): TransformerPlace => ({
+    prefix,
+    place,
+    level,
+    channels: c.blockOutChannels[level],
+    heads: c.heads[level],
+  });
   const out: TransformerPlace[] = [];
   c.downBlockTypes.forEach((type, level) => {
     if (type !== "CrossAttnDownBlock2D") return;
-    for (let j = 0; j < c.layersPerBlock; j++)
-      out.push({
-        prefix: `down_blocks.${level}.attentions.${j}`,
-        place: "down",
-        level,
-        channels: c.blockOutChannels[level],
-        heads: c.heads[level],
-      });
+    for (let j = 0; j < c.layersPerBlock; j++) out.push(block(`down_blocks.${level}.attentions.${j}`, "down", level));
   });
-  out.push({
-    prefix: "mid_block.attentions.0",
-    place: "mid",
-    level: levels - 1,
-    channels: c.blockOutChannels[levels - 1],
-    heads: c.heads[levels - 1],
-  });
+  out.push(block("mid_block.attentions.0", "mid", levels - 1));
   c.upBlockTypes.forEach((type, i) => {
     if (type !== "CrossAttnUpBlock2D") return;
-    const level = levels - 1 - i;
-    for (let j = 0; j <= c.layersPerBlock; j++)
-      out.push({
-        prefix: `up_blocks.${i}.attentions.${j}`,
-        place: "up",
-        level,
-        channels: c.blockOutChannels[level],
-        heads: c.heads[level],
-      });
+    for (let j = 0; j <= c.layersPerBlock; j++) out.push(block(`up_blocks.${i}.attentions.${j}`, "up", levels - 1 - i));
   });
   return out;
+}
+
+/** Frames a transformer's self-attention reads keys from: the video's selectors in blocks of at least leastScChannel channels. */
+function keySelectors(t: TransformerPlace, video: VideoUnetOptions | undefined): FrameSelector[] {
+  return video && t.channels >= video.leastScChannel ? video.selectors : [];
+}
+
+/** Every attention layer of the UNet in forward order (each transformer's self, then cross), as `buildUnetGraph` builds them. */
+export function unetAttentionSites(c: UnetShape, latentSize?: [number, number], video?: VideoUnetOptions): AttentionSite[] {
+  return unetTransformers(c).flatMap((t) => transformerSites(t, latentSize, keySelectors(t, video)));
 }
 
 /** Sinusoidal timestep frequencies exp(−ln(10⁴)·i/(half − shift)), rounded to float32 as torch computes them. */
@@ -133,17 +118,15 @@ export function buildUnetGraph(c: UnetConfig, weights: WeightSource, options: Un
   const transformer = (v: string, prefix: string): string => {
     if (places[0]?.prefix !== prefix) return v;
     const p = places.shift()!;
+    const [self, cross] = transformerSites(p, options.latentSize, keySelectors(p, video));
     return transformer2d(g, v, prefix, {
-      channels: p.channels,
-      heads: p.heads,
+      self,
+      cross,
       crossDim: c.crossAttentionDim,
       groups: c.normGroups,
       linearProjection: c.useLinearProjection,
       context,
-      place: p.place,
-      level: p.level,
-      size: options.latentSize && [options.latentSize[0] >> p.level, options.latentSize[1] >> p.level],
-      video: ctx && video ? { ctx, selectors: p.channels >= video.leastScChannel ? video.selectors : [] } : undefined,
+      video: ctx,
       onAttention: options.onAttention,
       perHeadSelfAttention: options.perHeadSelfAttention,
     });

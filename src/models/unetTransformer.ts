@@ -7,21 +7,52 @@ import type { Graph } from "../onnx/graph";
 import { conv2d, gelu, groupNorm, inChunks, layerNorm, linear, sliceAxis } from "../onnx/layers";
 import { framesToSequences, gatherFrames, sequencesToFrames, type FrameContext, type FrameSelector } from "./frameLayout";
 
-/** Where an attention layer sits in the UNet. */
+/** One attention layer of the UNet: where it sits, its width, and what its queries read. */
 export interface AttentionSite {
   /** Module path, e.g. "down_blocks.1.attentions.0.transformer_blocks.0.attn2". */
-  path: string;
+  module: string;
   kind: "self" | "cross";
   place: "down" | "mid" | "up";
   /** Resolution level: 0 is the full latent size, each level halves it. */
   level: number;
-  /** Spatial size of the layer's queries per frame, when the graph is built for a fixed latent size. */
-  size?: [number, number];
+  channels: number;
   heads: number;
-  /** Frame selectors of the keys (empty: the frame itself). */
+  /** Queries per frame, height × width, when the UNet is built for a fixed latent size. */
+  height?: number;
+  width?: number;
+  /** Frames the self-attention's keys come from (sparse-causal); [] = the frame itself, as for cross-attention. */
   selectors: FrameSelector[];
-  /** The clip's frame count, int64 [1], in the video UNet (probabilities are [(B·F), heads, Lq, Lk]). */
-  frames?: string;
+}
+
+/** One Transformer2DModel of the UNet: where it sits and its width. */
+export interface TransformerPlace {
+  /** Module path, e.g. "down_blocks.1.attentions.0". */
+  prefix: string;
+  place: AttentionSite["place"];
+  /** Resolution level: 0 is the full latent size, each level halves it. */
+  level: number;
+  channels: number;
+  heads: number;
+}
+
+/** A transformer's two attention layers, self then cross, for a latent of `latentSize` (if fixed) and self-attention keys from `selectors`. */
+export function transformerSites(
+  t: TransformerPlace,
+  latentSize: [number, number] | undefined,
+  selectors: FrameSelector[],
+): [AttentionSite, AttentionSite] {
+  const size = latentSize ? { height: latentSize[0] >> t.level, width: latentSize[1] >> t.level } : {};
+  const site = (kind: AttentionSite["kind"], keys: FrameSelector[]): AttentionSite => ({
+    module: `${t.prefix}.transformer_blocks.0.attn${kind === "self" ? 1 : 2}`,
+    kind,
+    place: t.place,
+    level: t.level,
+    channels: t.channels,
+    heads: t.heads,
+    ...size,
+    selectors: keys,
+  });
+  return [site("self", [...selectors]), site("cross", [])];
 }
 
 /**
@@ -31,8 +62,11 @@ export interface AttentionSite {
  */
 export interface AttentionHook {
   select(site: AttentionSite): boolean;
-  /** The attention's output [N, heads, Lq, d] from `probs` and `values` [N, heads, Lk, d] (plain: probs · values), adding nodes to `g`. */
-  output(site: AttentionSite, probs: string, values: string, g: Graph): string;
+  /**
+   * The attention's output [N, heads, Lq, d] from `probs` and `values` [N, heads, Lk, d] (plain: probs · values),
+   * adding nodes to `g`; `frames` is the clip's frame count, int64 [1], in the video UNet (N = B·F).
+   */
+  output(site: AttentionSite, probs: string, values: string, g: Graph, frames?: string): string;
 }
 
 /**
@@ -41,26 +75,18 @@ export interface AttentionHook {
  */
 const FEED_FORWARD_BLOCK = 1 << 22;
 
-/** Video settings of one transformer block. */
-export interface VideoOptions {
-  ctx: FrameContext;
-  /** Key frames of the self-attention; [] keeps plain per-frame attention (below least_sc_channel). */
-  selectors: FrameSelector[];
-}
-
 /** Options of one Transformer2DModel. */
 export interface TransformerOptions {
-  channels: number;
-  heads: number;
+  /** Its attention layers (transformerSites): their width, heads, query size and key frames. */
+  self: AttentionSite;
+  cross: AttentionSite;
   crossDim: number;
   groups: number;
   linearProjection: boolean;
   /** Text embeddings, one row per folded batch entry: [N, T, crossDim]. */
   context: string;
-  place: AttentionSite["place"];
-  level: number;
-  size?: [number, number];
-  video?: VideoOptions;
+  /** The clip's frames, in the video UNet (self-attention over the selected frames, temporal attention). */
+  video?: FrameContext;
   onAttention?: AttentionHook;
   /** Self-attention one head at a time (default): less memory on a CPU; a GPU is faster with all heads at once. */
   perHeadSelfAttention?: boolean;
@@ -68,7 +94,7 @@ export interface TransformerOptions {
 
 /** Transformer2DModel: GroupNorm → proj_in → one transformer block → proj_out, plus the residual. */
 export function transformer2d(g: Graph, x: string, prefix: string, o: TransformerOptions): string {
-  const C = o.channels;
+  const C = o.self.channels;
   return g.scoped(prefix, () => {
     const shape = g.op("Shape", [x]);
     const normed = groupNorm(g, x, `${prefix}.norm`, C, o.groups, 1e-6);
@@ -86,36 +112,28 @@ export function transformer2d(g: Graph, x: string, prefix: string, o: Transforme
 }
 
 function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOptions): string {
-  const C = o.channels;
-  const headDim = C / o.heads;
-  const site = (kind: AttentionSite["kind"], selectors: FrameSelector[]): AttentionSite => ({
-    path: `${prefix}.attn${kind === "self" ? 1 : 2}`,
-    kind,
-    place: o.place,
-    level: o.level,
-    size: o.size,
-    heads: o.heads,
-    selectors,
-    frames: o.video?.ctx.frames,
-  });
-  const hook = (s: AttentionSite) => (o.onAttention?.select(s) ? (p: string, v: string) => o.onAttention!.output(s, p, v, g) : undefined);
+  const C = o.self.channels;
+  const heads = o.self.heads;
+  const headDim = C / heads;
+  const hook = (s: AttentionSite) =>
+    o.onAttention?.select(s) ? (p: string, v: string) => o.onAttention!.output(s, p, v, g, o.video?.frames) : undefined;
 
   // 1. Self-attention; with frames, keys and values come from the selected frames.
-  const selectors = o.video?.selectors ?? [];
+  const selectors = o.self.selectors;
   let h = layerNorm(g, x, `${prefix}.norm1`, C, 1e-5);
   const q1 = linear(g, h, `${prefix}.attn1.to_q`, C, C, false);
   let k1 = linear(g, h, `${prefix}.attn1.to_k`, C, C, false);
   let v1 = linear(g, h, `${prefix}.attn1.to_v`, C, C, false);
   if (o.video && selectors.length > 0) {
-    k1 = gatherFrames(g, k1, o.video.ctx, selectors, C);
-    v1 = gatherFrames(g, v1, o.video.ctx, selectors, C);
+    k1 = gatherFrames(g, k1, o.video, selectors, C);
+    v1 = gatherFrames(g, v1, o.video, selectors, C);
   }
   // Self-attention probabilities are the largest tensors of the UNet: compute (and fuse) them head by head,
   // and, where nothing reads them, in query chunks.
-  const positions = o.size ? o.size[0] * o.size[1] : undefined;
+  const positions = o.self.height !== undefined && o.self.width !== undefined ? o.self.height * o.self.width : undefined;
   const keyFrames = o.video && selectors.length > 0 ? selectors.length : 1;
-  const a1 = attention(g, q1, k1, v1, o.heads, headDim, {
-    output: hook(site("self", selectors)),
+  const a1 = attention(g, q1, k1, v1, heads, headDim, {
+    output: hook(o.self),
     perHead: o.perHeadSelfAttention ?? true,
     ...(positions ? { lengths: { query: positions, key: positions * keyFrames } } : {}),
   });
@@ -126,7 +144,7 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
   const q2 = linear(g, h, `${prefix}.attn2.to_q`, C, C, false);
   const k2 = linear(g, o.context, `${prefix}.attn2.to_k`, o.crossDim, C, false);
   const v2 = linear(g, o.context, `${prefix}.attn2.to_v`, o.crossDim, C, false);
-  const a2 = attention(g, q2, k2, v2, o.heads, headDim, { output: hook(site("cross", selectors)) });
+  const a2 = attention(g, q2, k2, v2, heads, headDim, { output: hook(o.cross) });
   x = g.op("Add", [x, linear(g, a2, `${prefix}.attn2.to_out.0`, C, C)]);
 
   // 3. GEGLU feed-forward, per position.
@@ -140,7 +158,7 @@ function transformerBlock(g: Graph, x: string, prefix: string, o: TransformerOpt
   x = g.op("Add", [x, positions ? inChunks(g, x, 1, positions, ffChunk, feedForward) : feedForward(x)]);
 
   // 4. Temporal attention after the feed-forward (video only).
-  return o.video ? temporalAttention(g, x, prefix, o.video.ctx, C, o.heads) : x;
+  return o.video ? temporalAttention(g, x, prefix, o.video, C, heads) : x;
 }
 
 /**

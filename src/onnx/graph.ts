@@ -1,6 +1,7 @@
 // A small builder for ONNX graphs over the protobuf schema of `onnx-proto`. Model code calls `op()`
 // with ONNX operator names, so the math stays visible; weights are referenced in place as external
 // data inside the checkpoint's safetensors files (see weightSource.ts), constants are stored inline.
+import * as crypto from "node:crypto";
 import { onnx } from "onnx-proto";
 import type { WeightSource } from "./weightSource";
 
@@ -138,6 +139,16 @@ export class Graph {
     }
     this.weightValues.set(name, value);
     return value;
+  }
+
+  /**
+   * The graph's identity in the graph cache (with its weight files'): by default the sha256 of the serialized
+   * model, returned with the bytes so they are encoded once. A derived graph (quantize.ts) names itself by what
+   * it is derived from instead, so a cached copy is found without deriving it again.
+   */
+  cacheIdentity(): { key: string; bytes?: Uint8Array } {
+    const bytes = onnx.ModelProto.encode(this.toModel()).finish();
+    return { key: crypto.createHash("sha256").update(bytes).digest("hex"), bytes };
   }
 
   /** The finished model. */

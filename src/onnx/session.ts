@@ -47,16 +47,19 @@ const TMP = /\.tmp-(\d+)-\d+$/;
 
 /** Serialize `graph` into the cache (unless an intact copy is there) and return the model file's path. */
 export function writeGraph(graph: Graph, files: LinkedFile[], cacheDir = defaultCacheDir()): string {
-  const bytes = onnx.ModelProto.encode(graph.toModel()).finish();
-  const modelSha256 = crypto.createHash("sha256").update(bytes).digest("hex");
+  const identity = graph.cacheIdentity();
   const stored = files.map((f) => ({ ...f, stored: storeWeights(f.path, cacheDir) }));
-  const hash = crypto.createHash("sha256").update(modelSha256);
+  const hash = crypto.createHash("sha256").update(identity.key);
   for (const f of stored) hash.update(`\0${f.location}\0${f.stored.sha256}`);
   const graphs = path.join(markedCacheFolder(cacheDir, true), "graphs");
   const dir = path.join(graphs, `${graph.name}-${hash.digest("hex").slice(0, 20)}`);
   const modelPath = path.join(dir, "model.onnx");
   const links = stored.map((f) => ({ location: f.location, inode: fs.statSync(f.stored.path).ino }));
-  if (intact(dir, modelSha256, links)) return modelPath;
+  // Without the bytes (a derived graph), the folder's own record says which model file it must hold.
+  const expectedSha256 = identity.bytes && sha256(identity.bytes);
+  if (intact(dir, expectedSha256, links)) return modelPath;
+  const bytes = identity.bytes ?? onnx.ModelProto.encode(graph.toModel()).finish();
+  const modelSha256 = expectedSha256 ?? sha256(bytes);
   fs.rmSync(dir, { recursive: true, force: true });
   removeOrphans(graphs, TMP);
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
@@ -77,18 +80,16 @@ export function writeGraph(graph: Graph, files: LinkedFile[], cacheDir = default
   return modelPath;
 }
 
-/** Whether a graph folder holds exactly this model and links to these copies. */
-function intact(dir: string, modelSha256: string, links: { location: string; inode: number }[]): boolean {
+function sha256(bytes: Uint8Array): string {
+  return crypto.createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Whether a graph folder holds exactly this model (or, given none, the model its record names) and links to these copies. */
+function intact(dir: string, modelSha256: string | undefined, links: { location: string; inode: number }[]): boolean {
   try {
     const record = JSON.parse(fs.readFileSync(path.join(dir, RECORD), "utf8")) as GraphRecord;
-    if (record.modelSha256 !== modelSha256) return false;
-    if (
-      crypto
-        .createHash("sha256")
-        .update(fs.readFileSync(path.join(dir, "model.onnx")))
-        .digest("hex") !== modelSha256
-    )
-      return false;
+    if (modelSha256 !== undefined && record.modelSha256 !== modelSha256) return false;
+    if (sha256(fs.readFileSync(path.join(dir, "model.onnx"))) !== record.modelSha256) return false;
     return links.every((l) => fs.statSync(path.join(dir, l.location)).ino === l.inode);
   } catch {
     return false;

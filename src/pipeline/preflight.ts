@@ -8,7 +8,10 @@ import * as path from "node:path";
 import type { EditPlan } from "../config/editPlan";
 import { MAX_PROMPT_CHARS } from "../config/limits";
 import type { ModelFacts } from "../fatezero/loadModel";
+import { BRANCHES } from "../fatezero/editVideo";
 import { windowFrames } from "../fatezero/frameWindows";
+import { maskLayers } from "../fatezero/attentionSites";
+import { recordedMapFloats } from "../fatezero/mapRecorder";
 import { estimatePeakBytes } from "../fatezero/memoryEstimate";
 import { checkWritableFolder } from "../util/folderOutput";
 import { asInputError, InputError } from "../util/inputError";
@@ -33,8 +36,6 @@ export interface PreflightReport {
   machineBytes: number;
 }
 
-const BRANCHES = { inversion: 3, reconstruction: 4, none: 2 } as const;
-
 /** Check a plan before any work (the video is opened, not decoded); throws InputError naming what is wrong. */
 export async function preflight(plan: EditPlan, model: ModelFacts, o: PreflightOptions): Promise<PreflightReport> {
   checkPrompts(plan, model);
@@ -48,6 +49,7 @@ export async function preflight(plan: EditPlan, model: ModelFacts, o: PreflightO
     weightBytes: model.weightBytes,
     unet: model.unet,
     latentSize: plan.latentSize,
+    layers: plan.layers,
     frames: windowFrames(plan.frames.length, plan.unet.selectors, plan.frameChunk),
     clip: {
       frames: plan.frames.length,
@@ -62,7 +64,7 @@ export async function preflight(plan: EditPlan, model: ModelFacts, o: PreflightO
           : gridFrameSize(Array(1 + plan.edits.length).fill({ height: plan.size[0], width: plan.size[1] })).reduce((a, b) => a * b),
       videos: 1 + plan.edits.length,
     },
-    branches: BRANCHES[plan.attention],
+    branches: BRANCHES[plan.attention].texts.length,
     keyFrames: plan.unet.selectors.length,
   });
   const machineBytes = os.totalmem();
@@ -76,20 +78,15 @@ export async function preflight(plan: EditPlan, model: ModelFacts, o: PreflightO
   return { peakBytesEstimate, machineBytes };
 }
 
-/** Floats of the maps an inversion keeps per frame and step: each stored layer group's positions × the prompt's tokens, and the mask layers' × every token. */
+/** Floats of the maps an inversion keeps per frame and step, for the inversion prompt's tokens (with SOT and EOT). */
 function storedMapFloats(plan: EditPlan, model: ModelFacts): number {
-  const cross = plan.layers.filter((l) => l.controlled && l.kind === "cross");
-  const groups = new Map(cross.map((l) => [`${l.place}${l.level}`, l.height * l.width]));
-  const positions = [...groups.values()].reduce((a, b) => a + b, 0);
-  const maskPositions = Math.max(0, ...cross.filter((l) => l.maskSource).map((l) => l.height * l.width));
-  const promptTokens = model.tokenizer.encode(plan.inversionPrompt).length + 2;
-  return positions * promptTokens + maskPositions * model.tokenizer.maxLength;
+  return recordedMapFloats(plan.layers, model.tokenizer.encode(plan.inversionPrompt).length + 2, model.tokenizer.maxLength);
 }
 
 /** Floats per frame of the mask layers' maps that an edit step with a latent blend gets back for every branch. */
 function stepMapFloats(plan: EditPlan, model: ModelFacts): number {
-  const positions = plan.layers.filter((l) => l.maskSource).reduce((a, l) => a + l.height * l.width, 0);
-  return BRANCHES[plan.attention] * positions * model.tokenizer.maxLength;
+  const positions = maskLayers(plan.layers).reduce((a, l) => a + l.height * l.width, 0);
+  return BRANCHES[plan.attention].texts.length * positions * model.tokenizer.maxLength;
 }
 
 function gb(bytes: number): string {

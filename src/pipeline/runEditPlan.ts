@@ -96,6 +96,7 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
         prompt: plan.inversionPrompt,
         steps: plan.steps,
         inversionIterations: plan.inversionIterations,
+        unetPrecision: plan.unetPrecision,
         selectors: plan.unet.selectors,
         leastScChannel: plan.unet.leastScChannel,
         queryLimit: plan.controlQueryLimit,
@@ -112,8 +113,8 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
     const result = await timed("edit", () =>
       editVideo(model, inversion, e.spec, {
         guidanceScale: plan.guidanceScale,
+        negativePrompt: plan.negativePrompt,
         attention: plan.attention,
-        controlQueryLimit: plan.controlQueryLimit,
         missingWords: "ignore",
         signal: options.signal,
         onProgress: (d, t) => options.onProgress?.(`edit ${e.index}`, d, t),

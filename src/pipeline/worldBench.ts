@@ -2,11 +2,19 @@
 // setting, style, vehicle kind), and each edit is scored against the same scene re-rendered with the changed
 // attribute. Ablations of the colour edit turn off inversion attention, the blend mask and spatial-temporal
 // attention, so the paper's claims become numbers. The edit settings are those of FateZero's own configs.
-import { largestControlledSelfSize } from "../fatezero/attentionSites";
+import { attentionSites, inversionBuild, largestControlledSelfSize } from "../fatezero/attentionSites";
 import { decodeVideo } from "../fatezero/decodeVideo";
-import { DEFAULT_P2P, type AttentionSourceMode, type EditSpec, type P2pOptions } from "../fatezero/editOptions";
+import {
+  DEFAULT_EDIT_LOOP,
+  DEFAULT_P2P,
+  DEFAULT_UNET_PRECISION,
+  type AttentionSourceMode,
+  type EditLoopOptions,
+  type EditSpec,
+  type P2pOptions,
+  type UnetPrecision,
+} from "../fatezero/editOptions";
 import { editVideo } from "../fatezero/editVideo";
-import { fusedUnet } from "../fatezero/fusedUnet";
 import { selfMaskInput } from "../fatezero/fusionGraph";
 import type { InversionRecord } from "../fatezero/inversionRecord";
 import { FATEZERO_INVERSION_ITERATIONS, invertVideo } from "../fatezero/invertVideo";
@@ -30,6 +38,10 @@ export interface BenchRow {
   spatialTemporal: boolean;
   /** Fixed-point iterations per inversion step (0: FateZero's plain DDIM inversion). */
   inversionIterations: number;
+  /** The UNet's precision, for the inversions and the edits. */
+  unetPrecision: UnetPrecision;
+  guidanceScale: number;
+  negativePrompt: EditLoopOptions["negativePrompt"];
   clips: number;
   /** Reconstruction (the edit towards the source prompt) vs the source, dB. */
   reconPsnr: number;
@@ -44,6 +56,8 @@ export interface BenchRow {
   colorAccuracy?: number;
   /** Frame-to-frame change of the edit over that of the ground-truth target. */
   flickerRatio: number;
+  /** Below float32: the edit vs the float32 edit of the same clip (same inversion settings and controls), dB. */
+  vsFp32Psnr?: number;
   seconds: number;
 }
 
@@ -54,6 +68,10 @@ export interface WorldBenchOptions {
   steps: number;
   /** Fixed-point iterations per inversion step (see InversionRequest); default plain DDIM. */
   inversionIterations?: number;
+  /** The UNet's precision; default DEFAULT_UNET_PRECISION. Below float32 every edit is also made in float32 to score it against. */
+  unetPrecision?: UnetPrecision;
+  /** The editing loop's guidance, where it differs from the model's defaults: scale and negative prompt. */
+  guidance?: Partial<Pick<EditLoopOptions, "guidanceScale" | "negativePrompt">>;
   onProgress?: (message: string) => void;
   signal?: AbortSignal;
 }
@@ -116,7 +134,19 @@ const ABLATIONS: { attention: AttentionSourceMode; blendMask: boolean; spatialTe
   { attention: "inversion", blendMask: true, spatialTemporal: false },
 ];
 
-type Scores = Omit<BenchRow, "edit" | "attention" | "blendMask" | "spatialTemporal" | "inversionIterations" | "clips" | "reconPsnr">;
+type Scores = Omit<
+  BenchRow,
+  | "edit"
+  | "attention"
+  | "blendMask"
+  | "spatialTemporal"
+  | "inversionIterations"
+  | "unetPrecision"
+  | "guidanceScale"
+  | "negativePrompt"
+  | "clips"
+  | "reconPsnr"
+>;
 
 /** Run the benchmark; one row per edit, then the attribute edit's ablations. */
 export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions): Promise<BenchRow[]> {
@@ -127,10 +157,14 @@ export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions):
     );
   }
   const inversionIterations = o.inversionIterations ?? FATEZERO_INVERSION_ITERATIONS;
+  const unetPrecision = o.unetPrecision ?? DEFAULT_UNET_PRECISION;
+  const { guidanceScale, negativePrompt } = { ...DEFAULT_EDIT_LOOP, ...model.editDefaults, ...o.guidance };
+  const guidance = { guidanceScale, negativePrompt };
   const rows = new Map<string, { row: Omit<BenchRow, keyof Scores | "reconPsnr" | "clips">; scores: Scores[]; recon: number[] }>();
   const add = (edit: BenchEdit, variant: (typeof ABLATIONS)[number], recon: number, s: Scores) => {
     const key = JSON.stringify([edit, variant]);
-    if (!rows.has(key)) rows.set(key, { row: { edit, ...variant, inversionIterations }, scores: [], recon: [] });
+    if (!rows.has(key))
+      rows.set(key, { row: { edit, ...variant, inversionIterations, unetPrecision, ...guidance }, scores: [], recon: [] });
     rows.get(key)!.scores.push(s);
     rows.get(key)!.recon.push(recon);
   };
@@ -139,7 +173,7 @@ export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions):
     const source = benchAttributes(seed);
     const world = renderWorldClip(seed, source);
     const caption = worldCaption(source);
-    const invert = (spatialTemporal: boolean) =>
+    const invert = (spatialTemporal: boolean, precision: UnetPrecision) =>
       invertVideo(
         model,
         {
@@ -150,15 +184,21 @@ export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions):
           prompt: caption,
           steps: o.steps,
           inversionIterations,
+          unetPrecision: precision,
           ...(spatialTemporal ? {} : { leastScChannel: Number.MAX_SAFE_INTEGER }),
         },
         { signal: o.signal },
       );
-    const inversions = { true: await invert(true), false: await invert(false) };
+    const inversions = { true: await invert(true, unetPrecision), false: await invert(false, unetPrecision) };
+    // The float32 counterparts an edit below float32 is scored against (its inversion is float32 too).
+    const reference =
+      unetPrecision === DEFAULT_UNET_PRECISION
+        ? undefined
+        : { true: await invert(true, DEFAULT_UNET_PRECISION), false: await invert(false, DEFAULT_UNET_PRECISION) };
     const run = async (inv: InversionRecord, spec: EditSpec, attention: AttentionSourceMode) => {
       const started = performance.now();
       const masks: Map<string, Float32Array>[] = [];
-      const result = await editVideo(model, inv, spec, { attention, signal: o.signal, onStep: (_, __, m) => masks.push(m) });
+      const result = await editVideo(model, inv, spec, { ...guidance, attention, signal: o.signal, onStep: (_, __, m) => masks.push(m) });
       return {
         frames: await decodeVideo(model, result.latents),
         masks,
@@ -178,17 +218,19 @@ export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions):
       const variants = [fateZero, ...(e.edit === "attribute" ? ABLATIONS : [])];
       for (const v of variants) {
         const p2p: P2pOptions = { ...DEFAULT_P2P, ...e.p2p, ...(v.blendMask ? {} : { blendWords: undefined }) };
-        const edited = await run(
-          inversions[`${v.spatialTemporal}`],
-          { prompt: worldCaption(e.target), sourcePrompt: caption, p2p },
-          v.attention,
-        );
-        add(
+        const spec = { prompt: worldCaption(e.target), sourcePrompt: caption, p2p };
+        const edited = await run(inversions[`${v.spatialTemporal}`], spec, v.attention);
+        const scores = await score(
+          model,
+          world,
+          target,
           e.edit,
-          v,
-          recon,
-          await score(model, world, target, e.edit, edited, p2p.blendWords !== undefined && v.attention !== "none", inversions.true),
+          edited,
+          p2p.blendWords !== undefined && v.attention !== "none",
+          inversions.true,
         );
+        if (reference) scores.vsFp32Psnr = psnr(edited.frames, (await run(reference[`${v.spatialTemporal}`], spec, v.attention)).frames);
+        add(e.edit, v, recon, scores);
         o.onProgress?.(`clip ${c + 1}/${o.clips}: ${e.edit} ${JSON.stringify(v)}`);
       }
     }
@@ -223,26 +265,20 @@ async function score(
     s.backgroundPsnr = psnr(edited.frames, source.clip.frames, invertMask(dilateMask(vehicles, F, H, W, BACKGROUND_MARGIN)));
     s.colorAccuracy = dominantColour(edited.frames, target.masks.vehicle) === target.attributes.colour ? 1 : 0;
   }
-  if (blended) s.maskIou = await blendMaskIou(model, inversion, source, edited.masks, edited.selfReplace);
+  if (blended) s.maskIou = blendMaskIou(model, inversion, source, edited.masks, edited.selfReplace);
   return s;
 }
 
 /** IoU of the edit's blend mask (at the largest controlled size) with the source vehicle, averaged over the window. */
-async function blendMaskIou(
+function blendMaskIou(
   model: FateZeroModel,
   inversion: InversionRecord,
   source: WorldClip,
   masks: Map<string, Float32Array>[],
   window: [number, number],
-): Promise<number> {
-  const [, F, h, w] = inversion.latentShape;
-  const unet = await fusedUnet(model, {
-    latentSize: [h, w],
-    selectors: inversion.key.unet.selectors,
-    leastScChannel: inversion.key.unet.leastScChannel,
-    queryLimit: inversion.key.queryLimit,
-  });
-  const [mh, mw] = largestControlledSelfSize(unet.sites)!;
+): number {
+  const F = inversion.key.frameCount;
+  const [mh, mw] = largestControlledSelfSize(attentionSites(model.unetConfig, inversionBuild(inversion.key, model.dims.vaeFactor)))!;
   const truth = downsampleMask(source.masks.vehicle, F, source.clip.height, source.clip.width, source.clip.height / mh);
   const ious = masks.slice(window[0], window[1]).map((m) =>
     maskIou(

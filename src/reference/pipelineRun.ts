@@ -58,13 +58,9 @@ export async function computeRun(fx: Fixture, run: string, cacheDir?: string, we
     },
     {
       onLayerMaps: (k, layers) => {
-        const counters = new Map<string, number>();
-        for (const { site, maps } of layers) {
-          const list = `${site.place}_cross`;
-          const j = counters.get(list) ?? 0;
-          counters.set(list, j + 1);
+        for (const { layer, maps } of layers) {
           layerMaps.set(
-            `${run}.inversion.cross_attn.step${String(k).padStart(2, "0")}.${list}.${j}`,
+            `${run}.inversion.cross_attn.step${String(k).padStart(2, "0")}.${layer.store!.key}.${layer.store!.index}`,
             keepTokens(maps, maps.length / model.dims.tokens, columns, model.dims.tokens),
           );
         }

@@ -2,6 +2,7 @@
 // pattern (every fixture uses the same names). Tensors that are inputs of the reference generator
 // (torch RNG draws, PIL-resized frames) are consumed, never recomputed; anything without a handler
 // is reported as not computed.
+import { DEFAULT_INFLATION } from "../fatezero/editOptions";
 import { parseSelectors } from "../models/frameLayout";
 import { framesToTensor } from "../video/frameTensor";
 import type { Fixture } from "./fixture";
@@ -107,8 +108,8 @@ async function unetItem(name: string, variant: string | undefined, fx: Fixture, 
   const unet = await m.unet({
     subfolder,
     video: {
-      selectors: parseSelectors(cfg.SparseCausalAttention_index ?? [-1, "first"]),
-      leastScChannel: Number(cfg.least_sc_channel ?? 0),
+      selectors: parseSelectors(cfg.SparseCausalAttention_index ?? DEFAULT_INFLATION.selectors),
+      leastScChannel: Number(cfg.least_sc_channel ?? DEFAULT_INFLATION.leastScChannel),
     },
     injected,
   });

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import sharp from "sharp";
 import { fileKind } from "../util/fileKind";
+import { nonNegativeInt, positiveInt } from "../util/integers";
 import { ffmpegCommand, ffmpegPath } from "./ffmpeg";
 
 /** Frames of a clip in memory. */
@@ -33,7 +34,7 @@ export interface FrameOffset {
 
 /** Which frames to read and at what size (FateZero's dataset options). */
 export interface VideoReadOptions {
-  /** Target size: a square side or [H, W]; each a multiple of 64. */
+  /** Target size in pixels: a square side or [H, W] (the model's frameSizeUnit says which sizes it can edit). */
   size: number | [number, number];
   /** Frames to take; negative takes every frame from the start at the sampling rate. */
   nSampleFrame: number;
@@ -129,25 +130,13 @@ export function sampleIndices(total: number, s: Sampling, source: string): numbe
   return Array.from({ length: n }, (_, i) => first + i * s.rate);
 }
 
-/** [H, W] from the size option; each must be a positive multiple of 64 (the UNet downsamples by 64). */
+/** [H, W] from the size option, each a positive number of pixels. */
 function targetSize(size: number | [number, number]): [number, number] {
   const hw: [number, number] = typeof size === "number" ? [size, size] : size;
-  for (const v of hw) {
-    if (!Number.isInteger(v) || v <= 0 || v % 64 !== 0) {
-      throw new Error(`video size must be a positive multiple of 64 pixels (height and width), got ${JSON.stringify(size)}`);
-    }
+  if (!Array.isArray(hw) || hw.length !== 2 || !hw.every((v) => Number.isSafeInteger(v) && v > 0)) {
+    throw new Error(`video size must be a positive number of pixels (a side, or [height, width]), got ${JSON.stringify(size)}`);
   }
   return hw;
-}
-
-function positiveInt(v: number, name: string): number {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
-  return v;
-}
-
-function nonNegativeInt(v: number, name: string): number {
-  if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a non-negative integer, got ${v}`);
-  return v;
 }
 
 function checkOffset(o: FrameOffset): Required<FrameOffset> {

@@ -28,24 +28,30 @@ export interface Palette {
   light: number;
 }
 
-/** The colours every setting gives. */
-type Part = Exclude<keyof Palette, "canopyTop" | "star" | "light">;
+/** The parts every setting colours, in the order of each setting's colours below. */
+const PARTS = [
+  "skyTop",
+  "skyLow",
+  "sun",
+  "cloud",
+  "farHill",
+  "nearHill",
+  "meadowLow",
+  "trunk",
+  "canopy",
+  "road",
+  "shadow",
+  "marking",
+  "centreLine",
+] as const;
+type Part = (typeof PARTS)[number];
 
-/** Each part's colour in each setting: one row a part, to compare the settings side by side. */
-const PARTS: Record<Part, Record<Setting, Rgb>> = {
-  skyTop: { countryside: [58, 110, 190], snow: [150, 165, 185], desert: [95, 150, 205], night: [8, 12, 38] },
-  skyLow: { countryside: [190, 215, 240], snow: [215, 222, 232], desert: [235, 215, 175], night: [38, 48, 92] },
-  sun: { countryside: [255, 236, 170], snow: [245, 245, 235], desert: [255, 245, 200], night: [232, 232, 210] },
-  cloud: { countryside: [250, 250, 252], snow: [235, 238, 242], desert: [248, 240, 225], night: [60, 66, 96] },
-  farHill: { countryside: [70, 140, 85], snow: [205, 215, 228], desert: [190, 120, 70], night: [18, 32, 38] },
-  nearHill: { countryside: [98, 168, 76], snow: [238, 242, 248], desert: [226, 190, 130], night: [24, 42, 34] },
-  meadowLow: { countryside: [76, 146, 54], snow: [222, 230, 240], desert: [214, 172, 110], night: [16, 32, 24] },
-  trunk: { countryside: [96, 66, 40], snow: [80, 62, 50], desert: [120, 90, 60], night: [30, 24, 20] },
-  canopy: { countryside: [40, 110, 52], snow: [38, 80, 60], desert: [120, 135, 70], night: [12, 30, 20] },
-  road: { countryside: [92, 92, 98], snow: [112, 114, 122], desert: [105, 98, 92], night: [40, 40, 48] },
-  shadow: { countryside: [52, 52, 56], snow: [70, 72, 80], desert: [62, 56, 52], night: [20, 20, 26] },
-  marking: { countryside: [245, 245, 240], snow: [250, 250, 250], desert: [245, 240, 225], night: [150, 150, 150] },
-  centreLine: { countryside: [240, 200, 60], snow: [230, 195, 70], desert: [245, 205, 70], night: [140, 120, 50] },
+/** Each setting's colours of PARTS, in that order, as hex RGB. */
+const COLOURS: Record<Setting, string> = {
+  countryside: "#3a6ebe #bed7f0 #ffecaa #fafafc #468c55 #62a84c #4c9236 #604228 #286e34 #5c5c62 #343438 #f5f5f0 #f0c83c",
+  snow: "#96a5b9 #d7dee8 #f5f5eb #ebeef2 #cdd7e4 #eef2f8 #dee6f0 #503e32 #26503c #70727a #464850 #fafafa #e6c346",
+  desert: "#5f96cd #ebd7af #fff5c8 #f8f0e1 #be7846 #e2be82 #d6ac6e #785a3c #788746 #69625c #3e3834 #f5f0e1 #f5cd46",
+  night: "#080c26 #26305c #e8e8d2 #3c4260 #122026 #182a22 #102018 #1e1814 #0c1e14 #282830 #14141a #969696 #8c7832",
 };
 
 /** What only some settings have (snow on the trees, stars) and each setting's light. */
@@ -56,9 +62,11 @@ const EXTRAS: Record<Setting, Pick<Palette, "canopyTop" | "star" | "light">> = {
   night: { star: [235, 235, 250], light: 0.4 },
 };
 
-/** The palette of one setting: its column of PARTS and its EXTRAS. */
+/** The palette of one setting: its COLOURS of PARTS and its EXTRAS. */
 function settingPalette(setting: Setting): Palette {
-  const parts = Object.fromEntries(Object.entries(PARTS).map(([part, colours]) => [part, colours[setting]])) as Record<Part, Rgb>;
+  const hex = COLOURS[setting].split(" ");
+  const rgb = (h: string): Rgb => [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)];
+  const parts = Object.fromEntries(PARTS.map((part, i) => [part, rgb(hex[i])])) as Record<Part, Rgb>;
   return { ...parts, ...EXTRAS[setting] };
 }
 

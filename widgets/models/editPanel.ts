@@ -2,7 +2,9 @@
 // The task itself (the editing loop) is given by whoever owns the panel (EditStudio); the panel keeps the
 // frontend informed: running, done/total, a status line and the last error.
 import { z } from "zod";
-import { MAX_EQUALIZER_VALUE, MAX_EQUALIZER_WORDS, MAX_GUIDANCE_SCALE, MAX_PROMPT_CHARS } from "../../src/config/limits";
+import { MAX_EQUALIZER_WORDS } from "../../src/config/limits";
+import { EQUALIZER_VALUE, GUIDANCE_SCALE, PROMPT } from "../../src/config/values";
+import { DEFAULT_EDIT_LOOP, DEFAULT_P2P } from "../../src/fatezero/editOptions";
 import { insideKernel, interruptSignal } from "../../kernel/kernelContext";
 import type { WidgetState } from "../kernel/protocol";
 import { WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
@@ -22,20 +24,16 @@ export type RunProgress = (done: number, total: number) => void;
 /** A task the Run button starts; resolves to the status line shown when it ends. */
 export type RunTask = (signal: AbortSignal, progress: RunProgress) => Promise<string>;
 
-const PROMPT = z.string().max(MAX_PROMPT_CHARS);
-
 /**
  * What a view may set: the prompts and controls within the CLI's limits (a prompt's tokens are checked by the
  * edit, which shows the error).
  */
 const FRONTEND_KEYS: FrontendKeys<EditPanelState> = () => ({
-  source_prompt: PROMPT,
-  prompt: PROMPT,
+  source_prompt: PROMPT.schema,
+  prompt: PROMPT.schema,
   controller: z.enum(["replace", "refine"]),
-  equalizer: z
-    .array(z.object({ word: PROMPT, value: z.number().min(-MAX_EQUALIZER_VALUE).max(MAX_EQUALIZER_VALUE) }))
-    .max(MAX_EQUALIZER_WORDS),
-  guidance_scale: z.number().min(0).max(MAX_GUIDANCE_SCALE),
+  equalizer: z.array(z.object({ word: PROMPT.schema, value: EQUALIZER_VALUE.schema })).max(MAX_EQUALIZER_WORDS),
+  guidance_scale: GUIDANCE_SCALE.schema,
 });
 
 /** Prompt, controls and Run / Cancel of an edit. */
@@ -51,9 +49,9 @@ export class EditPanel extends WidgetModel<EditPanelState & WidgetState> {
         ...widgetIdentity(WIDGETS.editPanel),
         source_prompt: options.sourcePrompt,
         prompt: options.prompt,
-        controller: options.controller ?? "replace",
+        controller: options.controller ?? (DEFAULT_P2P.isReplaceController ? "replace" : "refine"),
         equalizer: options.equalizer ?? [],
-        guidance_scale: options.guidanceScale ?? 7.5,
+        guidance_scale: options.guidanceScale ?? DEFAULT_EDIT_LOOP.guidanceScale,
         running: false,
         done: 0,
         total: 0,

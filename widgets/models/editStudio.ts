@@ -66,7 +66,8 @@ export class EditStudio {
     const scrubber = await FrameScrubber.create([{ label: "source", clip }], { ...common, title: inversion.key.prompt });
     const viewer = await CrossAttentionViewer.create(inversion, model.tokenizer, clip, common);
     const tuner = await MaskTuner.create(inversion, model, clip, { ...options, sourcePrompt, blendWords: sourceWords });
-    const panel = EditPanel.create({ ...options, sourcePrompt });
+    // The panel starts at the model's guidance (a world model's differs from FateZero's 7.5).
+    const panel = EditPanel.create({ ...options, sourcePrompt, guidanceScale: options.guidanceScale ?? model.editDefaults.guidanceScale });
     const studio = new EditStudio(options, scrubber, viewer, tuner, panel, targetWords);
     panel.setTask((signal, progress) => studio.edit(studio.spec(), "edit", signal, progress));
     return studio;

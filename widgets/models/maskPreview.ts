@@ -2,15 +2,14 @@
 // same normalisedBlendMap + threshold as editVideo's self-attention blending, so what the tuner shows is
 // what the edit uses. The normalised map depends only on the words and the step, so it is kept between
 // threshold changes and a slider move costs one comparison per position.
-import { attentionSites, largestControlledSelfSize } from "../../src/fatezero/attentionSites";
+import { attentionSites, inversionBuild, largestControlledSelfSize } from "../../src/fatezero/attentionSites";
 import { normalisedBlendMap, thresholdBlendMap } from "../../src/fatezero/blendMask";
 import type { InversionRecord } from "../../src/fatezero/inversionRecord";
 import type { FateZeroModel } from "../../src/fatezero/loadModel";
-import { parseSelectors } from "../../src/models/frameLayout";
 import { blendWordAlpha } from "../../src/fatezero/blendWordAlpha";
 
-/** What the preview reads of the model: its tokenizer and UNet shape. */
-export type PreviewModel = Pick<FateZeroModel, "tokenizer" | "unetConfig">;
+/** What the preview reads of the model: its tokenizer, UNet shape and VAE factor. */
+export type PreviewModel = Pick<FateZeroModel, "tokenizer" | "unetConfig" | "dims">;
 
 /** A mask preview, or why there is none. */
 export interface MaskPreview {
@@ -25,9 +24,8 @@ export interface MaskPreview {
 
 /** The largest self-attention size the edit controls for this inversion (the latent size when none is). */
 export function controlledMaskSize(inv: InversionRecord, model: PreviewModel): [number, number] {
-  const [, , h, w] = inv.latentShape;
-  const video = { selectors: parseSelectors(inv.key.unet.selectors), leastScChannel: inv.key.unet.leastScChannel };
-  return largestControlledSelfSize(attentionSites(model.unetConfig, [h, w], video, inv.key.queryLimit)) ?? [h, w];
+  const build = inversionBuild(inv.key, model.dims.vaeFactor);
+  return largestControlledSelfSize(attentionSites(model.unetConfig, build)) ?? build.latentSize;
 }
 
 /** Blend-mask previews of one inversion for one source prompt, caching the normalised maps per words and step. */

@@ -1,8 +1,10 @@
 // Kernel side of the MaskTuner: blend words, threshold and step windows, with a live preview of the blend
 // mask from the cached inversion (MaskPreviewer) and the p2p options they make for the next edit.
 import { z } from "zod";
+import { STEP_WINDOW } from "../../src/config/values";
 import type { InversionRecord } from "../../src/fatezero/inversionRecord";
 import { DEFAULT_LATENT_BLEND_STEPS, DEFAULT_P2P, type P2pOptions } from "../../src/fatezero/editOptions";
+import { crossWindows, windowBounds } from "../../src/fatezero/stepWindows";
 import type { VideoClip } from "../../src/video/readVideo";
 import type { WidgetState } from "../kernel/protocol";
 import { indexBelow, WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
@@ -31,18 +33,17 @@ export type TunedP2p = Pick<
 
 const PREVIEW_KEYS = ["blend_words", "threshold", "step"] as const;
 
-const FRACTION = z.number().min(0).max(1);
-/** A step window: [start, end] fractions of the editing steps. */
-const WINDOW = z.tuple([FRACTION, FRACTION]).refine(([start, end]) => start <= end, "the window starts after it ends");
+/** The mask threshold: the slider's range (a config's blend_th, like FateZero's, may be any number). */
+const THRESHOLD = z.number().min(0).max(1);
 
 /** What a view may set: the controls (words of the source prompt, fractions, a step of the edit). */
 const FRONTEND_KEYS: FrontendKeys<MaskTunerState> = (s) => ({
   blend_words: z.array(z.string().refine((w) => s.words.includes(w), "not a word of the source prompt")).max(s.words.length),
-  threshold: FRACTION,
-  self_replace_steps: WINDOW,
-  cross_replace_steps: WINDOW,
+  threshold: THRESHOLD,
+  self_replace_steps: STEP_WINDOW.schema,
+  cross_replace_steps: STEP_WINDOW.schema,
   blend_latents: z.boolean(),
-  latent_blend_steps: WINDOW,
+  latent_blend_steps: STEP_WINDOW.schema,
   step: indexBelow(s.steps),
 });
 
@@ -69,9 +70,10 @@ export class MaskTuner extends WidgetModel<MaskTunerState & WidgetState> {
         words: sourcePrompt.split(" ").filter((w) => w !== ""),
         blend_words: blendWords,
         threshold,
-        self_replace_steps: options.selfReplaceSteps ?? [0, DEFAULT_P2P.selfReplaceSteps as number],
-        cross_replace_steps: options.crossReplaceSteps ?? [0, DEFAULT_P2P.crossReplaceSteps as number],
-        blend_latents: options.blendLatents ?? false,
+        self_replace_steps: options.selfReplaceSteps ?? windowBounds(DEFAULT_P2P.selfReplaceSteps, "selfReplaceSteps"),
+        cross_replace_steps:
+          options.crossReplaceSteps ?? windowBounds(crossWindows(DEFAULT_P2P.crossReplaceSteps).all, "crossReplaceSteps"),
+        blend_latents: options.blendLatents ?? DEFAULT_P2P.blendLatents,
         latent_blend_steps: options.latentBlendSteps ?? DEFAULT_LATENT_BLEND_STEPS,
         steps: inversion.key.steps,
         step: 0,
