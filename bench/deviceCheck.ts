@@ -5,15 +5,15 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { decodeVideo } from "../src/fatezero/decodeVideo";
+import { decodeLatents } from "../src/fatezero/decodeLatents";
 import { DEFAULT_P2P } from "../src/fatezero/editOptions";
 import { editVideo } from "../src/fatezero/editVideo";
 import { defaultUnetBuild } from "../src/fatezero/attentionSites";
 import { fusedUnet, type UnetCall } from "../src/fatezero/fusedUnet";
 import { invertVideo } from "../src/fatezero/invertVideo";
 import { encodePrompts, loadModel } from "../src/fatezero/loadModel";
-import { sd15ModelSpec } from "../src/models/modelSpecs";
-import { writeRandomModel } from "../src/models/randomModel";
+import { sd15ModelSpec } from "../src/networks/modelSpecs";
+import { writeRandomModel } from "../src/networks/randomModel";
 import { checkDevice, parseDevice, type Device } from "../src/onnx/device";
 import { SAMPLE_CLIP_PROMPT } from "../src/world/sampleClip";
 import { SAMPLE_ATTRIBUTES } from "../src/world/vocabulary";
@@ -56,7 +56,7 @@ async function worldEdit(device: Device, cacheDir: string, steps: number) {
     },
   });
   const t3 = now();
-  const frames = await decodeVideo(model, edit.latents);
+  const frames = await decodeLatents(model, edit.latents);
   return {
     latents: edit.latents.data,
     frames,

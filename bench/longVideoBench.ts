@@ -4,11 +4,11 @@
 // whole clip, on the trained world model.
 import { spawnSync } from "node:child_process";
 import { DEFAULT_P2P } from "../src/fatezero/editOptions";
-import { decodeVideo } from "../src/fatezero/decodeVideo";
+import { decodeLatents } from "../src/fatezero/decodeLatents";
 import { editVideo } from "../src/fatezero/editVideo";
 import { releaseFusedUnets } from "../src/fatezero/fusedUnet";
 import { windowFrames } from "../src/fatezero/frameWindows";
-import { parseSelectors } from "../src/models/frameLayout";
+import { parseSelectors } from "../src/networks/frameLayout";
 import { invertVideo } from "../src/fatezero/invertVideo";
 import { loadModel } from "../src/fatezero/loadModel";
 import { makeSampleClip } from "../src/world/sampleClip";
@@ -41,7 +41,7 @@ export async function longVideoStep(modelFolder: string, cacheDir: string, frame
   // As `fatezero edit` does: the UNet is closed before decoding.
   await releaseFusedUnets(model);
   const t2 = now();
-  await decodeVideo(model, edit.latents);
+  await decodeLatents(model, edit.latents);
   const frameChunk = inversion.key.frameChunk ?? frames;
   return {
     ran: `${frames} frames at ${size}², 1 inversion step + 1 edit step + decoding, SD 1.5 architecture`,
@@ -86,7 +86,7 @@ export async function windowDeviation(cacheDir: string, frames: number, chunks: 
       frameChunk,
     };
     const result = await editVideo(model, await invertVideo(model, r), { prompt: target, sourcePrompt: prompt, p2p: { ...DEFAULT_P2P } });
-    return decodeVideo(model, result.latents);
+    return decodeLatents(model, result.latents);
   };
   const whole = await edit(frames);
   const psnrVsWhole: Record<string, number> = {};

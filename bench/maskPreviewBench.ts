@@ -5,7 +5,7 @@ import type { Buffers, Comm, CommManager } from "../kernel/commTypes";
 import { invertVideo } from "../src/fatezero/invertVideo";
 import { loadModel } from "../src/fatezero/loadModel";
 import { makeSampleClip } from "../src/world/sampleClip";
-import { MaskTuner } from "../widgets/models/maskTuner";
+import { MaskTuner } from "../widgets/kernelSide/maskTuner";
 
 /** A comm manager whose comms only serialise what they send and count the bytes. */
 export class SerialisingComms implements CommManager {

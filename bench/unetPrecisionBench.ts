@@ -12,7 +12,7 @@ import { defaultUnetBuild } from "../src/fatezero/attentionSites";
 import { fusedUnetGraph, type UnetCall } from "../src/fatezero/fusedUnet";
 import { encodePrompts, loadModel } from "../src/fatezero/loadModel";
 import type { Graph } from "../src/onnx/graph";
-import { QuantizedGraph } from "../src/onnx/quantize";
+import { outputError, QuantizedGraph } from "../src/onnx/quantize";
 import { writeGraph } from "../src/onnx/session";
 import { CheckpointWeights } from "../src/onnx/weightSource";
 
@@ -167,19 +167,7 @@ export async function unetPrecisionBench(
       }
     }
 
-    const ref = outputs.fp32;
-    const got = outputs.int8;
-    let maxErr = 0;
-    let sumErr = 0;
-    let refAbs = 0;
-    let refMax = 0;
-    for (let i = 0; i < ref.length; i++) {
-      const d = Math.abs(got[i] - ref[i]);
-      maxErr = Math.max(maxErr, d);
-      sumErr += d;
-      refAbs += Math.abs(ref[i]);
-      refMax = Math.max(refMax, Math.abs(ref[i]));
-    }
+    const err = outputError(outputs.int8, outputs.fp32);
     const common = {
       size,
       latent,
@@ -216,11 +204,11 @@ export async function unetPrecisionBench(
       ...line("int8"),
       speedupWall: +(median(wall.fp32) / median(wall.int8)).toFixed(2),
       speedupCpu: +(median(cpu.fp32) / median(cpu.int8)).toFixed(2),
-      maxAbsError: maxErr,
-      meanAbsError: sumErr / ref.length,
-      refMeanAbs: refAbs / ref.length,
-      refMaxAbs: refMax,
-      meanRelError: sumErr / refAbs,
+      maxAbsError: err.max,
+      meanAbsError: err.mean,
+      refMeanAbs: err.refMean,
+      refMaxAbs: err.refMax,
+      meanRelError: err.meanRel,
       ranInInteger: intOps.map((u) => `${u.op}(${u.types}) ×${u.count}`),
       quantized: quantized.report,
       quantizeAndLoadSeconds: +quantizeAndLoadSeconds.toFixed(1),

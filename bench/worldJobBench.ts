@@ -11,7 +11,7 @@ import { loadModel } from "../src/fatezero/loadModel";
 import { SAMPLE_CLIP_PROMPT } from "../src/world/sampleClip";
 import { SAMPLE_ATTRIBUTES } from "../src/world/vocabulary";
 import { renderWorldClip } from "../src/world/worldClip";
-import { EditStudio } from "../widgets/models/editStudio";
+import { EditStudio } from "../widgets/kernelSide/editStudio";
 import { SerialisingComms } from "./maskPreviewBench";
 
 const BIN = path.resolve(__dirname, "..", "..", "bin", "fatezero.js");

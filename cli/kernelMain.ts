@@ -2,7 +2,7 @@
 // It lives above kernel/ and widgets/ because it puts them together: the kernel with the widget comm targets.
 import { startKernel } from "../kernel/kernel";
 import { kernelLog } from "../kernel/log";
-import { installWidgets } from "../widgets/kernel";
+import { installWidgets } from "../widgets/comm";
 
 /** Parse the command line and start the kernel; exits with status 1 when it cannot start. */
 async function main(argv: string[]): Promise<void> {

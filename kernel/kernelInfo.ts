@@ -31,7 +31,7 @@ export function kernelInfo(): Record<string, unknown> {
     },
     banner:
       `FateZero-TS ${version}: TypeScript ${typescriptVersion} on Node.js ${process.version}. ` +
-      'import { loadModel, readVideo, invertVideo, editVideo, decodeVideo } from "fatezero"',
+      'import { loadModel, readVideo, invertVideo, editVideo, decodeLatents } from "fatezero"',
     debugger: false,
     help_links: [{ text: "FateZero (paper)", url: "https://arxiv.org/abs/2303.09535" }],
   };

@@ -10,7 +10,7 @@ export { invertVideo, type InversionRequest, type InversionOptions } from "./fat
 export { InversionCache } from "./fatezero/inversionCache";
 export { inversionLatent, type InversionRecord, type InversionKey, type LatentVideo, type LatentShape } from "./fatezero/inversionRecord";
 export { editVideo, type EditOptions, type EditResult } from "./fatezero/editVideo";
-export { decodeVideo } from "./fatezero/decodeVideo";
+export { decodeLatents } from "./fatezero/decodeLatents";
 export { blendMask } from "./fatezero/blendMask";
 export { controllerTensors } from "./fatezero/controllerTensors";
 export { DEFAULT_P2P, DEFAULT_EDIT_LOOP, type EditSpec, type P2pOptions, type EditLoopOptions } from "./fatezero/editOptions";

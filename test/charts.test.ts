@@ -18,7 +18,7 @@ import {
   stageTimeChart,
 } from "../widgets/charts";
 import { filmstripPng, heatmapClip, saveFigure } from "../widgets/figures";
-import { VegaChart } from "../widgets/models";
+import { VegaChart } from "../widgets/kernelSide";
 import { MODULE_NAME, MODULE_VERSION, WIDGETS } from "../widgets/shared/widgetStates";
 import { FakeCommManager } from "./support/fakeComms";
 import { tempDir } from "./sharedData";

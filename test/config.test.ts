@@ -5,10 +5,10 @@ import * as path from "node:path";
 import { defaultFatezeroConfig, loadFatezeroConfig, parseFatezeroConfig, type FatezeroConfig } from "../src/config/fatezeroConfig";
 import { resolveEditPlan, type EditPlan } from "../src/config/editPlan";
 import { formatEditPlan } from "../src/config/planText";
-import type { UnetShape } from "../src/models/unet";
+import type { UnetShape } from "../src/networks/unet";
 import { frameSizeUnit, type ModelShape } from "../src/fatezero/loadModel";
 import { crossStepRange, crossStepRanges, selfStepRange } from "../src/fatezero/stepWindows";
-import { unetConfig } from "../src/models/configs";
+import { unetConfig } from "../src/networks/configs";
 import { blendMaskThreshold } from "../src/fatezero/editOptions";
 import { tempDir } from "./sharedData";
 

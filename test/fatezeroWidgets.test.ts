@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { blendMask } from "../src/fatezero/blendMask";
 import { invertVideo } from "../src/fatezero/invertVideo";
-import { decodeVideo } from "../src/fatezero/decodeVideo";
+import { decodeLatents } from "../src/fatezero/decodeLatents";
 import { editVideo } from "../src/fatezero/editVideo";
 import { DEFAULT_EDIT_LOOP, DEFAULT_INFLATION, DEFAULT_P2P } from "../src/fatezero/editOptions";
 import { resolveEditPlan } from "../src/config/editPlan";
@@ -21,7 +21,7 @@ import {
   MaskTuner,
   targetBlendWords,
   tokenHeatmap,
-} from "../widgets/models";
+} from "../widgets/kernelSide";
 import { MODULE_NAME, WIDGETS } from "../widgets/shared/widgetStates";
 import { SHARED, tempDir } from "./sharedData";
 import { FakeCommManager, type FakeComm } from "./support/fakeComms";
@@ -333,7 +333,7 @@ test("EditStudio: Run re-runs only the editing loop on the cached inversion and 
   assert.deepEqual(studio.scrubber.labels(), ["source", "edit"]);
   assert.deepEqual([studio.panel.get("done"), studio.panel.get("total")], [STEPS, STEPS]);
   const direct = await editVideo(model, inversion, spec);
-  const frames = await decodeVideo(model, direct.latents);
+  const frames = await decodeLatents(model, direct.latents);
   assert.deepEqual(studio.results.get("edit")!.frames, frames, "the same edit as editVideo with the studio's spec");
   assert.deepEqual(Object.keys(studio.timer.seconds), ["edit", "decode", "show"]);
   const reconstruction = await studio.reconstruct();
@@ -342,7 +342,7 @@ test("EditStudio: Run re-runs only the editing loop on the cached inversion and 
   delete sourceSpec.p2p.eqParams; // "car" is not in the source prompt
   assert.deepEqual(studio.spec(SOURCE), sourceSpec);
   const directReconstruction = await editVideo(model, inversion, sourceSpec);
-  assert.deepEqual(reconstruction.frames, await decodeVideo(model, directReconstruction.latents), "the edit towards the source prompt");
+  assert.deepEqual(reconstruction.frames, await decodeLatents(model, directReconstruction.latents), "the edit towards the source prompt");
   studio.close();
   assert.ok(studio.panel.closed && studio.scrubber.closed);
 });

@@ -4,8 +4,8 @@
 // approximation). The world model and a world clip make the activations realistic.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { keyFrameIndices } from "../src/models/frameLayout";
-import { decodeVideo } from "../src/fatezero/decodeVideo";
+import { keyFrameIndices } from "../src/networks/frameLayout";
+import { decodeLatents } from "../src/fatezero/decodeLatents";
 import { defaultUnetBuild, storedLayers } from "../src/fatezero/attentionSites";
 import { DEFAULT_P2P } from "../src/fatezero/editOptions";
 import { editVideo } from "../src/fatezero/editVideo";
@@ -159,7 +159,7 @@ test("an edit of 8 frames in windows of 4 matches the whole-clip edit to within 
     });
     assert.equal(inversion.key.frameChunk, frameChunk < frames ? frameChunk : undefined, "the chunk is part of the cache key");
     const result = await editVideo(model!, inversion, { prompt: target, sourcePrompt: prompt, p2p: { ...DEFAULT_P2P } });
-    return decodeVideo(model!, result.latents);
+    return decodeLatents(model!, result.latents);
   };
   const whole = await edit(frames);
   const windowed = await edit(4);

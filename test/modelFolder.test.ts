@@ -6,9 +6,10 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { openModelFolder } from "../src/models/modelFolder";
+import { openModelFolder } from "../src/networks/modelFolder";
 import { WeightSet } from "../src/checkpoint/weightSet";
 import { SafetensorsFile, writeSafetensors } from "../src/checkpoint/safetensors";
+import { floatToHalf } from "./support/halfFloat";
 
 const FIXTURE = path.resolve(process.cwd(), "../shared/reference/public/model");
 
@@ -31,21 +32,6 @@ function copyFixture(): string {
   };
   copy(FIXTURE, dest);
   return dest;
-}
-
-/** float32 → IEEE half bits (round to nearest even for normals, to nearest for subnormals). */
-function floatToHalf(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0];
-  const sign = (u >>> 16) & 0x8000;
-  const exp = ((u >>> 23) & 0xff) - 127 + 15;
-  const mant = u & 0x7fffff;
-  if (exp <= 0) return sign | Math.round(Math.abs(x) * 2 ** 24);
-  if (exp >= 31) return sign | 0x7c00;
-  let h = sign | (exp << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
-  return h;
 }
 
 test("opens the fixture with configs, tokenizer, scheduler and weights", () => {

@@ -16,6 +16,7 @@ import { readVideo } from "../src/video/readVideo";
 import { WORLD_EDIT_LOOP } from "../src/world/worldModel";
 import { assertRefused, runCli } from "./support/cliRun";
 import { SHARED, tempDir } from "./sharedData";
+import { editingYaml } from "./support/editingYaml";
 
 const cacheDir = tempDir("negative-prompt-cache");
 const SOURCE = "a silver jeep driving down a curvy road in the countryside";
@@ -71,13 +72,10 @@ test("the dry run prints the negative prompt that runs; flags override it and ba
 });
 
 test("a YAML config keeps FateZero's empty prompt unless editing_config.negative_prompt says source", () => {
-  const config = (editing: string) =>
-    "dataset_config:\n  path: v.mp4\n  prompt: a jeep\n" +
-    `editing_config:\n  num_inference_steps: 10\n  guidance_scale: 7.5\n  editing_prompts: ['a jeep', 'a red jeep']\n${editing}`;
-  assert.equal(parseFatezeroConfig(config(""), "plain.yaml").loop.negativePrompt, "empty");
-  assert.equal(parseFatezeroConfig(config("  negative_prompt: source\n"), "npi.yaml").loop.negativePrompt, "source");
+  assert.equal(parseFatezeroConfig(editingYaml(""), "plain.yaml").loop.negativePrompt, "empty");
+  assert.equal(parseFatezeroConfig(editingYaml("  negative_prompt: source\n"), "npi.yaml").loop.negativePrompt, "source");
   assert.throws(
-    () => parseFatezeroConfig(config("  negative_prompt: blurry\n"), "bad.yaml"),
+    () => parseFatezeroConfig(editingYaml("  negative_prompt: blurry\n"), "bad.yaml"),
     (e) => e instanceof ConfigError && /editing_config\.negative_prompt.*one of empty, source/.test(e.message),
   );
 });

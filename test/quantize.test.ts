@@ -10,17 +10,18 @@ import * as ort from "onnxruntime-node";
 import { onnx } from "onnx-proto";
 import { DType, Graph } from "../src/onnx/graph";
 import { conv2d, linear, silu } from "../src/onnx/layers";
-import { quantizeColumns, quantizeModel, QuantizedGraph, weightReader } from "../src/onnx/quantize";
+import { outputError, quantizeColumns, quantizeModel, QuantizedGraph, weightReader } from "../src/onnx/quantize";
 import type { WeightRef, WeightSource } from "../src/onnx/weightSource";
 import { CheckpointWeights } from "../src/onnx/weightSource";
 import { openSession } from "../src/onnx/session";
-import { unetConfig } from "../src/models/configs";
-import { buildUnetGraph } from "../src/models/unet";
-import { Unet } from "../src/models/unetSession";
-import { KEY_FRAMES_INPUT, keyFramesFeed, type FrameSelector } from "../src/models/frameLayout";
+import { unetConfig } from "../src/networks/configs";
+import { buildUnetGraph } from "../src/networks/unet";
+import { Unet } from "../src/networks/unetSession";
+import { KEY_FRAMES_INPUT, keyFramesFeed, type FrameSelector } from "../src/networks/frameLayout";
 import { WeightSet } from "../src/checkpoint/weightSet";
 import { writeSafetensors } from "../src/checkpoint/safetensors";
 import { FIXTURE, tempDir } from "./sharedData";
+import { floatToHalf } from "./support/halfFloat";
 
 const work = tempDir("quantize");
 
@@ -48,22 +49,6 @@ class RandomWeights implements WeightSource {
     const data = noise(n, this.seed++ * 7919).map((v) => v * Math.sqrt(3 / fanIn));
     return { kind: "inline", data, shape };
   }
-}
-
-/** Output error of `got` against `ref`: max and mean absolute, and both relative to the reference's scale. */
-function error(got: Float32Array, ref: Float32Array) {
-  let max = 0;
-  let sum = 0;
-  let refMax = 0;
-  let refSum = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const d = Math.abs(got[i] - ref[i]);
-    max = Math.max(max, d);
-    sum += d;
-    refMax = Math.max(refMax, Math.abs(ref[i]));
-    refSum += Math.abs(ref[i]);
-  }
-  return { max, mean: sum / ref.length, maxRel: max / refMax, meanRel: sum / refSum };
 }
 
 function opCounts(model: onnx.IModelProto): Record<string, number> {
@@ -141,11 +126,11 @@ test("a small graph: weight products become integer ops that ONNX Runtime keeps,
   const ref = await (await ort.InferenceSession.create(onnx.ModelProto.encode(fp32).finish())).run(feeds);
   const got = await (await ort.InferenceSession.create(bytes)).run(feeds);
   assert.deepEqual(got.y.dims, [2, 20, 24]);
-  const e = error(got.y.data as Float32Array, ref.y.data as Float32Array);
+  const e = outputError(got.y.data as Float32Array, ref.y.data as Float32Array);
   // Measured: max 2.8 %, mean 1.0 % of the reference's scale (five int8 products in a row).
   assert.ok(e.maxRel < 0.04 && e.meanRel < 0.02, JSON.stringify(e));
   assert.ok(e.max > 0, "the int8 path must differ from float32 somewhere");
-  const narrow = error(got.narrow.data as Float32Array, ref.narrow.data as Float32Array);
+  const narrow = outputError(got.narrow.data as Float32Array, ref.narrow.data as Float32Array);
   assert.ok(narrow.meanRel < 0.02, JSON.stringify(narrow));
 });
 
@@ -250,7 +235,7 @@ test("the fixture UNet from a float16 checkpoint: int8 graph through openSession
       data: () => {
         const v = original.readFloat32(n);
         const half = new Uint16Array(v.length);
-        for (let i = 0; i < v.length; i++) half[i] = toHalf(v[i]);
+        for (let i = 0; i < v.length; i++) half[i] = floatToHalf(v[i]);
         return new Uint8Array(half.buffer);
       },
     })),
@@ -275,19 +260,8 @@ test("the fixture UNet from a float16 checkpoint: int8 graph through openSession
     encoder_hidden_states: new ort.Tensor("float32", context, [1, 77, 32]),
     [KEY_FRAMES_INPUT]: keyFramesFeed(video.selectors, 3),
   });
-  const e = error(out.noise_pred.data as Float32Array, ref);
+  const e = outputError(out.noise_pred.data as Float32Array, ref);
   // Measured: max 7.8 %, mean 5.9 % of the reference's scale (this random 16–32-channel UNet amplifies errors).
   assert.ok(e.maxRel < 0.13 && e.meanRel < 0.09, JSON.stringify(e));
   assert.ok(e.max > 0);
 });
-
-function toHalf(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = ((x >>> 23) & 0xff) - 127 + 15;
-  const mant = x & 0x7fffff;
-  if (exp <= 0) return sign | Math.round((mant | 0x800000) / 2 ** (14 - exp));
-  if (exp >= 31) return sign | 0x7c00;
-  return sign | ((exp << 10) + Math.round(mant / 8192));
-}

@@ -7,14 +7,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { writeSafetensors } from "../src/checkpoint/safetensors";
-import { decodeVideo } from "../src/fatezero/decodeVideo";
+import { decodeLatents } from "../src/fatezero/decodeLatents";
 import { DEFAULT_P2P } from "../src/fatezero/editOptions";
 import { editVideo } from "../src/fatezero/editVideo";
 import { invertVideo } from "../src/fatezero/invertVideo";
 import { loadModel, openModel } from "../src/fatezero/loadModel";
-import { sd15ModelSpec } from "../src/models/modelSpecs";
-import { recordParameters } from "../src/models/randomModel";
-import { classifySingleFile, unetToLdm, vaeToLdm } from "../src/models/singleFile";
+import { sd15ModelSpec } from "../src/networks/modelSpecs";
+import { recordParameters } from "../src/networks/randomModel";
+import { classifySingleFile, unetToLdm, vaeToLdm } from "../src/networks/singleFile";
 import { runReference, type ReferenceLine } from "../src/reference/runReference";
 import { makeSampleClip } from "../src/world/sampleClip";
 import { FIXTURE, tempDir } from "./sharedData";
@@ -99,7 +99,7 @@ test("an edit from the single file with --model-config equals the folder's, byte
       sourcePrompt: prompt,
       p2p: DEFAULT_P2P,
     });
-    return decodeVideo(model, edit.latents);
+    return decodeLatents(model, edit.latents);
   };
   const fromFolder = await frames(await loadModel(path.join(FIXTURE, "model"), { cacheDir }));
   const fromFile = await loadModel(SINGLE, { cacheDir, modelConfig: path.join(FIXTURE, "model") });

@@ -4,16 +4,17 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { unetConfig } from "../src/models/configs";
+import { unetConfig } from "../src/networks/configs";
 import { writeSafetensors, type SafetensorsDtype, type TensorToWrite } from "../src/checkpoint/safetensors";
-import { Unet } from "../src/models/unetSession";
+import { Unet } from "../src/networks/unetSession";
 import { WeightSet } from "../src/checkpoint/weightSet";
-import { buildUnetGraph } from "../src/models/unet";
+import { buildUnetGraph } from "../src/networks/unet";
 import { openSession } from "../src/onnx/session";
 import { CheckpointWeights } from "../src/onnx/weightSource";
 import { DType } from "../src/onnx/graph";
 import * as ort from "onnxruntime-node";
 import { FIXTURE, tempDir } from "./sharedData";
+import { floatToHalf } from "./support/halfFloat";
 
 const cacheDir = tempDir("unet-cache");
 const work = tempDir("unet-work");
@@ -27,17 +28,6 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
-}
-
-function floatToHalf(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = ((x >>> 23) & 0xff) - 127 + 15;
-  const mant = x & 0x7fffff;
-  if (exp <= 0) return sign | Math.round((mant | 0x800000) / 2 ** (14 - exp));
-  if (exp >= 31) return sign | 0x7c00;
-  return sign | ((exp << 10) + Math.round(mant / 8192));
 }
 
 /** Rewrite the fixture UNet with every float tensor in `dtype`, plus extra tensors. */

@@ -10,7 +10,7 @@ import { resolveEditPlan } from "../src/config/editPlan";
 import { parseFatezeroConfig } from "../src/config/fatezeroConfig";
 import { ConfigError } from "../src/config/yamlDocument";
 import { inversionBuild } from "../src/fatezero/attentionSites";
-import { decodeVideo } from "../src/fatezero/decodeVideo";
+import { decodeLatents } from "../src/fatezero/decodeLatents";
 import { DEFAULT_P2P, type UnetPrecision } from "../src/fatezero/editOptions";
 import { editVideo } from "../src/fatezero/editVideo";
 import { fusedUnetGraph } from "../src/fatezero/fusedUnet";
@@ -24,6 +24,7 @@ import { psnr } from "../src/world/editMetrics";
 import { renderWorldClip, WORLD_FRAMES, WORLD_SIZE } from "../src/world/worldClip";
 import { assertRefused, runCli } from "./support/cliRun";
 import { tempDir } from "./sharedData";
+import { editingYaml } from "./support/editingYaml";
 
 const cacheDir = tempDir("unet-precision-cache");
 const INTEGER_OPS = ["DynamicQuantizeMatMul", "MatMulIntegerToFloat"];
@@ -110,21 +111,19 @@ test("the dry run shows the precision; an unknown one is refused with exit 2 nam
 });
 
 test("a YAML config is fp32 unless editing_config.unet_precision says int8; the flag overrides it", () => {
-  const config = (editing: string) =>
-    "dataset_config:\n  path: v.mp4\n  prompt: a jeep\n" +
-    `editing_config:\n  num_inference_steps: 10\n  guidance_scale: 7.5\n  editing_prompts: ['a jeep', 'a red jeep']\n${editing}`;
-  assert.equal(parseFatezeroConfig(config(""), "plain.yaml").loop.unetPrecision, "fp32");
-  assert.equal(parseFatezeroConfig(config("  unet_precision: int8\n"), "int8.yaml").loop.unetPrecision, "int8");
+  assert.equal(parseFatezeroConfig(editingYaml(""), "plain.yaml").loop.unetPrecision, "fp32");
+  assert.equal(parseFatezeroConfig(editingYaml("  unet_precision: int8\n"), "int8.yaml").loop.unetPrecision, "int8");
   assert.throws(
-    () => parseFatezeroConfig(config("  unet_precision: fp16\n"), "bad.yaml"),
+    () => parseFatezeroConfig(editingYaml("  unet_precision: fp16\n"), "bad.yaml"),
     (e) => e instanceof ConfigError && /editing_config\.unet_precision.*one of fp32, int8/.test(e.message),
   );
-  const cfg = parseFatezeroConfig(config("  unet_precision: int8\n"), "int8.yaml");
+  const cfg = parseFatezeroConfig(editingYaml("  unet_precision: int8\n"), "int8.yaml");
   assert.equal(resolveEditPlan(cfg, { model: "tiny", unetPrecision: "fp32" }, modelFacts("tiny")).unetPrecision, "fp32");
   assert.equal(resolveEditPlan(cfg, { model: "tiny" }, modelFacts("tiny")).unetPrecision, "int8");
 });
 
-test(`an int8 world-model edit is within ${"25"} dB of PSNR of the fp32 edit`, async (t) => {
+// The issue's bar is 35 dB (measured 52.3 dB on this clip).
+test("an int8 world-model edit is at least 35 dB of PSNR from the fp32 edit", async (t) => {
   const model = await loadModel("world", { cacheDir });
   const seed = 3000;
   const source = benchAttributes(seed);
@@ -135,9 +134,9 @@ test(`an int8 world-model edit is within ${"25"} dB of PSNR of the fp32 edit`, a
     const r = { frames: world.clip.frames, frameCount: WORLD_FRAMES, height: WORLD_SIZE, width: WORLD_SIZE, prompt: caption, steps: 10 };
     const inversion = await invertVideo(model, { ...r, unetPrecision });
     const spec = { prompt: target, sourcePrompt: caption, p2p: { ...DEFAULT_P2P, isReplaceController: false, selfReplaceSteps: 0.8 } };
-    return decodeVideo(model, (await editVideo(model, inversion, spec, { ...model.editDefaults })).latents);
+    return decodeLatents(model, (await editVideo(model, inversion, spec, { ...model.editDefaults })).latents);
   };
   const vsFp32 = psnr(await edit("int8"), await edit("fp32"));
   t.diagnostic(`int8 vs fp32 edit: ${vsFp32.toFixed(2)} dB`);
-  assert.ok(vsFp32 >= 25, `int8 edit vs fp32 edit: ${vsFp32.toFixed(2)} dB`);
+  assert.ok(vsFp32 >= 35, `int8 edit vs fp32 edit: ${vsFp32.toFixed(2)} dB`);
 });

@@ -1,7 +1,7 @@
 // Binary values at any depth of a widget state: taken out for the wire, put back from it (protocol 2).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isBinary, putBuffers, removeBuffers } from "../widgets/kernel/bufferPaths";
+import { isBinary, putBuffers, removeBuffers } from "../widgets/comm/bufferPaths";
 
 test("removeBuffers takes binary values out at any depth without touching the input", () => {
   const u8 = new Uint8Array([1, 2, 3]);

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { z } from "zod";
-import { CONTROL_TARGET, installWidgets, WIDGET_TARGET, WIDGET_VIEW_MIME, WidgetModel } from "../widgets/kernel";
+import { CONTROL_TARGET, installWidgets, WIDGET_TARGET, WIDGET_VIEW_MIME, WidgetModel } from "../widgets/comm";
 import { MIME_BUNDLE } from "../kernel/kernelContext";
 import { FakeCommManager } from "./support/fakeComms";
 

@@ -7,8 +7,8 @@ import { test } from "node:test";
 import fc from "fast-check";
 import type { Buffers, Comm } from "../kernel/commTypes";
 import { MAX_EQUALIZER_VALUE, MAX_EQUALIZER_WORDS, MAX_GUIDANCE_SCALE, MAX_PROMPT_CHARS } from "../src/config/limits";
-import { WidgetModel } from "../widgets/kernel";
-import { EditPanel } from "../widgets/models";
+import { WidgetModel } from "../widgets/comm";
+import { EditPanel } from "../widgets/kernelSide";
 import { FakeCommManager } from "./support/fakeComms";
 
 const SEED = 1234;

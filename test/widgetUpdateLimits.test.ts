@@ -9,8 +9,8 @@ import { MAX_EQUALIZER_VALUE, MAX_EQUALIZER_WORDS, MAX_GUIDANCE_SCALE, MAX_PROMP
 import type { SchemaKind } from "../src/config/configTree";
 import { GUIDANCE_SCALE, PROMPT } from "../src/config/values";
 import { ConfigError } from "../src/config/yamlDocument";
-import { CONTROL_TARGET, installWidgets, WidgetModel } from "../widgets/kernel";
-import { EditPanel } from "../widgets/models";
+import { CONTROL_TARGET, installWidgets, WidgetModel } from "../widgets/comm";
+import { EditPanel } from "../widgets/kernelSide";
 import { FakeCommManager, type FakeComm } from "./support/fakeComms";
 
 const PROTOTYPE_KEYS = ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"];

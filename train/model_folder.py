@@ -1,6 +1,6 @@
 """What the runtime reads from a diffusers model folder and the training must agree with, read from the same
 files: the noise schedule (scheduler/scheduler_config.json, as src/scheduler/ddim.ts reads it), the latent
-scale and the VAE's factor (vae/config.json, as src/models/configs.ts reads it)."""
+scale and the VAE's factor (vae/config.json, as src/networks/configs.ts reads it)."""
 import json
 import math
 import os
@@ -9,7 +9,7 @@ import torch
 
 from progress import refuse
 
-# diffusers' values where a config leaves a key out (src/scheduler/ddim.ts, src/models/configs.ts).
+# diffusers' values where a config leaves a key out (src/scheduler/ddim.ts, src/networks/configs.ts).
 SCHEDULER_DEFAULTS = {"num_train_timesteps": 1000, "beta_start": 0.0001, "beta_end": 0.02, "beta_schedule": "linear", "trained_betas": None}
 DEFAULT_LATENT_SCALE = 0.18215
 

@@ -1,6 +1,6 @@
 // What cells get from `import … from "fatezero/widgets"`.
-export * from "./kernel";
-export * from "./models";
+export * from "./comm";
+export * from "./kernelSide";
 export * from "./shared/widgetStates";
 export * from "./charts";
 export * from "./figures";

@@ -1,7 +1,7 @@
 // What an edit run will do, resolved from a FateZero config, command-line overrides and the UNet's
 // shape, before anything heavy runs: `fatezero edit --dry-run` prints it (as text or as JSON). Pure: it
 // reads no files, so a plan can be made for a video or model that is not on this machine.
-import type { FrameSelector } from "../models/frameLayout";
+import type { FrameSelector } from "../networks/frameLayout";
 import {
   blendMaskThreshold,
   DEFAULT_P2P,

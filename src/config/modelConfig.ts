@@ -2,7 +2,7 @@
 // merges these keys into the UNet's config, so an unknown key would silently change the model there;
 // here it is refused.
 import { DEFAULT_INFLATION } from "../fatezero/editOptions";
-import { parseSelectors, type FrameSelector } from "../models/frameLayout";
+import { parseSelectors, type FrameSelector } from "../networks/frameLayout";
 import { BOOLEAN, intAtLeast, type ConfigTree, type KeyPath } from "./configTree";
 
 /** The model_config keys this tool understands. */

@@ -1,4 +1,4 @@
-// The values both the YAML reader (fatezeroConfig, p2pConfig) and the widgets' frontend checks (widgets/models)
+// The values both the YAML reader (fatezeroConfig, p2pConfig) and the widgets' kernel-side checks (widgets/kernelSide)
 // accept: one zod schema each, with its limit from limits.ts, so a limit cannot drift between the two. A config
 // names a refused value with the kind's `what`; a widget logs zod's issue.
 import { z } from "zod";

@@ -5,9 +5,9 @@
 // `up_self`, …); the blend mask averages the cross-attention layers at down_cross[2:4] and up_cross[:3] of
 // that store, whatever their resolution. The graph's fusion hook, the inversion's stored maps, the mask
 // layers, the dry-run plan, the memory estimate and the widgets' mask preview all read this list.
-import { parseSelectors, type FrameSelector } from "../models/frameLayout";
-import { unetAttentionSites, type UnetShape } from "../models/unet";
-import type { AttentionSite } from "../models/unetTransformer";
+import { parseSelectors, type FrameSelector } from "../networks/frameLayout";
+import { unetAttentionSites, type UnetShape } from "../networks/unet";
+import type { AttentionSite } from "../networks/unetTransformer";
 import { CLIP_TOKENS } from "../tokenizer/clipTokenizer";
 import { CONTROL_QUERY_LIMIT, DEFAULT_INFLATION } from "./editOptions";
 import type { InversionKey } from "./inversionRecord";

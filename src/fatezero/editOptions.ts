@@ -1,6 +1,6 @@
 // The typed options of an edit, as a notebook cell or the CLI gives them. FateZero's YAML configs map
 // onto these (src/config/); names follow FateZero's p2p_config keys where one exists.
-import type { FrameSelector } from "../models/frameLayout";
+import type { FrameSelector } from "../networks/frameLayout";
 
 /** Cross-attention replacement window: a fraction of the steps, [start, end] fractions, or per word with "default_". */
 export type CrossReplaceSteps = number | [number, number] | Record<string, number | [number, number]>;

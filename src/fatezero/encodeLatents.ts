@@ -1,7 +1,7 @@
 // The clean latent z0 of a clip: scaling factor (SD: 0.18215) · (mean + std · eps) from the VAE posterior.
 // The mean (eps = 0) is the deterministic default; FateZero samples with torch's global RNG, so a seeded
 // draw or an explicit eps (the fixture's `posterior_eps`) can be given instead.
-import { vaeFrameChunk } from "../models/vae";
+import { vaeFrameChunk } from "../networks/vae";
 import type { LatentVideo } from "./inversionRecord";
 import type { FateZeroModel } from "./loadModel";
 

@@ -5,7 +5,7 @@
 // chunk: the inflated UNet's GroupNorm statistics span the window instead of the clip, and a key frame
 // brought into a window as context reads, at deeper layers, its own key frames only where the window has
 // them (itself otherwise); its outputs are dropped. Clips of at most a chunk are one window: exact.
-import { selectFrame, type FrameSelector } from "../models/frameLayout";
+import { selectFrame, type FrameSelector } from "../networks/frameLayout";
 
 /** Clips up to this many frames (FateZero's default clip length) run whole, exactly as FateZero does. */
 export const WHOLE_CLIP_FRAMES = 8;

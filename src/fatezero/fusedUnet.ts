@@ -4,8 +4,8 @@
 // held once; it is built on first use and kept for later edits (a notebook re-runs edits many times).
 // Inversion, editing and the denoising-maps replay open it with `unetForInversion` and call `predict`.
 import * as ort from "onnxruntime-node";
-import { KEY_FRAMES_INPUT, keyFramesFeed, type FrameSelector } from "../models/frameLayout";
-import { buildUnetGraph } from "../models/unet";
+import { KEY_FRAMES_INPUT, keyFramesFeed, type FrameSelector } from "../networks/frameLayout";
+import { buildUnetGraph } from "../networks/unet";
 import { DType } from "../onnx/graph";
 import { QuantizedGraph } from "../onnx/quantize";
 import { openSession } from "../onnx/session";

@@ -9,7 +9,7 @@
 // The edit branch's output is then P' · V_edit; all other branches pass through untouched. The controls
 // are graph inputs, set per step: this file declares them and turns a UnetControls object into their feeds.
 import * as ort from "onnxruntime-node";
-import type { AttentionHook, AttentionSite } from "../models/unetTransformer";
+import type { AttentionHook, AttentionSite } from "../networks/unetTransformer";
 import { DType, type Graph } from "../onnx/graph";
 import type { AttentionLayer } from "./attentionSites";
 

@@ -4,7 +4,7 @@
 // evaluates the UNet at the k-th of the reversed timesteps on z_k. Optionally each step is refined by
 // fixed-point iterations (docs/method.md, "Fixed-point inversion").
 import * as crypto from "node:crypto";
-import type { FrameSelector } from "../models/frameLayout";
+import type { FrameSelector } from "../networks/frameLayout";
 import type { AttentionLayer } from "./attentionSites";
 import { CONTROL_QUERY_LIMIT, DEFAULT_INFLATION, DEFAULT_UNET_PRECISION, UNET_PRECISIONS, type UnetPrecision } from "./editOptions";
 import { unetForInversion } from "./fusedUnet";

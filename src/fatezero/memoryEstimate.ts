@@ -7,7 +7,7 @@
 // with its length however small the windows: every inversion step's latents and maps, the maps an edit step
 // returns for the whole clip, the frames as decoded and as written (the grid), fitted to long clips on the
 // world model (npm run bench edit-long-clip-64, edit-long-clip-64-20).
-import type { UnetShape } from "../models/unet";
+import type { UnetShape } from "../networks/unet";
 import { SCORES_BLOCK } from "../onnx/attention";
 import { largestControlledSelfSize, type AttentionLayer } from "./attentionSites";
 

@@ -2,7 +2,7 @@
 // "world"` by train/train_world.py and the skeleton writer) edits against the source prompt, which world-bench
 // measured better for it; every other model — Stable Diffusion folders, single files, the tiny model — runs
 // FateZero's defaults, so the fidelity to the official code stays exact.
-import type { ModelFolder } from "../models/modelFolder";
+import type { ModelFolder } from "../networks/modelFolder";
 import { WORLD_EDIT_LOOP } from "../world/worldModel";
 import type { EditLoopOptions } from "./editOptions";
 

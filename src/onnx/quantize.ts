@@ -480,3 +480,20 @@ export class QuantizedGraph extends Graph {
     return this.built!.report;
   }
 }
+
+/** Error of a quantized output against its fp32 reference: max and mean absolute, the reference's scale, and both relative. */
+export function outputError(got: Float32Array, ref: Float32Array) {
+  let max = 0;
+  let sum = 0;
+  let refMax = 0;
+  let refSum = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(got[i] - ref[i]);
+    max = Math.max(max, d);
+    sum += d;
+    refMax = Math.max(refMax, Math.abs(ref[i]));
+    refSum += Math.abs(ref[i]);
+  }
+  const n = Math.max(ref.length, 1);
+  return { max, mean: sum / n, refMax, refMean: refSum / n, maxRel: max / refMax, meanRel: sum / refSum };
+}

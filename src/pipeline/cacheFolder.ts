@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { InversionCache } from "../fatezero/inversionCache";
-import { RANDOM_MODEL_WRITER } from "../models/randomModel";
+import { RANDOM_MODEL_WRITER } from "../networks/randomModel";
 import { graphFolders, type GraphFolder } from "../onnx/session";
 import { sourceUnchanged, storedWeights, type StoredWeights } from "../onnx/weightStore";
 import { markedCacheFolder, removeIfEmpty } from "../util/cacheDir";

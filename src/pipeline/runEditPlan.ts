@@ -15,7 +15,7 @@ import { makeSampleClip, SAMPLE_CLIP_SOURCE } from "../world/sampleClip";
 import { SAMPLE_ATTRIBUTES } from "../world/vocabulary";
 import { renderWorldClip, worldVideoSeed } from "../world/worldClip";
 import { writeGif, writeGrid, writeMp4 } from "../video/writeVideo";
-import { decodeVideo } from "../fatezero/decodeVideo";
+import { decodeLatents } from "../fatezero/decodeLatents";
 import { editVideo } from "../fatezero/editVideo";
 import { checkReplaceable, recordFiles } from "../util/fileRecord";
 import { outputFolder, writeFolder } from "../util/folderOutput";
@@ -129,7 +129,7 @@ export async function runEditPlan(plan: EditPlan, dataset: DatasetOptions, optio
   // the UNet's weights and working memory (several GB at SD's size).
   await releaseFusedUnets(model);
   for (const [i, e] of plan.edits.entries()) {
-    const frames = await timed("decode", () => decodeVideo(model, latents[i]));
+    const frames = await timed("decode", () => decodeLatents(model, latents[i]));
     edits.push({ prompt: e.prompt, clip: { ...source, frames, source: `edit: ${e.prompt}` } });
   }
   const outputs = plan.out ? await timed("write", () => writeOutputs(plan.out!, source, edits)) : [];

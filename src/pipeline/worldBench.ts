@@ -3,7 +3,7 @@
 // attribute. Ablations of the colour edit turn off inversion attention, the blend mask and spatial-temporal
 // attention, so the paper's claims become numbers. The edit settings are those of FateZero's own configs.
 import { attentionSites, inversionBuild, largestControlledSelfSize } from "../fatezero/attentionSites";
-import { decodeVideo } from "../fatezero/decodeVideo";
+import { decodeLatents } from "../fatezero/decodeLatents";
 import {
   DEFAULT_EDIT_LOOP,
   DEFAULT_P2P,
@@ -200,7 +200,7 @@ export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions):
       const masks: Map<string, Float32Array>[] = [];
       const result = await editVideo(model, inv, spec, { ...guidance, attention, signal: o.signal, onStep: (_, __, m) => masks.push(m) });
       return {
-        frames: await decodeVideo(model, result.latents),
+        frames: await decodeLatents(model, result.latents),
         masks,
         selfReplace: result.controller.selfReplace,
         seconds: (performance.now() - started) / 1000,

@@ -1,12 +1,12 @@
 // The fixture's model components, opened on first use and kept for the rest of the run.
 import * as path from "node:path";
-import { textEncoderConfig, unetConfig, vaeConfig } from "../models/configs";
-import type { ModelFolder } from "../models/modelFolder";
+import { textEncoderConfig, unetConfig, vaeConfig } from "../networks/configs";
+import type { ModelFolder } from "../networks/modelFolder";
 import { openModel } from "../fatezero/loadModel";
-import { TextEncoder } from "../models/textEncoder";
-import { Unet } from "../models/unetSession";
-import { Vae } from "../models/vae";
-import type { FrameSelector } from "../models/frameLayout";
+import { TextEncoder } from "../networks/textEncoder";
+import { Unet } from "../networks/unetSession";
+import { Vae } from "../networks/vae";
+import type { FrameSelector } from "../networks/frameLayout";
 import { DdimScheduler } from "../scheduler/ddim";
 import { ClipTokenizer } from "../tokenizer/clipTokenizer";
 import type { WeightSet } from "../checkpoint/weightSet";

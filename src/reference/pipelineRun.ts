@@ -4,7 +4,7 @@
 // once; individual reference tensors are then read off the results.
 import { invertVideo } from "../fatezero/invertVideo";
 import type { InversionRecord } from "../fatezero/inversionRecord";
-import { decodeVideo } from "../fatezero/decodeVideo";
+import { decodeLatents } from "../fatezero/decodeLatents";
 import { parseFatezeroConfig, type FatezeroConfig } from "../config/fatezeroConfig";
 import type { EditSpec } from "../fatezero/editOptions";
 import { editVideo } from "../fatezero/editVideo";
@@ -110,7 +110,7 @@ async function computeEdit(
     }
   }
   if (fx.tensors.has(`${prefix}.frames_u8`)) {
-    out.set(`${prefix}.frames_u8`, await decodeVideo(model, latents));
+    out.set(`${prefix}.frames_u8`, await decodeLatents(model, latents));
   }
 }
 

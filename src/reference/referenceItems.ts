@@ -3,7 +3,7 @@
 // (torch RNG draws, PIL-resized frames) are consumed, never recomputed; anything without a handler
 // is reported as not computed.
 import { DEFAULT_INFLATION } from "../fatezero/editOptions";
-import { parseSelectors } from "../models/frameLayout";
+import { parseSelectors } from "../networks/frameLayout";
 import { framesToTensor } from "../video/frameTensor";
 import type { Fixture } from "./fixture";
 import type { FixtureModels } from "./fixtureModels";

@@ -307,7 +307,7 @@ async function readVideoFile(file: string, s: Sampling): Promise<Decoded> {
   const needed = s.n > 0 && Number.isFinite(first) ? first + (s.n - 1) * s.rate + 1 : undefined;
   // Only the sampled frames are kept, so a long video read at a sampling rate does not fill the memory.
   const keep = (i: number): boolean => i >= first && (i - first) % s.rate === 0;
-  const decoded = await decodeVideo(file, needed, keep);
+  const decoded = await decodeVideoFile(file, needed, keep);
   const indices = sampleIndices(decoded.total, s, file);
   return { frames: indices.map((i) => decoded.kept.get(i) as RawFrame), fps: decoded.fps };
 }
@@ -318,7 +318,7 @@ async function readVideoFile(file: string, s: Sampling): Promise<Decoded> {
  * PPM rather than rawvideo: each frame carries its own size, so nothing depends on parsing ffmpeg's log
  * (which rotation metadata or odd sample aspect ratios would make wrong).
  */
-function decodeVideo(
+function decodeVideoFile(
   file: string,
   maxFrames: number | undefined,
   keep: (index: number) => boolean,

@@ -5,9 +5,9 @@
 // come from seeds at TRAINING_SEEDS and up, so held-out benchmark seeds below it are never seen in training.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { vaeConfig, vaeFactor } from "../models/configs";
-import { vocabularySize } from "../models/modelSpecs";
-import type { RandomModelSpec } from "../models/randomModel";
+import { vaeConfig, vaeFactor } from "../networks/configs";
+import { vocabularySize } from "../networks/modelSpecs";
+import type { RandomModelSpec } from "../networks/randomModel";
 import { ClipTokenizer, CLIP_TOKENS } from "../tokenizer/clipTokenizer";
 import { getWordIndices } from "../tokenizer/wordIndices";
 import { CAPTION_VARIANTS, vehicleWords } from "./captions";

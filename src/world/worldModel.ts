@@ -2,9 +2,9 @@
 // two cores, trained on the world (train/), committed as a diffusers folder in models/world/. Its
 // architecture is stated here once; the trainer reads it from the config.json files written from this spec.
 import * as path from "node:path";
-import { SD_LATENT_SCALE } from "../models/configs";
-import { projectTextEncoderJson, unetJson, vaeJson } from "../models/modelSpecs";
-import type { RandomModelSpec } from "../models/randomModel";
+import { SD_LATENT_SCALE } from "../networks/configs";
+import { projectTextEncoderJson, unetJson, vaeJson } from "../networks/modelSpecs";
+import type { RandomModelSpec } from "../networks/randomModel";
 import { worldVocabFiles } from "./worldVocab";
 
 /** The committed world model folder (relative to the package root, found from this file's place in dist/). */

@@ -125,8 +125,8 @@ class CellTests(KernelTestCase):
         done = execute_ok(
             self,
             self.kc,
-            'import { loadModel, readVideo, invertVideo, editVideo, decodeVideo } from "fatezero";\n'
-            "[loadModel, readVideo, invertVideo, editVideo, decodeVideo].map((f) => typeof f).join()",
+            'import { loadModel, readVideo, invertVideo, editVideo, decodeLatents } from "fatezero";\n'
+            "[loadModel, readVideo, invertVideo, editVideo, decodeLatents].map((f) => typeof f).join()",
         )
         self.assertEqual(done.result(), "'function,function,function,function,function'")
         misuse = execute(self.kc, "const n: number = loadModel;")
@@ -137,7 +137,7 @@ class CellTests(KernelTestCase):
         done = execute_ok(
             self,
             self.kc,
-            'import { loadModel, makeSampleClip, invertVideo, editVideo, decodeVideo, writeFrames, DEFAULT_P2P } from "fatezero";\n'
+            'import { loadModel, makeSampleClip, invertVideo, editVideo, decodeLatents, writeFrames, DEFAULT_P2P } from "fatezero";\n'
             'import { displayImage, interruptSignal, progress } from "fatezero/kernel";\n'
             'import * as fs from "node:fs";\n'
             'const model = await loadModel("tiny");\n'
@@ -146,7 +146,7 @@ class CellTests(KernelTestCase):
             "const inversion = await invertVideo(model, { frames: clip.frames, frameCount: clip.count, height: clip.height, width: clip.width, prompt: source, steps: 2 },\n"
             '  { onProgress: progress("inverting"), signal: interruptSignal() });\n'
             'const edit = await editVideo(model, inversion, { prompt: "a car on a road", sourcePrompt: source, p2p: DEFAULT_P2P }, { onProgress: progress("editing") });\n'
-            "const frames = await decodeVideo(model, edit.latents);\n"
+            "const frames = await decodeLatents(model, edit.latents);\n"
             'const [first] = await writeFrames("edited-frames", { ...clip, frames, source: "edit" });\n'
             "displayImage(fs.readFileSync(first));",
             timeout=240,

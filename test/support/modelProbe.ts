@@ -3,7 +3,7 @@
 // reproducing the probe shows the diffusers folder means to ONNX Runtime what it meant to PyTorch.
 import { SafetensorsFile } from "../../src/checkpoint/safetensors";
 import { loadModel } from "../../src/fatezero/loadModel";
-import { Unet } from "../../src/models/unetSession";
+import { Unet } from "../../src/networks/unetSession";
 
 /** Largest |a − b| and largest |b| of two arrays. */
 function compare(a: Float32Array, b: Float32Array): { maxAbsErr: number; maxAbs: number } {

@@ -1,4 +1,4 @@
-// The contract between the kernel-side models (widgets/models/) and the frontend views (widgets/frontend/):
+// The contract between the kernel-side models (widgets/kernelSide/) and the frontend views (widgets/frontend/):
 // model and view names, the module they live in, and the state keys of each widget. This file has no Node
 // or DOM dependency, so both sides compile it. Binary values (`Binary`) travel as comm buffers: the kernel
 // puts a Uint8Array/Buffer there, the frontend receives a DataView.

@@ -6,8 +6,8 @@ import { MAX_EQUALIZER_WORDS } from "../../src/config/limits";
 import { EQUALIZER_VALUE, GUIDANCE_SCALE, PROMPT } from "../../src/config/values";
 import { DEFAULT_EDIT_LOOP, DEFAULT_P2P } from "../../src/fatezero/editOptions";
 import { insideKernel, interruptSignal } from "../../kernel/kernelContext";
-import type { WidgetState } from "../kernel/protocol";
-import { WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
+import type { WidgetState } from "../comm/protocol";
+import { WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../comm/widgetModel";
 import { WIDGETS, type EditPanelState, type EqualizerEntry, widgetIdentity } from "../shared/widgetStates";
 
 /** Options of a panel. */

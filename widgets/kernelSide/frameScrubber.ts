@@ -2,8 +2,8 @@
 // shared frame index. Playback runs in the frontend; the kernel only learns the frame where it stops.
 import { z } from "zod";
 import type { VideoClip } from "../../src/video/readVideo";
-import { indexBelow, WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../kernel/widgetModel";
-import type { WidgetState } from "../kernel/protocol";
+import { indexBelow, WidgetModel, type FrontendKeys, type WidgetModelOptions } from "../comm/widgetModel";
+import type { WidgetState } from "../comm/protocol";
 import { WIDGETS, type FrameScrubberState, type ScrubberRow, widgetIdentity } from "../shared/widgetStates";
 import { clipImages, type ClipImageOptions } from "./clipImages";
 

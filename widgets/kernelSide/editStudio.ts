@@ -2,7 +2,7 @@
 // CrossAttentionViewer, a MaskTuner and an EditPanel, wired so that Run re-runs only the editing loop
 // against the inversion with the tuner's and the panel's settings, streams progress and shows the result.
 import type { InversionRecord } from "../../src/fatezero/inversionRecord";
-import { decodeVideo } from "../../src/fatezero/decodeVideo";
+import { decodeLatents } from "../../src/fatezero/decodeLatents";
 import { DEFAULT_P2P, type EditSpec } from "../../src/fatezero/editOptions";
 import { editVideo } from "../../src/fatezero/editVideo";
 import type { FateZeroModel } from "../../src/fatezero/loadModel";
@@ -135,7 +135,7 @@ export class EditStudio {
     const result = await this.timer.time("edit", () =>
       editVideo(model, inversion, spec, { signal, onProgress: progress, guidanceScale: this.panel.get("guidance_scale") }),
     );
-    const frames = await this.timer.time("decode", () => decodeVideo(model, result.latents)); // [F, H, W, 3]
+    const frames = await this.timer.time("decode", () => decodeLatents(model, result.latents)); // [F, H, W, 3]
     const edited: VideoClip = { frames, count: F, height: H, width: W, source: label, fps: clip.fps };
     // Rows read source, reconstruction, edit, whichever ran first.
     await this.timer.time("show", () => this.scrubber.setClip(label, edited, label === "reconstruction" ? "edit" : undefined));

@@ -1,12 +1,12 @@
 // Latents back to frames: z / scaling factor (SD: 0.18215) through the VAE decoder a few frames at a time,
 // then round(clamp(x/2 + 0.5, 0, 1)·255), as diffusers' pipelines and FateZero's logger do.
-import { vaeFrameChunk } from "../models/vae";
+import { vaeFrameChunk } from "../networks/vae";
 import { tensorToFrames } from "../video/frameTensor";
 import type { LatentVideo } from "./inversionRecord";
 import type { FateZeroModel } from "./loadModel";
 
 /** Decode a latent video [C, F, h, w] to RGB frames u8 [F, H, W, 3] (H, W: the latent size times the VAE factor). */
-export async function decodeVideo(model: FateZeroModel, latents: LatentVideo): Promise<Uint8Array> {
+export async function decodeLatents(model: FateZeroModel, latents: LatentVideo): Promise<Uint8Array> {
   const [L, frames, h, w] = latents.shape;
   const { data } = latents;
   if (L !== model.dims.latentChannels) throw new Error(`decode: latents have ${L} channels, the VAE takes ${model.dims.latentChannels}`);
