@@ -5,8 +5,6 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { test } from "node:test";
-import { parseFatezeroConfig } from "../src/config/fatezeroConfig";
-import { ConfigError } from "../src/config/yamlDocument";
 import { DEFAULT_P2P, type EditSpec } from "../src/fatezero/editOptions";
 import { editVideo } from "../src/fatezero/editVideo";
 import { invertVideo } from "../src/fatezero/invertVideo";
@@ -16,7 +14,7 @@ import { readVideo } from "../src/video/readVideo";
 import { WORLD_EDIT_LOOP } from "../src/world/worldModel";
 import { assertRefused, runCli } from "./support/cliRun";
 import { SHARED, tempDir } from "./sharedData";
-import { editingYaml } from "./support/editingYaml";
+import { assertEditingRefused, editingLoop } from "./support/editingYaml";
 
 const cacheDir = tempDir("negative-prompt-cache");
 const SOURCE = "a silver jeep driving down a curvy road in the countryside";
@@ -72,10 +70,7 @@ test("the dry run prints the negative prompt that runs; flags override it and ba
 });
 
 test("a YAML config keeps FateZero's empty prompt unless editing_config.negative_prompt says source", () => {
-  assert.equal(parseFatezeroConfig(editingYaml(""), "plain.yaml").loop.negativePrompt, "empty");
-  assert.equal(parseFatezeroConfig(editingYaml("  negative_prompt: source\n"), "npi.yaml").loop.negativePrompt, "source");
-  assert.throws(
-    () => parseFatezeroConfig(editingYaml("  negative_prompt: blurry\n"), "bad.yaml"),
-    (e) => e instanceof ConfigError && /editing_config\.negative_prompt.*one of empty, source/.test(e.message),
-  );
+  assert.equal(editingLoop("").negativePrompt, "empty");
+  assert.equal(editingLoop("  negative_prompt: source\n").negativePrompt, "source");
+  assertEditingRefused("  negative_prompt: blurry\n", /editing_config\.negative_prompt.*one of empty, source/);
 });

@@ -8,7 +8,6 @@ import { test } from "node:test";
 import { onnx } from "onnx-proto";
 import { resolveEditPlan } from "../src/config/editPlan";
 import { parseFatezeroConfig } from "../src/config/fatezeroConfig";
-import { ConfigError } from "../src/config/yamlDocument";
 import { inversionBuild } from "../src/fatezero/attentionSites";
 import { decodeLatents } from "../src/fatezero/decodeLatents";
 import { DEFAULT_P2P, type UnetPrecision } from "../src/fatezero/editOptions";
@@ -24,7 +23,7 @@ import { psnr } from "../src/world/editMetrics";
 import { renderWorldClip, WORLD_FRAMES, WORLD_SIZE } from "../src/world/worldClip";
 import { assertRefused, runCli } from "./support/cliRun";
 import { tempDir } from "./sharedData";
-import { editingYaml } from "./support/editingYaml";
+import { assertEditingRefused, editingLoop, editingYaml } from "./support/editingYaml";
 
 const cacheDir = tempDir("unet-precision-cache");
 const INTEGER_OPS = ["DynamicQuantizeMatMul", "MatMulIntegerToFloat"];
@@ -111,12 +110,9 @@ test("the dry run shows the precision; an unknown one is refused with exit 2 nam
 });
 
 test("a YAML config is fp32 unless editing_config.unet_precision says int8; the flag overrides it", () => {
-  assert.equal(parseFatezeroConfig(editingYaml(""), "plain.yaml").loop.unetPrecision, "fp32");
-  assert.equal(parseFatezeroConfig(editingYaml("  unet_precision: int8\n"), "int8.yaml").loop.unetPrecision, "int8");
-  assert.throws(
-    () => parseFatezeroConfig(editingYaml("  unet_precision: fp16\n"), "bad.yaml"),
-    (e) => e instanceof ConfigError && /editing_config\.unet_precision.*one of fp32, int8/.test(e.message),
-  );
+  assert.equal(editingLoop("").unetPrecision, "fp32");
+  assert.equal(editingLoop("  unet_precision: int8\n").unetPrecision, "int8");
+  assertEditingRefused("  unet_precision: fp16\n", /editing_config\.unet_precision.*one of fp32, int8/);
   const cfg = parseFatezeroConfig(editingYaml("  unet_precision: int8\n"), "int8.yaml");
   assert.equal(resolveEditPlan(cfg, { model: "tiny", unetPrecision: "fp32" }, modelFacts("tiny")).unetPrecision, "fp32");
   assert.equal(resolveEditPlan(cfg, { model: "tiny" }, modelFacts("tiny")).unetPrecision, "int8");

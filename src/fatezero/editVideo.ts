@@ -45,7 +45,7 @@ export async function editVideo(
   spec: EditSpec,
   options: EditOptions = {},
 ): Promise<EditResult> {
-  const loop: EditLoopOptions = { ...DEFAULT_EDIT_LOOP, ...model.editDefaults, ...options };
+  const loop = editLoopOptions(model, options);
   const key = inversion.key;
   const N = key.steps;
   const shape = inversion.latentShape;
@@ -126,6 +126,11 @@ export async function editVideo(
     options.onProgress?.(i + 1, N);
   }
   return { latents: { data: x, shape }, controller };
+}
+
+/** The loop options an edit runs with: FateZero's defaults, then the model's (modelEditDefaults), then the caller's. */
+export function editLoopOptions(model: FateZeroModel, options: Partial<EditLoopOptions> = {}): EditLoopOptions {
+  return { ...DEFAULT_EDIT_LOOP, ...model.editDefaults, ...options };
 }
 
 /**

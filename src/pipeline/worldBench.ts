@@ -5,7 +5,6 @@
 import { attentionSites, inversionBuild, largestControlledSelfSize } from "../fatezero/attentionSites";
 import { decodeLatents } from "../fatezero/decodeLatents";
 import {
-  DEFAULT_EDIT_LOOP,
   DEFAULT_P2P,
   DEFAULT_UNET_PRECISION,
   type AttentionSourceMode,
@@ -14,7 +13,7 @@ import {
   type P2pOptions,
   type UnetPrecision,
 } from "../fatezero/editOptions";
-import { editVideo } from "../fatezero/editVideo";
+import { editLoopOptions, editVideo } from "../fatezero/editVideo";
 import { selfMaskInput } from "../fatezero/fusionGraph";
 import type { InversionRecord } from "../fatezero/inversionRecord";
 import { FATEZERO_INVERSION_ITERATIONS, invertVideo } from "../fatezero/invertVideo";
@@ -158,7 +157,7 @@ export async function runWorldBench(model: FateZeroModel, o: WorldBenchOptions):
   }
   const inversionIterations = o.inversionIterations ?? FATEZERO_INVERSION_ITERATIONS;
   const unetPrecision = o.unetPrecision ?? DEFAULT_UNET_PRECISION;
-  const { guidanceScale, negativePrompt } = { ...DEFAULT_EDIT_LOOP, ...model.editDefaults, ...o.guidance };
+  const { guidanceScale, negativePrompt } = editLoopOptions(model, o.guidance);
   const guidance = { guidanceScale, negativePrompt };
   const rows = new Map<string, { row: Omit<BenchRow, keyof Scores | "reconPsnr" | "clips">; scores: Scores[]; recon: number[] }>();
   const add = (edit: BenchEdit, variant: (typeof ABLATIONS)[number], recon: number, s: Scores) => {
